@@ -1,0 +1,286 @@
+"""phases.yaml: the rollout plan, validated on load with file:line messages."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from toolkit.errors import ConfigError
+
+IDENT = r"^[a-z_][a-z0-9_]{0,62}$"
+SCRIPTS = ("deploy.sql", "revert.sql", "verify.sql")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Quotas(Strict):
+    calls_per_minute: int = Field(300, gt=0)
+    bytes_per_window: int = Field(20_000_000_000, gt=0)
+    window_days: int = Field(30, gt=0)
+
+
+class Locks(Strict):
+    presence_check: int = 42
+    scheduled_refresh: int = 43
+    processor_loop: int = 44
+    apply: int = 4_244_001
+
+
+class Timeouts(Strict):
+    lock_timeout: str = Field("5s", pattern=r"^\d+(ms|s|min)$")
+    statement_timeout: str = Field("5min", pattern=r"^\d+(ms|s|min|h)$")
+    apply_lock_wait_seconds: float = Field(5.0, ge=0)
+
+
+class Settings(Strict):
+    suffix: str = Field("_v2", pattern=r"^(_[a-z0-9]+)?$")
+    quotas: Quotas = Quotas()
+    locks: Locks = Locks()
+    timeouts: Timeouts = Timeouts()
+    schedules: dict[str, str] = {}
+    processor_url: str = "http://127.0.0.1:54331/functions/v1/queue-processor-v2"
+    market_data_base_url: str = "https://financialmodelingprep.com/stable"
+    scheduler_mode: Literal["postgres", "external"] = "external"
+    bake_hours: float = Field(24, gt=0)
+
+
+class DataType(Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    table: str = Field(pattern=IDENT)
+    key_column: str | None = Field(pattern=IDENT)
+    timestamp_column: str = Field(pattern=IDENT)
+    ttl_seconds: int = Field(gt=0)
+    priority: int
+    estimated_bytes: int = Field(ge=0)
+    endpoints: list[str] = Field(min_length=1)
+    strategy: Literal["on-demand", "scheduled"]
+    legacy_job: str
+    legacy_schedule: str
+    flag: str | None = Field(None, pattern=IDENT)
+
+    @model_validator(mode="after")
+    def _default_flag(self) -> "DataType":
+        if self.flag is None:
+            object.__setattr__(self, "flag", "use_queue_for_" + self.name.replace("-", "_"))
+        return self
+
+
+StepKind = Literal["sql", "edge", "check", "manual", "doc"]
+
+
+class Step(Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    task: str = Field(min_length=1)
+    subtasks: list[str] = []
+    sql: str | None = Field(None, pattern=r"^[A-Za-z0-9_/.-]+$")
+    edge: str | None = None
+    check: str | None = None
+    doc: str | None = None
+    manual: bool = False
+    transaction: bool = True
+    planned: str | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "Step":
+        kinds = [k for k in ("sql", "edge", "check", "doc") if getattr(self, k)]
+        if self.manual:
+            kinds.append("manual")
+        if len(kinds) != 1:
+            raise ValueError(
+                f"step {self.id!r} needs exactly one of sql, edge, check, doc or manual: true "
+                f"(found {', '.join(kinds) or 'none'})"
+            )
+        return self
+
+    @property
+    def kind(self) -> StepKind:
+        for k in ("sql", "edge", "check", "doc"):
+            if getattr(self, k):
+                return k  # type: ignore[return-value]
+        return "manual"
+
+    @property
+    def available(self) -> bool:
+        return self.planned is None
+
+    @property
+    def deployable(self) -> bool:
+        """Applied by the engine (the other kinds are confirmed by checklists or other commands)."""
+        return self.kind == "sql" and self.available
+
+
+class Phase(Strict):
+    id: int = Field(ge=0)
+    title: str
+    requires: list[int] = []
+    target: str | None = None
+    steps: list[Step] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_steps(self) -> "Phase":
+        seen: set[str] = set()
+        for step in self.steps:
+            if step.id in seen:
+                raise ValueError(f"step id {step.id!r} appears twice in phase {self.id}")
+            seen.add(step.id)
+        return self
+
+    def step(self, step_id: str) -> Step:
+        return next(s for s in self.steps if s.id == step_id)
+
+    @property
+    def deployable_steps(self) -> list[Step]:
+        return [s for s in self.steps if s.deployable]
+
+    @property
+    def planned_steps(self) -> list[Step]:
+        return [s for s in self.steps if not s.available]
+
+
+class Plan(Strict):
+    version: Literal[1]
+    settings: Settings = Settings()
+    data_types: list[DataType] = Field(min_length=1)
+    phases: list[Phase] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "Plan":
+        names = [d.name for d in self.data_types]
+        dupes = {n for n in names if names.count(n) > 1}
+        if dupes:
+            raise ValueError(f"data type names must be unique; repeated: {', '.join(sorted(dupes))}")
+        ids = [p.id for p in self.phases]
+        if ids != list(range(len(ids))):
+            raise ValueError(f"phase ids must run 0, 1, 2, ... in order; found {ids}")
+        for p in self.phases:
+            late = [r for r in p.requires if r >= p.id]
+            if late:
+                raise ValueError(f"phase {p.id} requires {late}: a phase can only require earlier phases")
+        return self
+
+    def phase(self, phase_id: int) -> Phase:
+        for p in self.phases:
+            if p.id == phase_id:
+                return p
+        known = ", ".join(str(p.id) for p in self.phases)
+        raise ConfigError([f"there is no phase {phase_id} in the plan (phases: {known})"])
+
+
+class LoadedPlan:
+    """The validated plan plus where it came from (for templates and messages)."""
+
+    def __init__(self, plan: Plan, path: Path, templates: Path):
+        self.plan = plan
+        self.path = path
+        self.templates = templates
+
+    def step_folder(self, step: Step) -> Path:
+        assert step.sql is not None
+        return self.templates / "sql" / step.sql
+
+
+def _line_index(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict[tuple, int]:
+    """Map each key path of the YAML document to its 1-based line."""
+    out = {} if out is None else out
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            child = path + (key.value,)
+            out[child] = key.start_mark.line + 1
+            _line_index(value, child, out)
+            out[child] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _line_index(item, path + (i,), out)
+    return out
+
+
+def _line_for(lines: dict[tuple, int], loc: tuple) -> int:
+    loc = tuple(loc)
+    while loc and loc not in lines:
+        loc = loc[:-1]
+    return lines.get(loc, 1)
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = ".".join(str(p) for p in error["loc"] if not str(p).startswith("function-after"))
+    msg = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "missing":
+        return f"{loc}: required field is missing"
+    if error["type"] == "extra_forbidden":
+        return f"{loc}: unknown field (check the spelling)"
+    if error["type"] == "literal_error":
+        return f"{loc}: {msg}, got {error.get('input')!r}"
+    return f"{loc}: {msg}" if loc else msg
+
+
+def load_plan(path: Path, templates: Path | None = None) -> LoadedPlan:
+    """Read and validate phases.yaml; every problem is reported as FILE:LINE: message."""
+    templates = templates or path.parent / "templates"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: plan file not found (run from a project folder or pass --plan)"])
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read: {exc}"])
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"{path}:{line}: not valid YAML: {problem}"])
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}:1: expected a mapping with version, settings, data_types and phases"])
+    lines = _line_index(node)
+    try:
+        plan = Plan.model_validate(data)
+    except ValidationError as exc:
+        problems = [f"{path}:{_line_for(lines, e['loc'])}: {_describe(e)}" for e in exc.errors()]
+        raise ConfigError(problems) from None
+    problems = _missing_scripts(plan, templates, path, lines)
+    if problems:
+        raise ConfigError(problems)
+    return LoadedPlan(plan, path, templates)
+
+
+def _missing_scripts(plan: Plan, templates: Path, path: Path, lines: dict) -> list[str]:
+    problems = []
+    for pi, phase in enumerate(plan.phases):
+        for si, step in enumerate(phase.steps):
+            if not step.deployable:
+                continue
+            folder = templates / "sql" / (step.sql or "")
+            missing = [name for name in SCRIPTS if not (folder / name).is_file()]
+            if missing:
+                line = _line_for(lines, ("phases", pi, "steps", si, "sql"))
+                problems.append(
+                    f"{path}:{line}: phases.{pi}.steps.{si}.sql: {folder} lacks {', '.join(missing)} "
+                    f"(a step's folder holds deploy.sql, revert.sql and verify.sql; "
+                    f"mark the step `planned: <why>` if it is not written yet)"
+                )
+    return problems
+
+
+def parse_phase_selection(plan: Plan, text: str) -> list[int]:
+    """'1', '0..2' or 'all' -> phase ids in order."""
+    ids = [p.id for p in plan.phases]
+    if text == "all":
+        return ids
+    m = re.fullmatch(r"(\d+)(?:\.\.(\d+))?", text.strip())
+    if not m:
+        raise ConfigError([f"phase must be a number, a range like 0..1, or 'all' (got {text!r})"])
+    first = int(m.group(1))
+    last = int(m.group(2)) if m.group(2) else first
+    if first > last:
+        raise ConfigError([f"phase range {text!r} runs backwards"])
+    for pid in (first, last):
+        plan.phase(pid)
+    return list(range(first, last + 1))
