@@ -1,0 +1,166 @@
+"""`toolkit phase ...` and `toolkit status`: the plan and the apply engine."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import typer
+
+from toolkit.cli.output import emit, err_console, styled, table
+from toolkit.errors import CheckFailed
+
+if TYPE_CHECKING:
+    from toolkit.cli.context import AppContext
+    from toolkit.engine import Engine
+
+app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="The rollout's phases: list, show, render, plan, apply, verify, revert.")
+
+
+def _engine(app_ctx: "AppContext") -> "Engine":
+    from toolkit.engine import Engine
+
+    loaded = app_ctx.load_plan()
+    return Engine(loaded, app_ctx.target(), app_ctx.actor_name())
+
+
+@app.command("list")
+def list_phases(ctx: typer.Context) -> None:
+    """The phases of the plan with their steps by kind (reads phases.yaml only)."""
+    plan = ctx.obj.load_plan().plan
+    payload = [{
+        "phase": p.id, "title": p.title, "requires": p.requires, "target": p.target,
+        "steps": len(p.steps), "sql": len(p.deployable_steps), "not_available": len(p.planned_steps),
+        "manual": sum(s.kind == "manual" for s in p.steps),
+    } for p in plan.phases]
+    emit(ctx.obj.json, payload, lambda c: c.print(table(None, ["phase", "title", "requires", "steps", "sql", "manual", "not yet available"], [
+        [p["phase"], p["title"], ",".join(map(str, p["requires"])) or "-", p["steps"], p["sql"], p["manual"], p["not_available"]]
+        for p in payload])))
+
+
+@app.command()
+def show(ctx: typer.Context, phase: int = typer.Argument(..., help="Phase number.")) -> None:
+    """One phase: its steps, the task line each ticks, and what is not built yet."""
+    plan = ctx.obj.load_plan().plan
+    p = plan.phase(phase)
+    payload = {"phase": p.id, "title": p.title, "requires": p.requires, "target": p.target, "steps": [{
+        "step": s.id, "kind": s.kind, "task": s.task, "subtasks": s.subtasks, "template": s.sql,
+        "available": s.available, "planned": s.planned, "transaction": s.transaction,
+    } for s in p.steps]}
+
+    def render(c):
+        c.print(f"[bold]Phase {p.id}: {p.title}[/]  requires: {','.join(map(str, p.requires)) or '-'}")
+        rows = []
+        for s in payload["steps"]:
+            note = "" if s["available"] else styled("not yet available") + f": {s['planned']}"
+            rows.append([s["step"], s["kind"], s["task"] + "".join(f"\n  - {t}" for t in s["subtasks"]), note])
+        c.print(table(None, ["step", "kind", "task", "note"], rows))
+    emit(ctx.obj.json, payload, render)
+
+
+@app.command()
+def render(
+    ctx: typer.Context,
+    phase: int = typer.Argument(..., help="Phase number."),
+    script: str = typer.Option("deploy", "--script", help="deploy, revert or verify."),
+) -> None:
+    """Print a phase's rendered SQL (no database needed)."""
+    from toolkit.errors import ToolkitError
+    from toolkit.render import Renderer
+
+    if script not in ("deploy", "revert", "verify"):
+        raise ToolkitError(f"--script must be deploy, revert or verify (got {script!r})")
+    loaded = ctx.obj.load_plan()
+    p = loaded.plan.phase(phase)
+    rendered = Renderer(loaded).phase(p)
+    payload = [{"step": r.step.id, "checksum": r.checksum, "sql": getattr(r, script)} for r in rendered]
+
+    def show_sql(c):
+        for item in payload:
+            print(f"-- phase {phase} step {item['step']} ({script})\n{item['sql']}")
+    emit(ctx.obj.json, payload, show_sql)
+
+
+@app.command()
+def plan(ctx: typer.Context, phase: int = typer.Argument(..., help="Phase number.")) -> None:
+    """Compare the rendered steps with the ledger: new, applied, changed (drift)."""
+    states = _engine(ctx.obj).plan_phase(phase)
+    payload = [s.__dict__ for s in states]
+    emit(ctx.obj.json, payload, lambda c: c.print(table(f"phase {phase} plan", ["step", "kind", "state", "note"], [
+        [s.step, s.kind, styled(s.state), s.note] for s in states])))
+    if any(s.state == "changed" for s in states):
+        raise typer.Exit(1)
+
+
+@app.command()
+def apply(
+    ctx: typer.Context,
+    phases: str = typer.Argument(..., help="A phase number, a range like 0..1, or 'all'."),
+    force: bool = typer.Option(False, "--force", help="Apply although required phases are not applied."),
+    reason: str = typer.Option(None, "--reason", help="Why --force is needed (recorded in the history)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the SQL that would run; change nothing."),
+) -> None:
+    """Apply phases: each in one transaction, verified before commit, recorded in the ledger."""
+    from toolkit.config import parse_phase_selection
+
+    app_ctx = ctx.obj
+    engine = _engine(app_ctx)
+    ids = parse_phase_selection(engine.plan, phases)
+    if not dry_run:
+        app_ctx.confirm(engine.target, f"applying phase {phases}", destructive=False)
+    reports = engine.apply(ids, force=force, reason=reason, dry_run=dry_run)
+    payload = [r.__dict__ for r in reports]
+
+    def render(c):
+        for r in reports:
+            if dry_run:
+                for item in r.sql:
+                    print(f"-- phase {r.phase} step {item['step']}\n{item['sql']}")
+                if not r.sql:
+                    err_console().print(f"phase {r.phase}: nothing to apply")
+                continue
+            c.print(f"phase {r.phase} ({r.title}): {styled(r.result)} in {r.seconds} s")
+            for s in r.steps:
+                c.print(f"  {s['step']}: {styled(s['result'])}")
+    emit(app_ctx.json, payload, render)
+
+
+@app.command()
+def verify(ctx: typer.Context, phase: int = typer.Argument(..., help="Phase number.")) -> None:
+    """Run each applied step's verify script; exit 1 when any fails."""
+    results = _engine(ctx.obj).verify(phase)
+    emit(ctx.obj.json, results, lambda c: c.print(table(f"phase {phase} verify", ["step", "result", "message"], [
+        [r["step"], styled(r["result"]), r["message"]] for r in results])))
+    failed = [r["step"] for r in results if r["result"] == "fail"]
+    if failed:
+        raise CheckFailed(f"phase {phase}: {len(failed)} step(s) failed verify: {', '.join(failed)}")
+
+
+@app.command()
+def revert(
+    ctx: typer.Context,
+    phase: int = typer.Argument(..., help="Phase number (the newest applied phase)."),
+    drop_data: bool = typer.Option(False, "--drop-data", help="Drop tables holding rows instead of archiving them."),
+) -> None:
+    """Revert the newest applied phase, steps in reverse order; tables holding data are archived."""
+    app_ctx = ctx.obj
+    engine = _engine(app_ctx)
+    app_ctx.confirm(engine.target, f"reverting phase {phase}" + (" and dropping its data" if drop_data else ""),
+                    destructive=drop_data)
+    report = engine.revert(phase, drop_data=drop_data)
+    emit(app_ctx.json, report.__dict__, lambda c: c.print(
+        f"phase {report.phase} ({report.title}): {styled(report.result)} in {report.seconds} s\n"
+        + "\n".join(f"  {s['step']}: {s['result']}" for s in report.steps)))
+
+
+def status(ctx: typer.Context) -> None:
+    """Where the toolkit points and how far each phase is applied."""
+    info = _engine(ctx.obj).status()
+
+    def render(c):
+        c.print(f"target: [bold]{info['target']}[/] (PostgreSQL {info['server_version']}; "
+                f"pg_cron {'yes' if info['pg_cron'] else 'no'}, pg_net {'yes' if info['pg_net'] else 'no'})")
+        c.print(table(None, ["phase", "title", "state", "applied", "drift", "verified", "not yet available", "manual"], [
+            [p["phase"], p["title"], styled(p["state"]), f"{p['applied']}/{p['deployable']}", p["drift"] or "",
+             {True: "yes", False: "NO", None: ""}[p["verified"]], p["not_available"] or "", p["manual"] or ""]
+            for p in info["phases"]]))
+    emit(ctx.obj.json, info, render)

@@ -1,0 +1,91 @@
+"""Targets and connections: which database a command talks to, and how errors read."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from toolkit.errors import ToolkitError
+
+if TYPE_CHECKING:
+    import psycopg
+
+TRANSACTION_POOLER_PORT = 6543
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
+
+
+@dataclass(frozen=True)
+class Target:
+    conninfo: str
+    host: str
+    port: int
+    dbname: str
+    user: str
+    project_ref: str | None
+    local: bool
+
+    def describe(self) -> str:
+        where = f"{self.user}@{self.host}:{self.port}/{self.dbname}"
+        if self.project_ref:
+            return f"Supabase project {self.project_ref} ({where})"
+        return ("local " if self.local else "") + where
+
+
+def _project_ref(host: str, user: str) -> str | None:
+    m = re.fullmatch(r"db\.([a-z0-9]{20})\.supabase\.co", host)
+    if m:
+        return m.group(1)
+    m = re.fullmatch(r"postgres\.([a-z0-9]{20})", user)  # the Supavisor pooler's user form
+    return m.group(1) if m else None
+
+
+def target_from_url(url: str) -> Target:
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        parts = conninfo_to_dict(url)
+    except Exception as exc:  # psycopg raises ProgrammingError for unparsable strings
+        raise ToolkitError(f"--db-url is not a valid PostgreSQL connection string: {exc}") from None
+    host = str(parts.get("host") or "")
+    port = int(parts.get("port") or 5432)
+    user = str(parts.get("user") or "postgres")
+    if port == TRANSACTION_POOLER_PORT:
+        raise ToolkitError(
+            f"port {port} is Supabase's transaction pooler, where advisory locks and SET do not hold "
+            "across statements; use the direct connection (port 5432) or the session pooler",
+        )
+    return Target(
+        conninfo=url,
+        host=host or "localhost",
+        port=port,
+        dbname=str(parts.get("dbname") or user),
+        user=user,
+        project_ref=_project_ref(host, user),
+        local=host in LOCAL_HOSTS or host.startswith("/"),
+    )
+
+
+def connect(target: Target, autocommit: bool = False) -> "psycopg.Connection":
+    import psycopg
+
+    try:
+        return psycopg.connect(
+            target.conninfo, autocommit=autocommit, connect_timeout=10, application_name="toolkit"
+        )
+    except psycopg.OperationalError as exc:
+        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise ToolkitError(f"cannot connect to {target.describe()}: {first}") from None
+
+
+def sql_error_message(exc: Exception) -> str:
+    """One readable line (plus detail and hint) for a database error."""
+    diag = getattr(exc, "diag", None)
+    primary = getattr(diag, "message_primary", None) or str(exc).strip().splitlines()[0]
+    parts = [primary]
+    for extra in ("message_detail", "message_hint"):
+        text = getattr(diag, extra, None)
+        if text and text != "toolkit-verify":
+            parts.append(text)
+    sqlstate = getattr(exc, "sqlstate", None)
+    return " — ".join(parts) + (f" [SQLSTATE {sqlstate}]" if sqlstate else "")

@@ -1,0 +1,64 @@
+"""The ledger in schema `toolkit`: which steps are applied, with what checksum, by whom."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from toolkit import __version__
+from toolkit.queries import query, script
+
+if TYPE_CHECKING:
+    import psycopg
+
+
+@dataclass(frozen=True)
+class Entry:
+    phase: int
+    step: str
+    checksum: str
+    template_hash: str
+    applied_by: str
+    applied_at: datetime
+    toolkit_version: str
+    duration_ms: int
+    verified_at: datetime | None
+    verify_ok: bool | None
+
+
+def install(conn: "psycopg.Connection") -> None:
+    """Create or update the toolkit schema (call with the apply lock held)."""
+    with conn.transaction():
+        conn.execute(script("ledger.sql"))
+
+
+def entries(conn: "psycopg.Connection") -> dict[tuple[int, str], Entry]:
+    if not conn.execute(query("ledger_exists")).fetchone()[0]:
+        return {}
+    rows = conn.execute(query("ledger_entries")).fetchall()
+    return {(r[0], r[1]): Entry(*r) for r in rows}
+
+
+def record_applied(conn, *, phase: int, step: str, checksum: str, template_hash: str,
+                   actor: str, duration_ms: int) -> None:
+    conn.execute(query("ledger_insert"), {
+        "phase": phase, "step": step, "checksum": checksum, "template_hash": template_hash,
+        "actor": actor, "version": __version__, "duration_ms": duration_ms,
+    })
+
+
+def forget(conn, *, phase: int, step: str) -> None:
+    conn.execute(query("ledger_delete"), {"phase": phase, "step": step})
+
+
+def mark_verified(conn, *, phase: int, step: str, ok: bool) -> None:
+    conn.execute(query("ledger_mark_verified"), {"phase": phase, "step": step, "ok": ok})
+
+
+def history(conn, *, action: str, phase: int, actor: str, ok: bool, step: str | None = None,
+            checksum: str | None = None, detail: str | None = None) -> None:
+    conn.execute(query("history_insert"), {
+        "action": action, "phase": phase, "step": step, "checksum": checksum, "actor": actor,
+        "version": __version__, "ok": ok, "detail": detail,
+    })

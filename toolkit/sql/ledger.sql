@@ -1,0 +1,111 @@
+-- The toolkit's own schema: the apply ledger and the helpers that deploy, verify and
+-- revert scripts rely on. Not exposed through the API: no grants to client roles.
+CREATE SCHEMA IF NOT EXISTS toolkit;
+REVOKE ALL ON SCHEMA toolkit FROM PUBLIC;
+
+-- One row per applied step: what is deployed now.
+CREATE TABLE IF NOT EXISTS toolkit.ledger (
+    phase           integer     NOT NULL,
+    step            text        NOT NULL,
+    checksum        text        NOT NULL,
+    template_hash   text        NOT NULL,
+    applied_by      text        NOT NULL,
+    applied_at      timestamptz NOT NULL DEFAULT now(),
+    toolkit_version text        NOT NULL,
+    duration_ms     integer     NOT NULL,
+    verified_at     timestamptz,
+    verify_ok       boolean,
+    PRIMARY KEY (phase, step)
+);
+
+-- Append-only history of every apply, revert and verify, kept when the ledger row goes.
+CREATE TABLE IF NOT EXISTS toolkit.history (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at              timestamptz NOT NULL DEFAULT now(),
+    action          text        NOT NULL CHECK (action IN ('apply', 'revert', 'verify', 'force')),
+    phase           integer     NOT NULL,
+    step            text,
+    checksum        text,
+    actor           text        NOT NULL,
+    toolkit_version text        NOT NULL,
+    ok              boolean     NOT NULL,
+    detail          text
+);
+
+-- Tables moved aside by a revert that kept their data.
+CREATE TABLE IF NOT EXISTS toolkit.archived_tables (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at          timestamptz NOT NULL DEFAULT now(),
+    original    text        NOT NULL,
+    archived_as text        NOT NULL,
+    row_count   bigint      NOT NULL
+);
+
+CREATE SCHEMA IF NOT EXISTS toolkit_archive;
+REVOKE ALL ON SCHEMA toolkit_archive FROM PUBLIC;
+
+-- Values reach scripts as one bind parameter: the engine sets toolkit.params (jsonb) for
+-- the transaction, and scripts read it here.
+CREATE OR REPLACE FUNCTION toolkit.param(VARIADIC path text[])
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = ''
+AS $$
+    SELECT pg_catalog.current_setting('toolkit.params', true)::jsonb OPERATOR(pg_catalog.#>) path
+$$;
+
+-- Verify scripts call this: it raises with the message when the condition is not true.
+CREATE OR REPLACE FUNCTION toolkit.check(condition boolean, message text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+BEGIN
+    IF condition IS NOT TRUE THEN
+        RAISE EXCEPTION 'verify failed: %', message USING ERRCODE = 'P0001', HINT = 'toolkit-verify';
+    END IF;
+END
+$$;
+
+-- Revert scripts call this instead of DROP TABLE: an empty table (or any table under
+-- --drop-data) is dropped; one holding rows is moved to toolkit_archive with its
+-- partitions, so a revert never loses data unless asked to.
+CREATE OR REPLACE FUNCTION toolkit.retire_table(tbl regclass)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    n        bigint;
+    rel_name text;
+    original text := tbl::text;
+    stamp    text := pg_catalog.to_char(pg_catalog.clock_timestamp(), 'YYYYMMDD"_"HH24MISS');
+    new_name text;
+    part     record;
+BEGIN
+    EXECUTE pg_catalog.format('SELECT count(*) FROM %s', tbl) INTO n;
+    IF n = 0 OR COALESCE((toolkit.param('drop_data'))::boolean, false) THEN
+        EXECUTE pg_catalog.format('DROP TABLE %s CASCADE', tbl);
+        RETURN 'dropped';
+    END IF;
+    SELECT c.relname INTO rel_name FROM pg_catalog.pg_class c WHERE c.oid = tbl;
+    FOR part IN
+        SELECT i.inhrelid::regclass AS child, c.relname
+        FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = tbl
+    LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE %s SET SCHEMA toolkit_archive', part.child);
+        EXECUTE pg_catalog.format('ALTER TABLE toolkit_archive.%I RENAME TO %I',
+                                  part.relname, pg_catalog.left(part.relname, 46) || '_' || stamp);
+    END LOOP;
+    new_name := pg_catalog.left(rel_name, 46) || '_' || stamp;
+    EXECUTE pg_catalog.format('ALTER TABLE %s SET SCHEMA toolkit_archive', tbl);
+    EXECUTE pg_catalog.format('ALTER TABLE toolkit_archive.%I RENAME TO %I', rel_name, new_name);
+    INSERT INTO toolkit.archived_tables (original, archived_as, row_count)
+    VALUES (original, 'toolkit_archive.' || new_name, n);
+    RETURN 'archived as toolkit_archive.' || new_name;
+END
+$$;
+
+REVOKE ALL ON ALL TABLES IN SCHEMA toolkit FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA toolkit FROM PUBLIC;
