@@ -41,9 +41,6 @@ CREATE TABLE IF NOT EXISTS toolkit.archived_tables (
     row_count   bigint      NOT NULL
 );
 
-CREATE SCHEMA IF NOT EXISTS toolkit_archive;
-REVOKE ALL ON SCHEMA toolkit_archive FROM PUBLIC;
-
 -- Values reach scripts as one bind parameter: the engine sets toolkit.params (jsonb) for
 -- the transaction, and scripts read it here.
 CREATE OR REPLACE FUNCTION toolkit.param(VARIADIC path text[])
@@ -68,8 +65,9 @@ END
 $$;
 
 -- Revert scripts call this instead of DROP TABLE: an empty table (or any table under
--- --drop-data) is dropped; one holding rows is moved to toolkit_archive with its
--- partitions, so a revert never loses data unless asked to.
+-- --drop-data) is dropped; one holding rows moves, with its partitions, indexes and
+-- sequences, to a schema of its own for this revert (toolkit_archive_<time>), so a revert
+-- never loses data unless asked to and later reverts never collide with earlier archives.
 CREATE OR REPLACE FUNCTION toolkit.retire_table(tbl regclass)
 RETURNS text
 LANGUAGE plpgsql
@@ -77,33 +75,24 @@ SET search_path = ''
 AS $$
 DECLARE
     n        bigint;
-    rel_name text;
     original text := tbl::text;
-    stamp    text := pg_catalog.to_char(pg_catalog.clock_timestamp(), 'YYYYMMDD"_"HH24MISS');
-    new_name text;
-    part     record;
+    archive  text := 'toolkit_archive_' || pg_catalog.to_char(pg_catalog.now(), 'YYYYMMDD_HH24MISS_US');
+    part     regclass;
 BEGIN
     EXECUTE pg_catalog.format('SELECT count(*) FROM %s', tbl) INTO n;
     IF n = 0 OR COALESCE((toolkit.param('drop_data'))::boolean, false) THEN
         EXECUTE pg_catalog.format('DROP TABLE %s CASCADE', tbl);
         RETURN 'dropped';
     END IF;
-    SELECT c.relname INTO rel_name FROM pg_catalog.pg_class c WHERE c.oid = tbl;
-    FOR part IN
-        SELECT i.inhrelid::regclass AS child, c.relname
-        FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
-        WHERE i.inhparent = tbl
-    LOOP
-        EXECUTE pg_catalog.format('ALTER TABLE %s SET SCHEMA toolkit_archive', part.child);
-        EXECUTE pg_catalog.format('ALTER TABLE toolkit_archive.%I RENAME TO %I',
-                                  part.relname, pg_catalog.left(part.relname, 46) || '_' || stamp);
+    EXECUTE pg_catalog.format('CREATE SCHEMA IF NOT EXISTS %I', archive);
+    EXECUTE pg_catalog.format('REVOKE ALL ON SCHEMA %I FROM PUBLIC', archive);
+    FOR part IN SELECT i.inhrelid::regclass FROM pg_catalog.pg_inherits i WHERE i.inhparent = tbl LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE %s SET SCHEMA %I', part, archive);
     END LOOP;
-    new_name := pg_catalog.left(rel_name, 46) || '_' || stamp;
-    EXECUTE pg_catalog.format('ALTER TABLE %s SET SCHEMA toolkit_archive', tbl);
-    EXECUTE pg_catalog.format('ALTER TABLE toolkit_archive.%I RENAME TO %I', rel_name, new_name);
+    EXECUTE pg_catalog.format('ALTER TABLE %s SET SCHEMA %I', tbl, archive);
     INSERT INTO toolkit.archived_tables (original, archived_as, row_count)
-    VALUES (original, 'toolkit_archive.' || new_name, n);
-    RETURN 'archived as toolkit_archive.' || new_name;
+    VALUES (original, pg_catalog.format('%I.%s', archive, pg_catalog.split_part(original, '.', 2)), n);
+    RETURN 'archived in ' || archive;
 END
 $$;
 
