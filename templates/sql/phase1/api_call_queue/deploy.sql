@@ -1,0 +1,92 @@
+-- The work queue. Partitioned by status so the hot partitions (pending, processing) stay
+-- small and their indexes stay in memory however much history completed/failed hold, and
+-- retention can drop or detach old history cheaply. A status change moves the row between
+-- partitions (an UPDATE of the partition key), which is why the key is (id, status).
+--
+-- Two consequences for the functions that use this table (PostgreSQL 15):
+-- * insert through the parent: partitions do not inherit the identity, so a row inserted
+--   into a partition directly has no id;
+-- * the one-live-job rule lives in per-partition unique indexes, which an
+--   ON CONFLICT (symbol, data_type) on the parent cannot name; enqueue with
+--   INSERT INTO parent ... ON CONFLICT DO NOTHING (no conflict target), which they do serve.
+
+CREATE TABLE public.api_call_queue{{ suffix }} (
+    id              bigint      GENERATED ALWAYS AS IDENTITY,
+    symbol          text        NOT NULL,
+    data_type       text        NOT NULL,
+    priority        integer     NOT NULL DEFAULT 0,
+    status          text        NOT NULL DEFAULT 'pending'
+                                CONSTRAINT api_call_queue{{ suffix }}_status_valid
+                                CHECK (status IN ('pending', 'processing', 'completed', 'failed')),
+    attempts        integer     NOT NULL DEFAULT 0
+                                CONSTRAINT api_call_queue{{ suffix }}_attempts_nonnegative
+                                CHECK (attempts >= 0),
+    max_attempts    integer     NOT NULL DEFAULT 5
+                                CONSTRAINT api_call_queue{{ suffix }}_max_attempts_positive
+                                CHECK (max_attempts > 0),
+    scheduled_for   timestamptz NOT NULL DEFAULT now(),
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    started_at      timestamptz,
+    finished_at     timestamptz,
+    worker_id       text,
+    estimated_bytes bigint,
+    actual_bytes    bigint,
+    last_error      text,
+    CONSTRAINT api_call_queue{{ suffix }}_pkey PRIMARY KEY (id, status)
+) PARTITION BY LIST (status);
+
+-- fillfactor 70: every job is updated in place several times (attempts, started_at,
+-- worker_id) before it moves on; free space on the page keeps those updates HOT.
+CREATE TABLE public.api_call_queue{{ suffix }}_pending
+    PARTITION OF public.api_call_queue{{ suffix }} FOR VALUES IN ('pending')
+    WITH (fillfactor = 70);
+CREATE TABLE public.api_call_queue{{ suffix }}_processing
+    PARTITION OF public.api_call_queue{{ suffix }} FOR VALUES IN ('processing')
+    WITH (fillfactor = 70);
+CREATE TABLE public.api_call_queue{{ suffix }}_completed
+    PARTITION OF public.api_call_queue{{ suffix }} FOR VALUES IN ('completed')
+    WITH (fillfactor = 70);
+CREATE TABLE public.api_call_queue{{ suffix }}_failed
+    PARTITION OF public.api_call_queue{{ suffix }} FOR VALUES IN ('failed')
+    WITH (fillfactor = 70);
+
+-- The claim query: ORDER BY priority DESC, scheduled_for, id ... FOR UPDATE SKIP LOCKED.
+CREATE INDEX api_call_queue{{ suffix }}_pending_claim_idx
+    ON public.api_call_queue{{ suffix }}_pending (priority DESC, scheduled_for, id);
+-- One live job per symbol and data type: enqueueing is idempotent per partition.
+CREATE UNIQUE INDEX api_call_queue{{ suffix }}_pending_live_key
+    ON public.api_call_queue{{ suffix }}_pending (symbol, data_type);
+CREATE UNIQUE INDEX api_call_queue{{ suffix }}_processing_live_key
+    ON public.api_call_queue{{ suffix }}_processing (symbol, data_type);
+-- Stuck-job recovery looks for the oldest started_at.
+CREATE INDEX api_call_queue{{ suffix }}_processing_started_idx
+    ON public.api_call_queue{{ suffix }}_processing (started_at);
+-- Retention deletes by age.
+CREATE INDEX api_call_queue{{ suffix }}_completed_finished_idx
+    ON public.api_call_queue{{ suffix }}_completed (finished_at);
+CREATE INDEX api_call_queue{{ suffix }}_failed_finished_idx
+    ON public.api_call_queue{{ suffix }}_failed (finished_at);
+
+-- RLS and privileges are per relation: a partition queried directly uses its own, and
+-- Supabase's default privileges granted each partition ALL to the API roles.
+-- No policies and no client privileges: only the service role and SECURITY DEFINER
+-- functions touch the queue.
+ALTER TABLE public.api_call_queue{{ suffix }} ENABLE ROW LEVEL SECURITY;
+ALTER TABLE public.api_call_queue{{ suffix }}_pending ENABLE ROW LEVEL SECURITY;
+ALTER TABLE public.api_call_queue{{ suffix }}_processing ENABLE ROW LEVEL SECURITY;
+ALTER TABLE public.api_call_queue{{ suffix }}_completed ENABLE ROW LEVEL SECURITY;
+ALTER TABLE public.api_call_queue{{ suffix }}_failed ENABLE ROW LEVEL SECURITY;
+
+REVOKE ALL ON TABLE public.api_call_queue{{ suffix }},
+                    public.api_call_queue{{ suffix }}_pending,
+                    public.api_call_queue{{ suffix }}_processing,
+                    public.api_call_queue{{ suffix }}_completed,
+                    public.api_call_queue{{ suffix }}_failed
+    FROM PUBLIC, anon, authenticated, service_role;
+GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE public.api_call_queue{{ suffix }},
+                                            public.api_call_queue{{ suffix }}_pending,
+                                            public.api_call_queue{{ suffix }}_processing,
+                                            public.api_call_queue{{ suffix }}_completed,
+                                            public.api_call_queue{{ suffix }}_failed
+    TO service_role;
+REVOKE ALL ON SEQUENCE public.api_call_queue{{ suffix }}_id_seq FROM PUBLIC, anon, authenticated;

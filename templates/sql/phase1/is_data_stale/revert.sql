@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS public.is_data_stale{{ suffix }}(timestamptz, integer);
