@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs everything the toolkit and its tests need on a Debian machine, idempotently:
+# PostgreSQL 15 with pg_cron, pgTAP and plpgsql_check from apt, then a virtualenv in .venv
+# with the toolkit (editable) and its test dependencies.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PG_PACKAGES=(postgresql-15 postgresql-client-15 postgresql-15-cron postgresql-15-pgtap postgresql-15-plpgsql-check)
+
+missing=()
+for pkg in "${PG_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "bootstrap: missing Debian packages: ${missing[*]}" >&2
+    echo "bootstrap: install them as root: apt-get install ${missing[*]}" >&2
+    exit 2
+  fi
+  echo "bootstrap: installing ${missing[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'

@@ -1,0 +1,138 @@
+"""A real PostgreSQL for the whole session: one private cluster started by the tests,
+a template database built once, and a fresh clone of it for every test that asks."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from toolkit.cli import app
+from toolkit.local.cluster import CRON_TEST_DATABASE, LocalCluster
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "legacy_app"
+TEMPLATE_DB = CRON_TEST_DATABASE
+
+_WATCHDOG = """
+import os, subprocess, sys, time
+parent, cmd = int(sys.argv[1]), sys.argv[2:]
+while True:
+    try:
+        os.kill(parent, 0)
+    except ProcessLookupError:
+        subprocess.run(cmd, capture_output=True)
+        break
+    time.sleep(1)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _watch(cluster: LocalCluster) -> subprocess.Popen:
+    """Stop the cluster if the test process dies without running its teardown."""
+    state = cluster.state()
+    stop = [str(Path(state.bindir) / "pg_ctl"), "-D", str(state.data_dir), "-m", "immediate", "stop"]
+    if os.geteuid() == 0:
+        stop = ["runuser", "-u", "postgres", "--", *stop]
+    return subprocess.Popen([sys.executable, "-c", _WATCHDOG, str(os.getpid()), *stop],
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory) -> LocalCluster:
+    home = tmp_path_factory.mktemp("cluster") / "local"
+    c = LocalCluster(home, port=free_port())
+    c.up(bootstrap_example=EXAMPLE)
+    watchdog = _watch(c)
+    c.create_database(TEMPLATE_DB)
+    c.bootstrap_database(TEMPLATE_DB, example=EXAMPLE)
+    yield c
+    c.destroy()
+    watchdog.send_signal(signal.SIGTERM)
+
+
+@dataclass
+class Database:
+    name: str
+    url: str
+    cluster: LocalCluster
+
+    def connect(self, **kw) -> psycopg.Connection:
+        return psycopg.connect(self.url, **kw)
+
+    def scalar(self, sql: str, params=None):
+        with self.connect(autocommit=True) as conn:
+            row = conn.execute(sql, params).fetchone()
+            return row[0] if row else None
+
+    def rows(self, sql: str, params=None) -> list[tuple]:
+        with self.connect(autocommit=True) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def execute(self, sql: str, params=None) -> None:
+        with self.connect(autocommit=True) as conn:
+            conn.execute(sql, params)
+
+    def schema_dump(self, *schemas: str) -> str:
+        state = self.cluster.state()
+        args = [str(Path(state.bindir) / "pg_dump"), "--schema-only", "--no-owner", "-d", self.url]
+        for s in schemas or ("public",):
+            args += ["-n", s]
+        out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+        # Drop what differs between two dumps of one schema: version lines and the random
+        # key of pg_dump's \restrict guard.
+        skip = ("-- Dumped", "\\restrict", "\\unrestrict")
+        return "\n".join(l for l in out.splitlines() if not l.startswith(skip))
+
+
+_counter = itertools.count()
+
+
+@pytest.fixture
+def db(cluster) -> Database:
+    name = f"t_{os.getpid()}_{next(_counter)}"
+    cluster.create_database(name, template=TEMPLATE_DB)
+    yield Database(name, cluster.conninfo(name), cluster)
+    cluster.drop_database(name)
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """A private copy of the project's plan and templates, free to edit."""
+    dest = tmp_path / "project"
+    dest.mkdir()
+    shutil.copy(ROOT / "phases.yaml", dest / "phases.yaml")
+    shutil.copytree(ROOT / "templates", dest / "templates")
+    return dest
+
+
+@dataclass
+class Cli:
+    db: Database | None
+    plan: Path
+
+    def __call__(self, *args: str, input: str | None = None):
+        base = ["--plan", str(self.plan), "--actor", "pytest"]
+        if self.db is not None:
+            base += ["--db-url", self.db.url]
+        return CliRunner().invoke(app, [*base, *args], input=input, catch_exceptions=False)
+
+
+@pytest.fixture
+def cli(db) -> Cli:
+    return Cli(db, ROOT / "phases.yaml")

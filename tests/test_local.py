@@ -1,0 +1,84 @@
+"""`toolkit local ...`: a private cluster made from nothing, used as the default target."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import psycopg
+import pytest
+
+from tests.conftest import ROOT, Cli, free_port
+from toolkit.local.cluster import LocalCluster
+
+
+@pytest.fixture
+def local_project(project):
+    shutil.copytree(ROOT / "examples", project / "examples")
+    yield project
+    LocalCluster(project / ".toolkit" / "local").destroy()
+
+
+def test_local_up_apply_status_down(local_project):
+    cli = Cli(None, local_project / "phases.yaml")
+    port = str(free_port())
+
+    up = cli("--json", "local", "up", "--port", port)
+    assert up.exit_code == 0, up.output
+    info = json.loads(up.stdout)
+    assert info["running"] and info["action"] == "created and started" and info["port"] == int(port)
+    print(f"local up from nothing: {info['seconds']} s")
+
+    again = cli("--json", "local", "up")
+    assert again.exit_code == 0 and json.loads(again.stdout)["action"] == "already running"
+
+    # Without --db-url every command targets the local cluster: the README's main job.
+    assert cli("phase", "apply", "0..1").exit_code == 0
+    status = cli("--json", "status")
+    assert status.exit_code == 0, status.output
+    phases = {p["phase"]: p for p in json.loads(status.stdout)["phases"]}
+    assert phases[0]["state"] == "applied" and phases[0]["not_available"] == 5
+    assert phases[1]["state"] == "applied" and phases[1]["verified"] is True
+    assert phases[2]["state"] == "not yet available"
+    assert json.loads(status.stdout)["pg_cron"] is True
+
+    assert cli("local", "down").exit_code == 0
+    stopped = cli("--json", "local", "status")
+    assert stopped.exit_code == 1 and json.loads(stopped.stdout)["running"] is False
+    unreachable = cli("status")
+    assert unreachable.exit_code == 2 and "toolkit local up" in unreachable.stderr
+
+    # Started again, the data is still there.
+    assert cli("local", "up").exit_code == 0
+    assert cli("--json", "phase", "plan", "1").exit_code == 0
+
+
+def test_local_cluster_has_the_supabase_layer_and_the_legacy_app(cluster):
+    with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
+        roles = {r[0] for r in conn.execute(
+            "SELECT rolname FROM pg_roles WHERE rolname IN ('anon', 'authenticated', 'service_role', 'authenticator')")}
+        assert roles == {"anon", "authenticated", "service_role", "authenticator"}
+        conn.execute("""SET request.jwt.claims = '{"sub": "6f1c1f5e-0000-4000-8000-000000000001", "role": "authenticated"}'""")
+        assert str(conn.execute("SELECT auth.uid()").fetchone()[0]) == "6f1c1f5e-0000-4000-8000-000000000001"
+        assert conn.execute("SELECT auth.role()").fetchone()[0] == "authenticated"
+        conn.execute("SELECT vault.create_secret('s3cret', 'processor_key')")
+        assert conn.execute("SELECT decrypted_secret FROM vault.decrypted_secrets WHERE name = 'processor_key'").fetchone()[0] == "s3cret"
+        # Supabase's default privileges: a new table in public is open to the client roles.
+        conn.execute("CREATE TABLE public.default_privs_probe (id int)")
+        try:
+            assert conn.execute("SELECT has_table_privilege('anon', 'public.default_privs_probe', 'INSERT')").fetchone()[0]
+        finally:
+            conn.execute("DROP TABLE public.default_privs_probe")
+        jobs = conn.execute("SELECT count(*) FROM cron.job WHERE command LIKE '%legacy.refresh_data_type%'").fetchone()[0]
+        assert jobs == 11
+        assert conn.execute("SELECT count(*) FROM public.stock_quotes").fetchone()[0] > 0
+        settings = dict(conn.execute("SELECT name, setting FROM pg_settings WHERE name IN ('listen_addresses', 'shared_preload_libraries')").fetchall())
+        assert settings["listen_addresses"] == "127.0.0.1"
+        assert "pg_cron" in settings["shared_preload_libraries"]
+
+
+def test_port_in_use_is_a_clear_error(tmp_path, cluster):
+    taken = cluster.state().port
+    with pytest.raises(Exception) as err:
+        LocalCluster(tmp_path / "other", port=taken).up()
+    assert f"port {taken}" in str(err.value)
