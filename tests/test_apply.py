@@ -204,3 +204,24 @@ def test_revert_with_nothing_applied_is_a_clear_error(cli):
     result = cli("--yes", "phase", "revert", "1")
     assert result.exit_code == 2
     assert "nothing is applied" in result.stderr
+
+
+def test_step_outside_a_transaction_is_applied_and_recorded(db, project):
+    folder = project / "templates/sql/test/concurrent_index"
+    folder.mkdir(parents=True)
+    (folder / "deploy.sql").write_text(
+        "CREATE INDEX CONCURRENTLY stock_quotes_exchange_idx ON public.stock_quotes (exchange);\n")
+    (folder / "revert.sql").write_text("DROP INDEX IF EXISTS public.stock_quotes_exchange_idx;\n")
+    (folder / "verify.sql").write_text(
+        "SELECT toolkit.check(to_regclass('public.stock_quotes_exchange_idx') IS NOT NULL, 'index');\n")
+    plan = project / "phases.yaml"
+    plan.write_text(plan.read_text().replace(
+        "      - {id: ops_events,",
+        "      - {id: concurrent_index, task: \"Index\", sql: test/concurrent_index, transaction: false}\n"
+        "      - {id: ops_events,"))
+    result = Cli(db, plan)("phase", "apply", "0")
+    assert result.exit_code == 0, result.output
+    assert db.scalar("SELECT indisvalid FROM pg_index WHERE indexrelid = 'public.stock_quotes_exchange_idx'::regclass")
+    assert db.scalar("SELECT count(*) FROM toolkit.ledger WHERE step = 'concurrent_index'") == 1
+    assert Cli(db, plan)("--yes", "phase", "revert", "0").exit_code == 0
+    assert db.scalar("SELECT to_regclass('public.stock_quotes_exchange_idx')") is None

@@ -82,3 +82,13 @@ def test_port_in_use_is_a_clear_error(tmp_path, cluster):
     with pytest.raises(Exception) as err:
         LocalCluster(tmp_path / "other", port=taken).up()
     assert f"port {taken}" in str(err.value)
+
+
+def test_missing_extensions_name_the_packages_to_install(cluster):
+    state = cluster.state()
+    state.preload = []
+    assert LocalCluster._missing_extensions(state) == {
+        "pg_cron": f"postgresql-{state.major}-cron",
+        "plpgsql_check": f"postgresql-{state.major}-plpgsql-check",
+    }
+    assert LocalCluster._missing_extensions(cluster.state()) == {}

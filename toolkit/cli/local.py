@@ -17,9 +17,17 @@ PORT_HELP = "Port on 127.0.0.1 (default 54330, or TOOLKIT_LOCAL_PORT). Only used
 
 def _render_status(info: dict):
     def render(console):
-        rows = [[k, v] for k, v in info.items() if k not in ("exists",)]
+        rows = [[k.replace("_", " "), _plain(v)] for k, v in info.items() if k != "exists"]
         console.print(table("local cluster", ["", ""], rows))
     return render
+
+
+def _plain(value) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k} ({v})" for k, v in value.items()) or "-"
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "-"
+    return "-" if value is None else str(value)
 
 
 @app.command()
@@ -36,7 +44,18 @@ def up(
         info = cluster.up(bootstrap_example=examples)
     if not app_ctx.json:
         err_console().print(f"local cluster {info['action']} in {info['seconds']} s", highlight=False)
+        _warn_missing(info)
     emit(app_ctx.json, info, _render_status(info))
+
+
+def _warn_missing(info: dict) -> None:
+    missing = info.get("missing_extensions") or {}
+    if missing:
+        packages = " ".join(sorted(set(missing.values())))
+        err_console().print(
+            f"[yellow]warning:[/] {', '.join(sorted(missing))} not installed, so not loaded "
+            f"(the legacy cron jobs need pg_cron); install with: apt-get install {packages}, "
+            "then `toolkit local reset`", highlight=False)
 
 
 @app.command()

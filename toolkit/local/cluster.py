@@ -30,6 +30,7 @@ SERVER_USER = "postgres"
 FALLBACK_ROOT = Path("/var/tmp/toolkit-local")
 SQL_DIR = Path(__file__).parent / "sql"
 CRON_DATABASE = "postgres"
+PRELOADABLE = ("pg_cron", "plpgsql_check")
 # pg_cron's install script allows this database name besides cron.database_name; the test
 # suite builds its template database under it so that clones carry the cron schema.
 CRON_TEST_DATABASE = "contrib_regression"
@@ -191,9 +192,16 @@ class LocalCluster:
             "socket_dir": str(state.socket_dir),
             "log_file": str(state.log_file),
             "preload": state.preload,
+            "missing_extensions": self._missing_extensions(state),
             "home": str(self.home),
             "url": self.conninfo().replace(state.password, "****"),
         }
+
+    @staticmethod
+    def _missing_extensions(state: ClusterState) -> dict[str, str]:
+        """Extensions the local stack would preload but the machine lacks -> package to install."""
+        bins = PgBinaries(bindir=Path(state.bindir), major=state.major)
+        return {ext: bins.package_for(ext) for ext in PRELOADABLE if ext not in state.preload}
 
     # -- lifecycle -----------------------------------------------------------------------
     def up(self, bootstrap_example: Path | None = None) -> dict:
@@ -223,7 +231,7 @@ class LocalCluster:
         for folder in (root, root / "run"):
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._own(folder)
-        preload = [e for e in ("pg_cron", "plpgsql_check") if bins.has_extension(e)]
+        preload = [e for e in PRELOADABLE if bins.has_extension(e)]
         state = ClusterState(
             port=port, data_root=str(root), password=secrets.token_urlsafe(18),
             major=bins.major, bindir=str(bins.bindir), preload=preload,
