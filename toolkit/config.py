@@ -20,9 +20,29 @@ class Strict(BaseModel):
 
 
 class Quotas(Strict):
-    calls_per_minute: int = Field(300, gt=0)
+    # The provider's rate limit: calls_per_window calls in any call_window_seconds.
+    calls_per_window: int = Field(300, gt=0)
+    call_window_seconds: int = Field(60, gt=0, le=3600)
+    # Its bandwidth cap: bytes_per_window bytes in any trailing window_days.
     bytes_per_window: int = Field(20_000_000_000, gt=0)
     window_days: int = Field(30, gt=0)
+
+
+class Queue(Strict):
+    stuck_timeout_seconds: int = Field(300, gt=0)
+    max_attempts: int = Field(5, gt=0)
+    backoff_base_seconds: float = Field(30, gt=0)
+    backoff_max_seconds: float = Field(3600, gt=0)
+    claim_retries: int = Field(5, ge=0)
+    estimate_sample_rate: float = Field(0.1, ge=0, le=1)
+    completed_retention_hours: float = Field(72, gt=0)
+    failed_retention_days: float = Field(30, gt=0)
+    maintenance_batch_size: int = Field(5000, gt=0)
+
+
+class Breaker(Strict):
+    failure_threshold: int = Field(5, gt=0)
+    open_seconds: float = Field(60, gt=0)
 
 
 class Locks(Strict):
@@ -41,6 +61,8 @@ class Timeouts(Strict):
 class Settings(Strict):
     suffix: str = Field("_v2", pattern=r"^(_[a-z0-9]+)?$")
     quotas: Quotas = Quotas()
+    queue: Queue = Queue()
+    breaker: Breaker = Breaker()
     locks: Locks = Locks()
     timeouts: Timeouts = Timeouts()
     schedules: dict[str, str] = {}
@@ -76,7 +98,8 @@ StepKind = Literal["sql", "edge", "check", "manual", "doc"]
 
 class Step(Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    task: str = Field(min_length=1)
+    # The PROGRESS.md task line the step ticks; none for steps the document does not list.
+    task: str | None = Field(None, min_length=1)
     subtasks: list[str] = []
     sql: str | None = Field(None, pattern=r"^[A-Za-z0-9_/.-]+$")
     edge: str | None = None

@@ -1,0 +1,107 @@
+-- Completion: the job moves processing -> completed with the bytes the API really sent, the
+-- minute's usage bucket records the calls and bytes, and now and then the type's size
+-- estimate in the registry is corrected towards what responses really weigh.
+
+-- The usage bucket of the current minute (one upsert per completed batch, not per job).
+CREATE OR REPLACE FUNCTION public.record_api_usage{{ suffix }}(
+    p_calls bigint, p_bytes bigint, p_errors bigint, p_completed bigint, p_failed bigint)
+RETURNS void
+LANGUAGE sql
+VOLATILE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+    INSERT INTO public.api_data_usage{{ suffix }} AS u (bucket, calls, bytes, errors, completed_jobs, failed_jobs)
+    VALUES (pg_catalog.date_trunc('minute', pg_catalog.clock_timestamp()),
+            GREATEST(p_calls, 0), GREATEST(p_bytes, 0), GREATEST(p_errors, 0),
+            GREATEST(p_completed, 0), GREATEST(p_failed, 0))
+    ON CONFLICT (bucket) DO UPDATE
+    SET calls = u.calls + excluded.calls, bytes = u.bytes + excluded.bytes, errors = u.errors + excluded.errors,
+        completed_jobs = u.completed_jobs + excluded.completed_jobs, failed_jobs = u.failed_jobs + excluded.failed_jobs;
+$$;
+
+-- Completes many jobs in one statement; returns the ids it completed (a job no longer in
+-- processing, e.g. recovered after a timeout, is skipped, never completed twice).
+CREATE OR REPLACE FUNCTION public.complete_queue_jobs{{ suffix }}(p_job_ids bigint[], p_actual_bytes bigint[])
+RETURNS SETOF bigint
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    cfg    public.queue_config{{ suffix }};
+    ids    bigint[];
+    types  text[];
+    bytes  bigint[];
+    calls  integer[];
+    done   record;
+BEGIN
+    IF pg_catalog.cardinality(p_job_ids) IS DISTINCT FROM pg_catalog.cardinality(p_actual_bytes) THEN
+        RAISE EXCEPTION 'complete_queue_jobs{{ suffix }}: % job ids but % byte counts',
+            pg_catalog.cardinality(p_job_ids), pg_catalog.cardinality(p_actual_bytes)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT * INTO STRICT cfg FROM public.queue_config{{ suffix }};
+
+    WITH input AS (
+        SELECT i.id, GREATEST(COALESCE(i.bytes, 0), 0) AS bytes
+        FROM unnest(p_job_ids, p_actual_bytes) AS i(id, bytes)
+    ), moved AS (
+        UPDATE public.api_call_queue{{ suffix }} AS q
+        SET status = 'completed', finished_at = pg_catalog.clock_timestamp(), actual_bytes = i.bytes, last_error = NULL
+        FROM input AS i
+        WHERE q.status = 'processing' AND q.id = i.id
+        RETURNING q.id, q.data_type, q.actual_bytes
+    )
+    SELECT pg_catalog.array_agg(m.id ORDER BY m.id), pg_catalog.array_agg(m.data_type ORDER BY m.id),
+           pg_catalog.array_agg(m.actual_bytes ORDER BY m.id),
+           pg_catalog.array_agg(COALESCE(pg_catalog.cardinality(r.endpoints), 1) ORDER BY m.id)
+    INTO ids, types, bytes, calls
+    FROM moved AS m LEFT JOIN public.data_type_registry{{ suffix }} AS r ON r.data_type = m.data_type;
+
+    IF ids IS NULL THEN
+        RETURN;
+    END IF;
+    PERFORM public.record_api_usage{{ suffix }}(
+        (SELECT sum(c) FROM pg_catalog.unnest(calls) AS c)::bigint, (SELECT sum(b) FROM pg_catalog.unnest(bytes) AS b)::bigint,
+        0, pg_catalog.cardinality(ids), 0);
+
+    -- Size estimates: the first sample replaces a zero estimate; afterwards a random share
+    -- of completions moves it a fifth of the way towards the observed size, so one odd
+    -- response cannot swing it and hot types do not contend on their registry row.
+    FOR done IN
+        SELECT d.data_type, pg_catalog.avg(d.bytes)::bigint AS observed
+        FROM unnest(types, bytes) AS d(data_type, bytes) GROUP BY d.data_type
+    LOOP
+        UPDATE public.data_type_registry{{ suffix }} AS r
+        SET estimated_bytes = CASE WHEN r.estimated_bytes = 0 THEN done.observed
+                                   ELSE pg_catalog.round(r.estimated_bytes * 0.8 + done.observed * 0.2)::bigint END,
+            updated_at = pg_catalog.now()
+        WHERE r.data_type = done.data_type
+          AND done.observed > 0
+          AND (r.estimated_bytes = 0 OR pg_catalog.random() < cfg.estimate_sample_rate);
+    END LOOP;
+
+    RETURN QUERY SELECT pg_catalog.unnest(ids);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION public.complete_queue_job{{ suffix }}(p_job_id bigint, p_actual_bytes bigint)
+RETURNS boolean
+LANGUAGE sql
+VOLATILE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+    SELECT EXISTS (SELECT 1 FROM public.complete_queue_jobs{{ suffix }}(ARRAY[p_job_id], ARRAY[p_actual_bytes]))
+$$;
+
+REVOKE EXECUTE ON FUNCTION public.record_api_usage{{ suffix }}(bigint, bigint, bigint, bigint, bigint),
+                           public.complete_queue_jobs{{ suffix }}(bigint[], bigint[]),
+                           public.complete_queue_job{{ suffix }}(bigint, bigint)
+    FROM PUBLIC, anon, authenticated;
+GRANT EXECUTE ON FUNCTION public.record_api_usage{{ suffix }}(bigint, bigint, bigint, bigint, bigint),
+                          public.complete_queue_jobs{{ suffix }}(bigint[], bigint[]),
+                          public.complete_queue_job{{ suffix }}(bigint, bigint)
+    TO service_role;

@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS public.get_queue_batch{{ suffix }}(text, integer);

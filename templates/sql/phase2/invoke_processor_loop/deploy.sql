@@ -1,0 +1,147 @@
+-- The processor's pacemaker, called every minute by pg_cron (or by the external ticker):
+-- one caller at a time (advisory lock 44), stuck jobs recovered first, then, unless the
+-- circuit breaker is open, nothing is due, or the budget is spent, the queue processor is
+-- invoked through pg_net where it exists. Without pg_net it says so, and the external
+-- ticker (which called it) invokes the processor itself.
+CREATE TABLE public.processor_state{{ suffix }} (
+    id                   boolean     PRIMARY KEY DEFAULT true CHECK (id),
+    breaker_state        text        NOT NULL DEFAULT 'closed'
+                                     CHECK (breaker_state IN ('closed', 'open', 'half_open')),
+    consecutive_failures integer     NOT NULL DEFAULT 0,
+    opened_at            timestamptz,
+    probe_started_at     timestamptz,
+    last_invoked_at      timestamptz,
+    last_result          jsonb,
+    last_error           text,
+    last_success_at      timestamptz,
+    updated_at           timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO public.processor_state{{ suffix }} DEFAULT VALUES;
+ALTER TABLE public.processor_state{{ suffix }} ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON TABLE public.processor_state{{ suffix }} FROM PUBLIC, anon, authenticated, service_role;
+GRANT SELECT ON TABLE public.processor_state{{ suffix }} TO service_role;
+
+-- What the processor (or the pg_net response check) reports after a run: closed counts
+-- consecutive failures up to the threshold, then opens; a half-open probe closes the circuit
+-- on success and reopens it on failure.
+CREATE OR REPLACE FUNCTION public.record_processor_result{{ suffix }}(p_ok boolean, p_error text)
+RETURNS text
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    cfg public.queue_config{{ suffix }};
+    st  public.processor_state{{ suffix }};
+    nxt text;
+BEGIN
+    SELECT * INTO STRICT cfg FROM public.queue_config{{ suffix }};
+    SELECT * INTO STRICT st FROM public.processor_state{{ suffix }} FOR UPDATE;
+    IF p_ok THEN
+        nxt := 'closed';
+        UPDATE public.processor_state{{ suffix }}
+        SET breaker_state = nxt, consecutive_failures = 0, opened_at = NULL, probe_started_at = NULL,
+            last_success_at = pg_catalog.clock_timestamp(), updated_at = pg_catalog.clock_timestamp();
+    ELSE
+        nxt := CASE
+                   WHEN st.breaker_state = 'half_open' THEN 'open'
+                   WHEN st.breaker_state = 'open' THEN 'open'
+                   WHEN st.consecutive_failures + 1 >= cfg.breaker_failure_threshold THEN 'open'
+                   ELSE 'closed'
+               END;
+        UPDATE public.processor_state{{ suffix }}
+        SET breaker_state = nxt,
+            consecutive_failures = st.consecutive_failures + 1,
+            opened_at = CASE WHEN nxt = 'open' AND st.breaker_state <> 'open' THEN pg_catalog.clock_timestamp()
+                             ELSE st.opened_at END,
+            probe_started_at = NULL,
+            last_error = p_error, updated_at = pg_catalog.clock_timestamp();
+        IF nxt = 'open' AND st.breaker_state <> 'open' THEN
+            PERFORM public.log_ops_event('queue-processor', 'warning', 'circuit breaker opened',
+                pg_catalog.jsonb_build_object('consecutive_failures', st.consecutive_failures + 1, 'error', p_error));
+        END IF;
+    END IF;
+    RETURN nxt;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION public.invoke_processor_loop{{ suffix }}()
+RETURNS jsonb
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    cfg       public.queue_config{{ suffix }};
+    st        public.processor_state{{ suffix }};
+    recovered integer;
+    result    jsonb;
+    probe     boolean := false;
+    key       text;
+    request   bigint;
+BEGIN
+    SELECT * INTO STRICT cfg FROM public.queue_config{{ suffix }};
+    IF NOT pg_catalog.pg_try_advisory_xact_lock(cfg.processor_lock_id) THEN
+        RETURN pg_catalog.jsonb_build_object('action', 'skipped', 'reason',
+            pg_catalog.format('another invocation holds advisory lock %s', cfg.processor_lock_id));
+    END IF;
+    recovered := public.recover_stuck_jobs{{ suffix }}();
+    SELECT * INTO STRICT st FROM public.processor_state{{ suffix }} FOR UPDATE;
+
+    IF st.breaker_state = 'open' THEN
+        IF pg_catalog.clock_timestamp() < st.opened_at + pg_catalog.make_interval(secs => cfg.breaker_open_seconds) THEN
+            result := pg_catalog.jsonb_build_object('action', 'skipped', 'reason', 'circuit breaker open',
+                                                    'retry_at', st.opened_at + pg_catalog.make_interval(secs => cfg.breaker_open_seconds));
+        ELSE
+            probe := true;
+        END IF;
+    ELSIF st.breaker_state = 'half_open' THEN
+        -- One probe at a time; a probe that never reported back is given up after the open time.
+        IF st.probe_started_at IS NOT NULL
+           AND pg_catalog.clock_timestamp() < st.probe_started_at + pg_catalog.make_interval(secs => cfg.breaker_open_seconds) THEN
+            result := pg_catalog.jsonb_build_object('action', 'skipped', 'reason', 'waiting for the half-open probe');
+        ELSE
+            probe := true;
+        END IF;
+    END IF;
+
+    IF result IS NULL AND NOT EXISTS (SELECT 1 FROM public.api_call_queue{{ suffix }}_pending AS q
+                                      WHERE q.scheduled_for <= pg_catalog.clock_timestamp()) THEN
+        result := pg_catalog.jsonb_build_object('action', 'idle', 'reason', 'no job is due');
+    END IF;
+    IF result IS NULL AND public.is_quota_exceeded{{ suffix }}() THEN
+        result := pg_catalog.jsonb_build_object('action', 'skipped', 'reason', 'quota exhausted');
+    END IF;
+
+    IF result IS NULL THEN
+        IF probe THEN
+            UPDATE public.processor_state{{ suffix }}
+            SET breaker_state = 'half_open', probe_started_at = pg_catalog.clock_timestamp();
+        END IF;
+        IF pg_catalog.to_regnamespace('net') IS NOT NULL THEN
+            SELECT s.decrypted_secret INTO key FROM vault.decrypted_secrets AS s WHERE s.name = cfg.processor_secret_name;
+            EXECUTE 'SELECT net.http_post(url := $1, body := $2, headers := $3, timeout_milliseconds := 10000)'
+            INTO request
+            USING cfg.processor_url, pg_catalog.jsonb_build_object('trigger', 'invoke_processor_loop'),
+                  pg_catalog.jsonb_build_object('Content-Type', 'application/json',
+                                                'Authorization', 'Bearer ' || COALESCE(key, ''));
+            result := pg_catalog.jsonb_build_object('action', 'invoked', 'request_id', request, 'probe', probe);
+        ELSE
+            result := pg_catalog.jsonb_build_object('action', 'external', 'probe', probe, 'reason',
+                'pg_net is not installed here: an external ticker must call the processor at ' || cfg.processor_url);
+        END IF;
+    END IF;
+
+    result := result || pg_catalog.jsonb_build_object('recovered', recovered);
+    UPDATE public.processor_state{{ suffix }}
+    SET last_invoked_at = pg_catalog.clock_timestamp(), last_result = result, updated_at = pg_catalog.clock_timestamp();
+    RETURN result;
+END
+$$;
+
+REVOKE EXECUTE ON FUNCTION public.invoke_processor_loop{{ suffix }}(), public.record_processor_result{{ suffix }}(boolean, text)
+    FROM PUBLIC, anon, authenticated;
+GRANT EXECUTE ON FUNCTION public.invoke_processor_loop{{ suffix }}(), public.record_processor_result{{ suffix }}(boolean, text)
+    TO service_role;

@@ -1,0 +1,138 @@
+-- Housekeeping, each call bounded so that it never holds locks for long: completed and
+-- failed jobs past their retention, usage buckets older than the byte window, and the quota
+-- cache rebuilt from the buckets (so that deleting them can never skew it).
+CREATE OR REPLACE FUNCTION public.maintain_queue_partitions{{ suffix }}()
+RETURNS jsonb
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    cfg       public.queue_config{{ suffix }};
+    completed integer;
+    failed    integer;
+    buckets   integer;
+    now_ts    timestamptz := pg_catalog.clock_timestamp();
+    from_ts   timestamptz;
+    until_ts  timestamptz;
+BEGIN
+    SELECT * INTO STRICT cfg FROM public.queue_config{{ suffix }};
+
+    WITH old AS (
+        SELECT q.id FROM public.api_call_queue{{ suffix }}_completed AS q
+        WHERE q.finished_at < now_ts - pg_catalog.make_interval(secs => cfg.completed_retention_hours * 3600)
+        ORDER BY q.finished_at LIMIT cfg.maintenance_batch_size FOR UPDATE SKIP LOCKED
+    ), gone AS (
+        DELETE FROM public.api_call_queue{{ suffix }}_completed AS q USING old WHERE q.id = old.id RETURNING 1
+    )
+    SELECT count(*) INTO completed FROM gone;
+
+    WITH old AS (
+        SELECT q.id FROM public.api_call_queue{{ suffix }}_failed AS q
+        WHERE q.finished_at < now_ts - pg_catalog.make_interval(secs => cfg.failed_retention_days * 86400)
+        ORDER BY q.finished_at LIMIT cfg.maintenance_batch_size FOR UPDATE SKIP LOCKED
+    ), gone AS (
+        DELETE FROM public.api_call_queue{{ suffix }}_failed AS q USING old WHERE q.id = old.id RETURNING 1
+    )
+    SELECT count(*) INTO failed FROM gone;
+
+    -- Buckets are kept a day past the byte window, for the weekly metrics and for slack.
+    WITH old AS (
+        SELECT u.bucket FROM public.api_data_usage{{ suffix }} AS u
+        WHERE u.bucket < now_ts - pg_catalog.make_interval(days => cfg.byte_window_days + 1)
+        ORDER BY u.bucket LIMIT cfg.maintenance_batch_size
+    ), gone AS (
+        DELETE FROM public.api_data_usage{{ suffix }} AS u USING old WHERE u.bucket = old.bucket RETURNING 1
+    )
+    SELECT count(*) INTO buckets FROM gone;
+
+    from_ts := pg_catalog.date_trunc('minute', now_ts) - pg_catalog.make_interval(days => cfg.byte_window_days);
+    until_ts := pg_catalog.date_trunc('minute', now_ts) - interval '1 minute';
+    UPDATE public.api_quota_state{{ suffix }}
+    SET window_from = from_ts, cached_until = until_ts,
+        cached_bytes = COALESCE((SELECT sum(u.bytes) FROM public.api_data_usage{{ suffix }} AS u
+                                 WHERE u.bucket >= from_ts AND u.bucket < until_ts), 0);
+
+    RETURN pg_catalog.jsonb_build_object(
+        'completed_deleted', completed, 'failed_deleted', failed, 'usage_buckets_deleted', buckets,
+        'more', completed = cfg.maintenance_batch_size OR failed = cfg.maintenance_batch_size
+                OR buckets = cfg.maintenance_batch_size);
+END
+$$;
+
+-- Failed jobs back to pending with fresh attempts (toolkit queue retry-failed), skipping any
+-- symbol and type that already has a live job. Returns how many were requeued.
+CREATE OR REPLACE FUNCTION public.retry_failed_jobs{{ suffix }}(p_data_type text, p_limit integer)
+RETURNS integer
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    job   record;
+    moved integer := 0;
+BEGIN
+    FOR job IN
+        SELECT f.id FROM public.api_call_queue{{ suffix }}_failed AS f
+        WHERE (p_data_type IS NULL OR f.data_type = p_data_type)
+          AND NOT EXISTS (SELECT 1 FROM public.api_call_queue{{ suffix }}_pending AS p
+                          WHERE p.symbol = f.symbol AND p.data_type = f.data_type)
+          AND NOT EXISTS (SELECT 1 FROM public.api_call_queue{{ suffix }}_processing AS p
+                          WHERE p.symbol = f.symbol AND p.data_type = f.data_type)
+        ORDER BY f.finished_at DESC
+        LIMIT p_limit
+        FOR UPDATE SKIP LOCKED
+    LOOP
+        BEGIN
+            UPDATE public.api_call_queue{{ suffix }} AS q
+            SET status = 'pending', attempts = 0, scheduled_for = pg_catalog.clock_timestamp(),
+                finished_at = NULL, started_at = NULL, worker_id = NULL
+            WHERE q.status = 'failed' AND q.id = job.id;
+            moved := moved + 1;
+        EXCEPTION WHEN unique_violation OR serialization_failure THEN
+            NULL;  -- a live job for the pair appeared meanwhile: that one will refresh it
+        END;
+    END LOOP;
+    RETURN moved;
+END
+$$;
+
+-- Deletes up to p_limit completed and failed jobs finished before p_older_than ago
+-- (toolkit queue purge); the caller repeats until it returns 0.
+CREATE OR REPLACE FUNCTION public.purge_queue_history{{ suffix }}(p_older_than interval, p_limit integer)
+RETURNS integer
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    n integer;
+    m integer;
+BEGIN
+    WITH old AS (
+        SELECT q.id FROM public.api_call_queue{{ suffix }}_completed AS q
+        WHERE q.finished_at < pg_catalog.clock_timestamp() - p_older_than
+        ORDER BY q.finished_at LIMIT p_limit FOR UPDATE SKIP LOCKED
+    ), gone AS (DELETE FROM public.api_call_queue{{ suffix }}_completed AS q USING old WHERE q.id = old.id RETURNING 1)
+    SELECT count(*) INTO n FROM gone;
+    WITH old AS (
+        SELECT q.id FROM public.api_call_queue{{ suffix }}_failed AS q
+        WHERE q.finished_at < pg_catalog.clock_timestamp() - p_older_than
+        ORDER BY q.finished_at LIMIT GREATEST(p_limit - n, 0) FOR UPDATE SKIP LOCKED
+    ), gone AS (DELETE FROM public.api_call_queue{{ suffix }}_failed AS q USING old WHERE q.id = old.id RETURNING 1)
+    SELECT count(*) INTO m FROM gone;
+    RETURN n + m;
+END
+$$;
+
+REVOKE EXECUTE ON FUNCTION public.maintain_queue_partitions{{ suffix }}(),
+                           public.retry_failed_jobs{{ suffix }}(text, integer),
+                           public.purge_queue_history{{ suffix }}(interval, integer)
+    FROM PUBLIC, anon, authenticated;
+GRANT EXECUTE ON FUNCTION public.maintain_queue_partitions{{ suffix }}(),
+                          public.retry_failed_jobs{{ suffix }}(text, integer),
+                          public.purge_queue_history{{ suffix }}(interval, integer)
+    TO service_role;

@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS public.queue_refresh_if_not_exists{{ suffix }}(text, text, integer);

@@ -1,0 +1,21 @@
+SELECT toolkit.check(to_regprocedure('public.queue_refresh_if_not_exists{{ suffix }}(text, text, integer)') IS NOT NULL,
+                     'queue_refresh_if_not_exists{{ suffix }} exists');
+SELECT toolkit.check(NOT has_function_privilege(r, 'public.queue_refresh_if_not_exists{{ suffix }}(text, text, integer)', 'EXECUTE'),
+                     r || ' cannot execute queue_refresh_if_not_exists{{ suffix }}')
+FROM unnest(ARRAY['anon', 'authenticated']) AS r;
+DO $$
+DECLARE
+    a record;
+    b record;
+    c record;
+BEGIN
+    SELECT * INTO a FROM public.queue_refresh_if_not_exists{{ suffix }}('VERIFY', 'quote', 1);
+    SELECT * INTO b FROM public.queue_refresh_if_not_exists{{ suffix }}('VERIFY', 'quote', 5);
+    SELECT * INTO c FROM public.queue_refresh_if_not_exists{{ suffix }}('VERIFY', 'quote', 3);
+    PERFORM toolkit.check(a.outcome = 'queued' AND b.outcome = 'raised' AND c.outcome = 'exists'
+                          AND a.job_id = b.job_id AND b.job_id = c.job_id,
+                          'queue_refresh_if_not_exists{{ suffix }} queues once and keeps the higher priority');
+    PERFORM toolkit.check((SELECT priority = 5 FROM public.api_call_queue{{ suffix }}_pending WHERE id = a.job_id),
+                          'the live job has the highest priority asked for');
+END
+$$;

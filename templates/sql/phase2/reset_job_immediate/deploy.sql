@@ -1,0 +1,44 @@
+-- Back to pending at once, without spending an attempt: for failures that are not the job's
+-- fault (a deadlock or serialization failure while upserting its data). The API calls were
+-- made and their bytes are counted.
+CREATE OR REPLACE FUNCTION public.reset_job_immediate{{ suffix }}(p_job_id bigint, p_reason text, p_bytes bigint)
+RETURNS boolean
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    cfg   public.queue_config{{ suffix }};
+    dtype text;
+    tries integer := 0;
+BEGIN
+    SELECT * INTO STRICT cfg FROM public.queue_config{{ suffix }};
+    LOOP
+        BEGIN
+            UPDATE public.api_call_queue{{ suffix }} AS q
+            SET status = 'pending', scheduled_for = pg_catalog.clock_timestamp(),
+                attempts = GREATEST(q.attempts - 1, 0), last_error = p_reason, worker_id = NULL, started_at = NULL
+            WHERE q.status = 'processing' AND q.id = p_job_id
+            RETURNING q.data_type INTO dtype;
+            EXIT;
+        EXCEPTION WHEN serialization_failure THEN
+            tries := tries + 1;
+            IF tries > cfg.claim_retries THEN
+                RETURN false;
+            END IF;
+        END;
+    END LOOP;
+    IF dtype IS NULL THEN
+        RETURN false;
+    END IF;
+    PERFORM public.record_api_usage{{ suffix }}(
+        COALESCE((SELECT pg_catalog.cardinality(r.endpoints) FROM public.data_type_registry{{ suffix }} AS r
+                  WHERE r.data_type = dtype), 1),
+        COALESCE(p_bytes, 0), 0, 0, 0);
+    RETURN true;
+END
+$$;
+
+REVOKE EXECUTE ON FUNCTION public.reset_job_immediate{{ suffix }}(bigint, text, bigint) FROM PUBLIC, anon, authenticated;
+GRANT EXECUTE ON FUNCTION public.reset_job_immediate{{ suffix }}(bigint, text, bigint) TO service_role;
