@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 from toolkit.errors import ToolkitError
 
@@ -89,3 +90,20 @@ def sql_error_message(exc: Exception) -> str:
             parts.append(text)
     sqlstate = getattr(exc, "sqlstate", None)
     return " — ".join(parts) + (f" [SQLSTATE {sqlstate}]" if sqlstate else "")
+
+
+# SQLSTATEs that mean "the objects a command needs are not deployed on this target".
+MISSING_OBJECT = {"42883", "42P01", "3F000"}
+
+
+@contextmanager
+def database_errors(needs: str | None = None) -> Iterator[None]:
+    """Turn database errors into domain errors; `needs` names what deploys missing objects."""
+    import psycopg
+
+    try:
+        yield
+    except psycopg.Error as exc:
+        if getattr(exc, "sqlstate", None) in MISSING_OBJECT and needs:
+            raise ToolkitError(f"{sql_error_message(exc)}", hint=f"is it deployed? {needs}") from None
+        raise ToolkitError(sql_error_message(exc)) from None

@@ -20,5 +20,12 @@ def query(name: str, file: str = "queries.sql") -> str:
     return _named(file)[name]
 
 
+def composed(name: str, file: str, **identifiers: str):
+    """A named query whose {placeholders} are filled with quoted identifiers."""
+    from psycopg import sql
+
+    return sql.SQL(query(name, file)).format(**{k: sql.Identifier(v) for k, v in identifiers.items()})
+
+
 def script(file: str) -> str:
     return (SQL_DIR / file).read_text()

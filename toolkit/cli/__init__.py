@@ -6,6 +6,7 @@ Heavy libraries (psycopg, jinja2, pydantic) are imported inside the commands, so
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -31,6 +32,10 @@ class ToolkitGroup(TyperGroup):
         except KeyboardInterrupt:
             _report("interrupted", None, False)
             raise typer.Exit(130)
+        except BrokenPipeError:
+            # The reader went away (`| head`): stop quietly, as a shell tool does on SIGPIPE.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(141)
         except (Exit, Abort, TyperException):
             raise
         except Exception as exc:  # a bug or an unexpected failure: still no traceback by default
@@ -86,9 +91,11 @@ def _global(
 
 from toolkit.cli import local as _local  # noqa: E402
 from toolkit.cli import phase as _phase  # noqa: E402
+from toolkit.cli import queue as _queue  # noqa: E402
 
 app.add_typer(_local.app, name="local")
 app.add_typer(_phase.app, name="phase")
+app.add_typer(_queue.app, name="queue")
 app.command("status")(_phase.status)
 
 

@@ -43,7 +43,8 @@ def emit(as_json: bool, payload: Any, render: Callable[["Console"], None]) -> No
 def table(title: str | None, columns: list[str], rows: list[list[Any]]):
     from rich.table import Table
 
-    t = Table(title=title, title_justify="left", show_lines=False)
+    # Two blank column names make a key/value listing: no header row.
+    t = Table(title=title, title_justify="left", show_lines=False, show_header=any(columns))
     for c in columns:
         t.add_column(c)
     for row in rows:

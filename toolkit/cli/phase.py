@@ -52,7 +52,8 @@ def show(ctx: typer.Context, phase: int = typer.Argument(..., help="Phase number
         rows = []
         for s in payload["steps"]:
             note = "" if s["available"] else styled("not yet available") + f": {s['planned']}"
-            rows.append([s["step"], s["kind"], s["task"] + "".join(f"\n  - {t}" for t in s["subtasks"]), note])
+            task = s["task"] or "[dim](not a PROGRESS.md line)[/]"
+            rows.append([s["step"], s["kind"], task + "".join(f"\n  - {t}" for t in s["subtasks"]), note])
         c.print(table(None, ["step", "kind", "task", "note"], rows))
     emit(ctx.obj.json, payload, render)
 
