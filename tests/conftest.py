@@ -103,12 +103,37 @@ class Database:
 _counter = itertools.count()
 
 
-@pytest.fixture
-def db(cluster) -> Database:
+def _clone(cluster: LocalCluster, template: str):
     name = f"t_{os.getpid()}_{next(_counter)}"
-    cluster.create_database(name, template=TEMPLATE_DB)
+    cluster.create_database(name, template=template)
     yield Database(name, cluster.conninfo(name), cluster)
     cluster.drop_database(name)
+
+
+@pytest.fixture
+def db(cluster) -> Database:
+    """A fresh database: the Supabase layer and the legacy app, nothing of the rollout."""
+    yield from _clone(cluster, TEMPLATE_DB)
+
+
+@pytest.fixture(scope="session")
+def queue_template(cluster) -> str:
+    """A template with phases 0-2 applied, built once."""
+    from toolkit.config import load_plan
+    from toolkit.db import target_from_url
+    from toolkit.engine import Engine
+
+    name = "tpl_queue"
+    cluster.create_database(name, template=TEMPLATE_DB)
+    engine = Engine(load_plan(ROOT / "phases.yaml"), target_from_url(cluster.conninfo(name)), "pytest")
+    engine.apply([0, 1, 2])
+    return name
+
+
+@pytest.fixture
+def queue_db(cluster, queue_template) -> Database:
+    """A fresh database with phases 0-2 applied."""
+    yield from _clone(cluster, queue_template)
 
 
 @pytest.fixture

@@ -39,7 +39,8 @@ def test_local_up_apply_status_down(local_project):
     phases = {p["phase"]: p for p in json.loads(status.stdout)["phases"]}
     assert phases[0]["state"] == "applied" and phases[0]["not_available"] == 5
     assert phases[1]["state"] == "applied" and phases[1]["verified"] is True
-    assert phases[2]["state"] == "not yet available"
+    assert phases[2]["state"] == "not started"
+    assert phases[3]["state"] == "not yet available"
     assert json.loads(status.stdout)["pg_cron"] is True
 
     assert cli("local", "down").exit_code == 0

@@ -1,0 +1,347 @@
+"""Phase 2 against a real PostgreSQL with concurrent real connections."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+import psycopg
+import pytest
+
+from tests.queue_helpers import Worker, configure, enqueue, run_workers, unlimited
+
+
+def test_exactly_once_eight_claimers_drain_20000_jobs(queue_db):
+    unlimited(queue_db)
+    enqueue(queue_db, 20_000, priority_mod=7)
+    workers = [Worker(queue_db.url, f"w{i}", batch=50) for i in range(8)]
+    run_workers(workers)
+
+    claimed = [job for w in workers for job in w.claimed]
+    assert len(claimed) == 20_000
+    assert len(set(claimed)) == 20_000, "a job was handed out twice"
+    assert all(len(w.claimed) > 0 for w in workers), "every claimer took part"
+    counts = dict(queue_db.rows("SELECT status, count(*) FROM public.api_call_queue_v2 GROUP BY status"))
+    assert counts == {"completed": 20_000}
+    assert queue_db.scalar("SELECT sum(completed_jobs) FROM public.api_data_usage_v2") == 20_000
+
+
+def _max_calls_in_any_window(claims: list[tuple[float, int]], window: float) -> int:
+    claims.sort()
+    best, j, running = 0, 0, 0
+    for i, (t, calls) in enumerate(claims):
+        running += calls
+        while claims[j][0] <= t - window:
+            running -= claims[j][1]
+            j += 1
+        best = max(best, running)
+    return best
+
+
+def _claims_with_cost(db) -> list[tuple[float, int]]:
+    return [(float(t), int(c)) for t, c in db.rows(
+        "SELECT extract(epoch FROM q.started_at), cardinality(r.endpoints) "
+        "FROM public.api_call_queue_v2 q JOIN public.data_type_registry_v2 r USING (data_type) "
+        "WHERE q.started_at IS NOT NULL")]
+
+
+@pytest.mark.parametrize("limit,window,seconds", [(300, 60, 63), (20, 3, 10)], ids=["300-per-minute", "20-per-3s"])
+def test_sixteen_claimers_never_exceed_the_call_budget(queue_db, limit, window, seconds):
+    configure(queue_db, calls_per_window=limit, call_window_seconds=window, bytes_per_window=10**15)
+    enqueue(queue_db, 3000, "quote", "Q")
+    enqueue(queue_db, 600, "financial-statements", "F")  # three endpoints: three calls a job
+    deadline = time.monotonic() + seconds
+    workers = [Worker(queue_db.url, f"w{i}", batch=10, deadline=deadline, pause=0.02) for i in range(16)]
+    run_workers(workers, timeout=seconds + 60)
+
+    claims = _claims_with_cost(queue_db)
+    worst = _max_calls_in_any_window(claims, window)
+    assert worst <= limit, f"{worst} calls handed out within {window} s"
+    # The budget is used, not starved: at least one full window's worth went out per window.
+    assert sum(c for _, c in claims) >= limit * (seconds // window)
+    assert len(set(j for w in workers for j in w.claimed)) == len([j for w in workers for j in w.claimed])
+
+
+def test_byte_window_is_never_exceeded_by_estimates(queue_db):
+    estimate = queue_db.scalar("SELECT estimated_bytes FROM public.data_type_registry_v2 WHERE data_type = 'quote'")
+    budget = estimate * 10 + estimate // 2
+    configure(queue_db, calls_per_window=1_000_000, bytes_per_window=budget, estimate_sample_rate=0)
+    enqueue(queue_db, 500)
+    deadline = time.monotonic() + 3
+    workers = [Worker(queue_db.url, f"w{i}", batch=4, deadline=deadline, bytes_for={"quote": estimate})
+               for i in range(16)]
+    run_workers(workers)
+    claimed = [j for w in workers for j in w.claimed]
+    assert len(claimed) == 10
+    reserved = queue_db.scalar("SELECT sum(estimated_bytes) FROM public.api_call_queue_v2 WHERE started_at IS NOT NULL")
+    assert reserved <= budget
+    status = queue_db.scalar("SELECT public.get_quota_status_v2()")
+    assert status["bytes_used"] == estimate * 10 and status["exceeded"] is False
+    assert queue_db.scalar("SELECT count(*) FROM public.get_queue_batch_v2('late', 5)") == 0
+
+
+def test_terminated_claimer_jobs_are_recovered_and_completed(queue_db):
+    unlimited(queue_db)
+    configure(queue_db, stuck_timeout_seconds=1)
+    enqueue(queue_db, 100)
+    victim = psycopg.connect(queue_db.url, autocommit=True)
+    mid_tx = psycopg.connect(queue_db.url)
+    try:
+        held = victim.execute("SELECT id FROM public.get_queue_batch_v2('victim', 20)").fetchall()
+        mid_tx.execute("SELECT id FROM public.get_queue_batch_v2('mid-transaction', 20)").fetchall()
+        for conn in (victim, mid_tx):
+            queue_db.execute("SELECT pg_terminate_backend(%s)", [conn.info.backend_pid])
+    finally:
+        victim.close()
+        mid_tx.close()
+    # The committed claim sits in processing; the uncommitted one was rolled back to pending.
+    assert queue_db.scalar("SELECT count(*) FROM public.api_call_queue_v2_processing") == 20
+    assert queue_db.scalar("SELECT count(*) FROM public.api_call_queue_v2_pending") == 80
+    assert queue_db.scalar("SELECT public.recover_stuck_jobs_v2()") == 0  # not yet past the timeout
+    time.sleep(1.2)
+    assert queue_db.scalar("SELECT public.recover_stuck_jobs_v2()") == 20
+    recovered = queue_db.rows("SELECT attempts, last_error FROM public.api_call_queue_v2_pending WHERE id = ANY(%s)",
+                              [[r[0] for r in held]])
+    assert len(recovered) == 20 and all(a == 1 and "stuck" in e for a, e in recovered)
+    run_workers([Worker(queue_db.url, "survivor", batch=25)])
+    assert dict(queue_db.rows("SELECT status, count(*) FROM public.api_call_queue_v2 GROUP BY status")) == {"completed": 100}
+
+
+def test_sixteen_concurrent_enqueues_leave_one_live_job_with_the_highest_priority(queue_db):
+    barrier = threading.Barrier(16)
+    outcomes, errors = [], []
+
+    def enqueue_one(priority: int):
+        try:
+            with psycopg.connect(queue_db.url, autocommit=True) as conn:
+                conn.execute("SET ROLE service_role")
+                barrier.wait()
+                outcomes.append(conn.execute(
+                    "SELECT outcome FROM public.queue_refresh_if_not_exists_v2('AAPL', 'quote', %s)",
+                    [priority]).fetchone()[0])
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=enqueue_one, args=(p,)) for p in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors
+    assert Counter(outcomes)["queued"] == 1
+    assert queue_db.rows("SELECT priority FROM public.api_call_queue_v2 WHERE symbol = 'AAPL'") == [(15,)]
+
+
+def _wait_until_blocked(db, pid: int) -> None:
+    for _ in range(200):
+        if db.scalar("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pid]) == "Lock":
+            return
+        time.sleep(0.02)
+    raise AssertionError("the second session never waited for the lock")
+
+
+def test_row_moved_between_partitions_under_a_concurrent_locker(queue_db):
+    unlimited(queue_db)
+    job = queue_db.scalar("SELECT job_id FROM public.queue_refresh_if_not_exists_v2('AAPL', 'quote', 1)")
+    claimer = psycopg.connect(queue_db.url)
+    enqueuer = psycopg.connect(queue_db.url, autocommit=True)
+    result, errors = [], []
+    try:
+        assert claimer.execute("SELECT id FROM public.get_queue_batch_v2('a', 1)").fetchone()[0] == job
+
+        def enqueue_same():
+            try:
+                result.append(enqueuer.execute(
+                    "SELECT job_id, outcome FROM public.queue_refresh_if_not_exists_v2('AAPL', 'quote', 99)").fetchone())
+            except Exception as exc:
+                errors.append(exc)
+
+        t = threading.Thread(target=enqueue_same)
+        t.start()
+        _wait_until_blocked(queue_db, enqueuer.info.backend_pid)
+        claimer.commit()  # the row leaves the pending partition under the waiting locker
+        t.join(10)
+    finally:
+        claimer.close()
+        enqueuer.close()
+    assert not errors, errors
+    assert result == [(job, "exists")]
+    assert queue_db.rows("SELECT id, status FROM public.api_call_queue_v2") == [(job, "processing")]
+
+
+@pytest.mark.parametrize("mover", ["direct update", "another claim"])
+def test_claim_under_a_stale_snapshot_returns_no_error(queue_db, mover):
+    unlimited(queue_db)
+    enqueue(queue_db, 1)
+    job = queue_db.scalar("SELECT id FROM public.api_call_queue_v2")
+    stale = psycopg.connect(queue_db.url)
+    try:
+        stale.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        stale.execute("SELECT count(*) FROM public.api_call_queue_v2_pending")  # the snapshot sees the job pending
+        if mover == "direct update":
+            # Moves the row to another partition without touching the budget: the stale claim
+            # locks a row that moved, meets 40001 inside, and absorbs it.
+            queue_db.execute("UPDATE public.api_call_queue_v2 SET status = 'failed', finished_at = now() WHERE id = %s", [job])
+        else:
+            assert queue_db.scalar("SELECT id FROM public.get_queue_batch_v2('fresh', 1)") == job
+        assert stale.execute("SELECT id FROM public.get_queue_batch_v2('stale', 1)").fetchall() == []
+        stale.commit()
+    finally:
+        stale.close()
+    expected = ("failed", None, 0) if mover == "direct update" else ("processing", "fresh", 1)
+    assert queue_db.rows("SELECT status, worker_id, attempts FROM public.api_call_queue_v2") == [expected]
+
+
+def test_backoff_timeline_then_failed_after_max_attempts(queue_db):
+    unlimited(queue_db)
+    configure(queue_db, backoff_base_seconds=10, backoff_max_seconds=25, max_attempts=4)
+    job = queue_db.scalar("SELECT job_id FROM public.queue_refresh_if_not_exists_v2('MSFT', 'quote', 1)")
+    delays = []
+    for attempt in range(1, 5):
+        queue_db.execute("UPDATE public.api_call_queue_v2 SET scheduled_for = now() WHERE id = %s", [job])
+        assert queue_db.scalar("SELECT attempts FROM public.get_queue_batch_v2('w', 1)") == attempt
+        outcome = queue_db.scalar("SELECT public.fail_queue_job_v2(%s, 'HTTP 429', true, 120)", [job])
+        if attempt < 4:
+            assert outcome == "retrying"
+            delays.append(queue_db.scalar(
+                "SELECT extract(epoch FROM scheduled_for - clock_timestamp()) FROM public.api_call_queue_v2 WHERE id = %s", [job]))
+        else:
+            assert outcome == "failed"
+    # Equal jitter around 10, 20, then the 25 s cap: between half and all of each.
+    for delay, full in zip(delays, (10, 20, 25)):
+        assert full / 2 - 0.5 <= delay <= full + 0.5, delays
+    row = queue_db.rows("SELECT status, attempts, last_error, actual_bytes FROM public.api_call_queue_v2 WHERE id = %s", [job])
+    assert row == [("failed", 4, "HTTP 429", 120)]
+    usage = queue_db.rows("SELECT sum(calls), sum(errors), sum(failed_jobs), sum(bytes) FROM public.api_data_usage_v2")
+    assert usage == [(4, 4, 1, 480)]
+
+
+def test_permanent_error_fails_at_once_and_reset_keeps_the_attempt(queue_db):
+    unlimited(queue_db)
+    a = queue_db.scalar("SELECT job_id FROM public.queue_refresh_if_not_exists_v2('AAA', 'quote', 1)")
+    b = queue_db.scalar("SELECT job_id FROM public.queue_refresh_if_not_exists_v2('BBB', 'quote', 0)")
+    queue_db.rows("SELECT id FROM public.get_queue_batch_v2('w', 2)")
+    assert queue_db.scalar("SELECT public.fail_queue_job_v2(%s, 'HTTP 404: unknown symbol', false, 50)", [a]) == "failed"
+    assert queue_db.scalar("SELECT public.reset_job_immediate_v2(%s, 'deadlock detected', 900)", [b]) is True
+    assert queue_db.scalar("SELECT public.reset_job_immediate_v2(%s, 'again', 0)", [b]) is False  # not processing now
+    assert queue_db.rows("SELECT status, attempts FROM public.api_call_queue_v2 WHERE id = %s", [b]) == [("pending", 0)]
+
+
+def test_completion_accounts_bytes_and_corrects_estimates(queue_db):
+    unlimited(queue_db)
+    configure(queue_db, estimate_sample_rate=1.0)
+    queue_db.execute("UPDATE public.data_type_registry_v2 SET estimated_bytes = 0 WHERE data_type = 'financial-statements'")
+    enqueue(queue_db, 2, "quote", "Q")
+    enqueue(queue_db, 1, "financial-statements", "F")
+    jobs = dict(queue_db.rows("SELECT id, data_type FROM public.get_queue_batch_v2('w', 10)"))
+    ids = sorted(jobs)
+    sizes = [2000 if jobs[i] == "quote" else 150_000 for i in ids]
+    done = queue_db.rows("SELECT * FROM public.complete_queue_jobs_v2(%s, %s)", [ids, sizes])
+    assert sorted(r[0] for r in done) == ids
+    assert queue_db.rows("SELECT sum(calls), sum(bytes), sum(completed_jobs) FROM public.api_data_usage_v2") == [
+        (2 + 3, 2 * 2000 + 150_000, 3)]
+    estimates = dict(queue_db.rows("SELECT data_type, estimated_bytes FROM public.data_type_registry_v2 "
+                                   "WHERE data_type IN ('quote', 'financial-statements')"))
+    assert estimates == {"quote": round(1200 * 0.8 + 2000 * 0.2), "financial-statements": 150_000}
+    assert queue_db.rows("SELECT * FROM public.complete_queue_jobs_v2(%s, %s)", [ids, sizes]) == []
+
+
+def test_circuit_breaker_transitions(queue_db):
+    configure(queue_db, breaker_failure_threshold=3, breaker_open_seconds=1)
+    unlimited(queue_db)
+    enqueue(queue_db, 1)
+    state = lambda: queue_db.scalar("SELECT breaker_state FROM public.processor_state_v2")  # noqa: E731
+    invoke = lambda: queue_db.scalar("SELECT public.invoke_processor_loop_v2()")  # noqa: E731
+    fail = lambda: queue_db.scalar("SELECT public.record_processor_result_v2(false, 'HTTP 503')")  # noqa: E731
+
+    assert invoke()["action"] == "external"  # closed, no pg_net here: the ticker must call
+    assert [fail(), fail()] == ["closed", "closed"]
+    assert fail() == "open"
+    assert invoke()["reason"] == "circuit breaker open"
+    time.sleep(1.1)
+    probe = invoke()
+    assert probe["action"] == "external" and probe["probe"] is True and state() == "half_open"
+    assert invoke()["reason"] == "waiting for the half-open probe"
+    assert fail() == "open"
+    time.sleep(1.1)
+    assert invoke()["probe"] is True
+    assert queue_db.scalar("SELECT public.record_processor_result_v2(true, NULL)") == "closed"
+    assert invoke()["action"] == "external"
+    assert queue_db.scalar("SELECT count(*) FROM public.ops_events WHERE event = 'circuit breaker opened'") == 2
+
+
+def test_processor_loop_is_single_flight_and_idle_without_work(queue_db):
+    assert queue_db.scalar("SELECT public.invoke_processor_loop_v2()")["action"] == "idle"
+    holder = psycopg.connect(queue_db.url)
+    try:
+        holder.execute("SELECT pg_advisory_xact_lock(44)")
+        assert "advisory lock 44" in queue_db.scalar("SELECT public.invoke_processor_loop_v2()")["reason"]
+    finally:
+        holder.close()
+
+
+def test_maintenance_is_bounded_per_call(queue_db):
+    configure(queue_db, maintenance_batch_size=100, completed_retention_hours=24)
+    queue_db.execute(
+        "INSERT INTO public.api_call_queue_v2 (symbol, data_type, status, finished_at) "
+        "SELECT 'OLD' || g, 'quote', 'completed', now() - interval '10 days' FROM generate_series(1, 250) g")
+    queue_db.execute(
+        "INSERT INTO public.api_call_queue_v2 (symbol, data_type, status, finished_at) "
+        "SELECT 'NEW' || g, 'quote', 'completed', now() FROM generate_series(1, 5) g")
+    results = [queue_db.scalar("SELECT public.maintain_queue_partitions_v2()") for _ in range(3)]
+    assert [r["completed_deleted"] for r in results] == [100, 100, 50]
+    assert [r["more"] for r in results] == [True, True, False]
+    assert queue_db.scalar("SELECT count(*) FROM public.api_call_queue_v2_completed") == 5
+
+
+def test_retry_failed_and_purge(queue_db):
+    queue_db.execute(
+        "INSERT INTO public.api_call_queue_v2 (symbol, data_type, status, attempts, finished_at, last_error) "
+        "SELECT 'F' || g, 'quote', 'failed', 5, now() - interval '2 days', 'HTTP 500' FROM generate_series(1, 3) g")
+    queue_db.execute("SELECT public.queue_refresh_if_not_exists_v2('F1', 'quote', 0)")  # F1 already live again
+    assert queue_db.scalar("SELECT public.retry_failed_jobs_v2(NULL, 10)") == 2
+    assert queue_db.scalar("SELECT count(*) FROM public.api_call_queue_v2_pending") == 3
+    assert queue_db.scalar("SELECT public.purge_queue_history_v2(interval '1 day', 10)") == 1
+
+
+QUEUE_FUNCTIONS = """
+SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname = 'public' AND p.proname <> 'is_feature_enabled' AND p.prokind = 'f'
+"""
+
+
+@pytest.mark.parametrize("role", ["anon", "authenticated"])
+def test_client_roles_cannot_execute_any_queue_function(queue_db, role):
+    functions = [r[0] for r in queue_db.rows(QUEUE_FUNCTIONS)]
+    assert len(functions) >= 20
+    callable_ = [f for f in functions if queue_db.scalar("SELECT has_function_privilege(%s, %s, 'EXECUTE')", [role, f])]
+    assert callable_ == []
+    views = ["public.queue_metrics_v2", "public.queue_depth_v2", "public.api_data_usage_v2", "public.queue_config_v2"]
+    assert [v for v in views if queue_db.scalar("SELECT has_table_privilege(%s, %s, 'SELECT')", [role, v])] == []
+
+
+def test_queue_functions_are_security_definer_with_search_path(queue_db):
+    rows = queue_db.rows(
+        "SELECT p.proname, p.prosecdef, p.proconfig FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE n.nspname = 'public' AND p.proname LIKE '%%\\_v2' ESCAPE '\\'")
+    names = {r[0] for r in rows}
+    assert {"get_queue_batch_v2", "complete_queue_job_v2", "fail_queue_job_v2", "reset_job_immediate_v2",
+            "recover_stuck_jobs_v2", "queue_refresh_if_not_exists_v2", "invoke_processor_loop_v2",
+            "maintain_queue_partitions_v2", "is_quota_exceeded_v2"} <= names
+    for name, secdef, config in rows:
+        assert config and any(c.startswith("search_path=") for c in config), name
+        if name.startswith(("get_queue", "complete_queue", "fail_queue", "reset_job", "recover_stuck",
+                            "queue_refresh", "invoke_processor", "maintain_queue", "is_quota", "retry_failed", "purge_queue")):
+            assert secdef, name
+
+
+def test_metrics_read_no_completed_history_scan(queue_db):
+    queue_db.execute(
+        "INSERT INTO public.api_call_queue_v2 (symbol, data_type, status, finished_at) "
+        "SELECT 'H' || g, 'quote', 'completed', now() - (g || ' seconds')::interval FROM generate_series(1, 200000) g")
+    queue_db.execute("ANALYZE public.api_call_queue_v2_completed")
+    plan = "\n".join(r[0] for r in queue_db.rows("EXPLAIN SELECT * FROM public.queue_metrics_v2"))
+    assert "Seq Scan on api_call_queue_v2_completed" not in plan, plan
+    metrics = queue_db.rows("SELECT pending, jobs_per_minute FROM public.queue_metrics_v2")
+    assert metrics[0][0] == 0 and float(metrics[0][1]) == pytest.approx(900 / 15, abs=1)
