@@ -346,3 +346,17 @@ def test_metrics_read_no_completed_history_scan(queue_db):
     assert "Seq Scan on api_call_queue_v2_completed" not in plan, plan
     metrics = queue_db.rows("SELECT pending, jobs_per_minute FROM public.queue_metrics_v2")
     assert metrics[0][0] == 0 and float(metrics[0][1]) == pytest.approx(900 / 15, abs=1)
+
+
+def test_bulk_enqueue_reports_each_pair_once(queue_db):
+    unlimited(queue_db)
+    queue_db.execute("SELECT public.queue_refresh_if_not_exists_v2('LIVE', 'quote', 1)")
+    queue_db.execute("SELECT public.queue_refresh_if_not_exists_v2('BUSY', 'quote', 9)")
+    queue_db.rows("SELECT id FROM public.get_queue_batch_v2('w', 1)")  # BUSY moves to processing
+    rows = queue_db.rows(
+        "SELECT symbol, data_type, outcome FROM public.queue_refreshes_v2(%s, %s, %s) ORDER BY 1, 2",
+        [["LIVE", "BUSY", "NEW", "NEW", "LIVE"], ["quote", "quote", "quote", "profile", "quote"], [5, 1, 0, 0, 2]])
+    assert rows == [("BUSY", "quote", "exists"), ("LIVE", "quote", "raised"),
+                    ("NEW", "profile", "queued"), ("NEW", "quote", "queued")]
+    assert queue_db.scalar("SELECT priority FROM public.api_call_queue_v2 WHERE symbol = 'LIVE'") == 5
+    assert queue_db.scalar("SELECT count(*) FROM public.api_call_queue_v2") == 4

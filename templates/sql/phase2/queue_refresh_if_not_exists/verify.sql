@@ -1,8 +1,11 @@
 SELECT toolkit.check(to_regprocedure('public.queue_refresh_if_not_exists{{ suffix }}(text, text, integer)') IS NOT NULL,
                      'queue_refresh_if_not_exists{{ suffix }} exists');
-SELECT toolkit.check(NOT has_function_privilege(r, 'public.queue_refresh_if_not_exists{{ suffix }}(text, text, integer)', 'EXECUTE'),
-                     r || ' cannot execute queue_refresh_if_not_exists{{ suffix }}')
-FROM unnest(ARRAY['anon', 'authenticated']) AS r;
+SELECT toolkit.check(to_regprocedure('public.queue_refreshes{{ suffix }}(text[], text[], integer[])') IS NOT NULL,
+                     'queue_refreshes{{ suffix }} exists');
+SELECT toolkit.check(NOT has_function_privilege(r, f, 'EXECUTE'), r || ' cannot execute ' || f)
+FROM unnest(ARRAY['anon', 'authenticated']) AS r,
+     unnest(ARRAY['public.queue_refresh_if_not_exists{{ suffix }}(text, text, integer)',
+                  'public.queue_refreshes{{ suffix }}(text[], text[], integer[])']) AS f;
 DO $$
 DECLARE
     a record;
@@ -17,5 +20,10 @@ BEGIN
                           'queue_refresh_if_not_exists{{ suffix }} queues once and keeps the higher priority');
     PERFORM toolkit.check((SELECT priority = 5 FROM public.api_call_queue{{ suffix }}_pending WHERE id = a.job_id),
                           'the live job has the highest priority asked for');
+    PERFORM toolkit.check(
+        (SELECT array_agg(outcome ORDER BY symbol) = ARRAY['exists', 'queued']
+         FROM public.queue_refreshes{{ suffix }}(ARRAY['VERIFYB', 'VERIFY', 'VERIFYB'], ARRAY['quote', 'quote', 'quote'],
+                                                 ARRAY[1, 1, 2])),
+        'queue_refreshes{{ suffix }} queues each pair once and reports the live ones');
 END
 $$;
