@@ -40,6 +40,15 @@ class Queue(Strict):
     maintenance_batch_size: int = Field(5000, gt=0)
 
 
+class Staleness(Strict):
+    subscription_ttl_seconds: int = Field(120, gt=0)
+    scheduled_min_interval_seconds: int = Field(300, ge=0)
+    scheduled_max_jobs: int = Field(50, gt=0)
+    background_sample_percent: float = Field(10, gt=0, le=100)
+    min_quota_headroom: float = Field(0.5, ge=0, le=1)
+    queue_chunk_symbols: int = Field(500, gt=0)
+
+
 class Breaker(Strict):
     failure_threshold: int = Field(5, gt=0)
     open_seconds: float = Field(60, gt=0)
@@ -62,6 +71,7 @@ class Settings(Strict):
     suffix: str = Field("_v2", pattern=r"^(_[a-z0-9]+)?$")
     quotas: Quotas = Quotas()
     queue: Queue = Queue()
+    staleness: Staleness = Staleness()
     breaker: Breaker = Breaker()
     locks: Locks = Locks()
     timeouts: Timeouts = Timeouts()
