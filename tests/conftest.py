@@ -116,24 +116,41 @@ def db(cluster) -> Database:
     yield from _clone(cluster, TEMPLATE_DB)
 
 
-@pytest.fixture(scope="session")
-def queue_template(cluster) -> str:
-    """A template with phases 0-2 applied, built once."""
+def apply_phases(cluster: LocalCluster, dbname: str, phases: list[int]) -> None:
     from toolkit.config import load_plan
     from toolkit.db import target_from_url
     from toolkit.engine import Engine
 
-    name = "tpl_queue"
+    engine = Engine(load_plan(ROOT / "phases.yaml"), target_from_url(cluster.conninfo(dbname)), "pytest")
+    engine.apply(phases)
+
+
+def _template_with(cluster: LocalCluster, name: str, phases: list[int]) -> str:
     cluster.create_database(name, template=TEMPLATE_DB)
-    engine = Engine(load_plan(ROOT / "phases.yaml"), target_from_url(cluster.conninfo(name)), "pytest")
-    engine.apply([0, 1, 2])
+    apply_phases(cluster, name, phases)
     return name
+
+
+@pytest.fixture(scope="session")
+def queue_template(cluster) -> str:
+    return _template_with(cluster, "tpl_queue", [0, 1, 2])
+
+
+@pytest.fixture(scope="session")
+def staleness_template(cluster) -> str:
+    return _template_with(cluster, "tpl_staleness", [0, 1, 2, 3])
 
 
 @pytest.fixture
 def queue_db(cluster, queue_template) -> Database:
     """A fresh database with phases 0-2 applied."""
     yield from _clone(cluster, queue_template)
+
+
+@pytest.fixture
+def staleness_db(cluster, staleness_template) -> Database:
+    """A fresh database with phases 0-3 applied (its cron jobs are recorded, never run)."""
+    yield from _clone(cluster, staleness_template)
 
 
 @pytest.fixture

@@ -1,0 +1,269 @@
+"""Phase 3 against a real PostgreSQL with real pg_cron: presence-driven staleness checks."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import psycopg
+import pytest
+
+from tests.conftest import apply_phases
+from tests.queue_helpers import configure, enqueue, unlimited
+
+USERS = {name: f"00000000-0000-4000-8000-{i:012d}" for i, name in enumerate("abcdefgh", 1)}
+
+
+def enable(db, *types: str) -> None:
+    flags = ["use_queue_system"] + [f"use_queue_for_{t.replace('-', '_')}" for t in types]
+    db.execute("UPDATE public.feature_flags SET enabled = true WHERE flag_name = ANY(%s)", [flags])
+
+
+def subscribe(db, user: str, symbol: str, types: list[str], age_seconds: int = 0) -> None:
+    db.execute("INSERT INTO public.active_subscriptions_v2 (user_id, symbol, data_types, last_seen) "
+               "VALUES (%s, %s, %s, now() - make_interval(secs => %s))", [USERS[user], symbol, types, age_seconds])
+
+
+def age(db, table: str, symbol: str, seconds: int, key: str = "symbol") -> None:
+    db.execute(f"UPDATE public.{table} SET updated_at = now() - make_interval(secs => %s) WHERE {key} = %s",
+               [seconds, symbol])
+
+
+def queued(db) -> set[tuple[str, str]]:
+    return set(db.rows("SELECT symbol, data_type FROM public.api_call_queue_v2 WHERE status = 'pending'"))
+
+
+def presence(db) -> dict:
+    return db.scalar("SELECT public.check_and_queue_stale_data_from_presence_v2()")
+
+
+@pytest.fixture
+def viewers(staleness_db):
+    """Subscriptions and data where exactly three viewed pairs are stale."""
+    db = staleness_db
+    unlimited(db)
+    enable(db, "quote", "profile", "ratios-ttm")
+    subscribe(db, "a", "AAPL", ["quote", "profile"])
+    subscribe(db, "b", "MSFT", ["quote", "ratios-ttm"])
+    subscribe(db, "c", "MSFT", ["quote"])
+    subscribe(db, "d", "TSLA", ["quote"], age_seconds=3600)            # expired heartbeat
+    subscribe(db, "e", "NVDA", ["quote", "dividend-history"])          # dividend flag is off
+    subscribe(db, "f", "ZZZZ", ["quote"])                               # no data at all
+    for symbol in ("AAPL", "NVDA"):
+        age(db, "stock_quotes", symbol, 0)
+    age(db, "stock_quotes", "MSFT", 3600)
+    age(db, "stock_quotes", "TSLA", 3600)
+    age(db, "company_profiles", "AAPL", 2 * 86400)
+    age(db, "ratios_ttm", "MSFT", 0)
+    age(db, "dividend_history", "NVDA", 30 * 86400)
+    return db
+
+
+def test_exactly_the_stale_pairs_of_active_subscriptions_are_queued(viewers):
+    result = presence(viewers)
+    assert result["action"] == "checked" and result["errors"] == 0
+    assert queued(viewers) == {("AAPL", "profile"), ("MSFT", "quote"), ("ZZZZ", "quote")}
+    # Two viewers raise MSFT above a single viewer's priority for the same type.
+    prio = dict(viewers.rows("SELECT symbol, priority FROM public.api_call_queue_v2 WHERE data_type = 'quote'"))
+    assert prio["MSFT"] == prio["ZZZZ"] + 1
+    again = presence(viewers)
+    assert again["queued"] == 0 and again["stale"] == 3
+    assert viewers.scalar("SELECT count(*) FROM public.api_call_queue_v2") == 3
+
+
+def test_nothing_is_queued_while_the_queue_system_is_off(viewers):
+    viewers.execute("UPDATE public.feature_flags SET enabled = false WHERE flag_name = 'use_queue_system'")
+    assert presence(viewers)["reason"] == "use_queue_system is off"
+    assert queued(viewers) == set()
+
+
+def test_a_broken_type_is_stale_and_logged_and_does_not_stop_the_others(viewers):
+    age(viewers, "ratios_ttm", "MSFT", 0)
+    viewers.execute("ALTER TABLE public.ratios_ttm DROP COLUMN updated_at")
+    result = presence(viewers)
+    assert result["errors"] == 1
+    assert queued(viewers) == {("AAPL", "profile"), ("MSFT", "quote"), ("ZZZZ", "quote"), ("MSFT", "ratios-ttm")}
+    event = viewers.rows("SELECT level, details ->> 'data_type' FROM public.ops_events WHERE source = 'staleness'")
+    assert event == [("warning", "ratios-ttm")]
+
+
+def test_an_overlapping_run_returns_at_once(viewers):
+    first = psycopg.connect(viewers.url)
+    try:
+        first.execute("SELECT public.check_and_queue_stale_data_from_presence_v2()")  # holds lock 42 until commit
+        t0 = time.monotonic()
+        second = presence(viewers)
+        assert time.monotonic() - t0 < 1
+        assert "advisory lock 42" in second["reason"]
+        first.commit()
+    finally:
+        first.close()
+    assert len(queued(viewers)) == 3
+
+
+def test_quota_exceeded_queues_nothing(viewers):
+    configure(viewers, calls_per_window=1)
+    viewers.execute("SELECT public.queue_refresh_if_not_exists_v2('SPY', 'quote', 100)")
+    assert viewers.scalar("SELECT count(*) FROM public.get_queue_batch_v2('w', 1)") == 1
+    assert presence(viewers)["reason"] == "quota exhausted"
+    assert queued(viewers) == set()
+
+
+INJECTIONS = {
+    "target_table": "stock_quotes; DROP TABLE public.company_profiles; --",
+    "key_column": "symbol = symbol OR true --",
+    "timestamp_column": 'updated_at") FROM public.company_profiles; --',
+}
+
+
+@pytest.mark.parametrize("column", sorted(INJECTIONS))
+def test_registry_injection_strings_are_rejected_and_nothing_runs(viewers, column):
+    update = f"UPDATE public.data_type_registry_v2 SET {column} = %s WHERE data_type = 'quote'"
+    # First line of defence: the registry's own CHECK refuses the value.
+    with pytest.raises(psycopg.errors.CheckViolation):
+        viewers.execute(update, [INJECTIONS[column]])
+    # A registry edited without that constraint: the functions refuse the row themselves.
+    viewers.execute(f"ALTER TABLE public.data_type_registry_v2 DROP CONSTRAINT data_type_registry_v2_{column}_format")
+    viewers.execute(update, [INJECTIONS[column]])
+    _assert_quote_refused(viewers)
+
+
+def test_reserved_word_in_the_registry_is_refused(viewers):
+    # A reserved word passes the registry's format CHECK but is no usable identifier.
+    viewers.execute("UPDATE public.data_type_registry_v2 SET target_table = 'select' WHERE data_type = 'quote'")
+    _assert_quote_refused(viewers)
+
+
+def _assert_quote_refused(db) -> None:
+    with pytest.raises(psycopg.errors.InvalidParameterValue) as err:
+        db.rows("SELECT * FROM public.check_and_queue_stale_batch_v2('AAPL', ARRAY['quote', 'profile'], 0)")
+    assert "invalid identifier" in str(err.value)
+    assert queued(db) == set()
+
+    result = presence(db)
+    assert result["refused"] == ["quote"]
+    assert queued(db) == {("AAPL", "profile")}  # the other types still ran
+    assert db.scalar("SELECT to_regclass('public.company_profiles') IS NOT NULL")
+    assert db.scalar("SELECT count(*) FROM public.ops_events WHERE event = 'registry row refused: invalid identifier'") >= 1
+
+
+def test_batch_reports_each_type_and_adds_the_priority(viewers):
+    rows = viewers.rows("SELECT data_type, stale, outcome FROM public.check_and_queue_stale_batch_v2("
+                        "'AAPL', ARRAY['quote', 'profile', 'dividend-history', 'available-exchanges'], 3) ORDER BY 1")
+    assert rows == [("available-exchanges", None, "flag off"), ("dividend-history", None, "flag off"),
+                    ("profile", True, "queued"), ("quote", False, "fresh")]
+    registry = viewers.scalar("SELECT priority FROM public.data_type_registry_v2 WHERE data_type = 'profile'")
+    assert viewers.scalar("SELECT priority FROM public.api_call_queue_v2 WHERE symbol = 'AAPL'") == registry + 3
+    enable(viewers, "available-exchanges")
+    viewers.execute("DELETE FROM public.available_exchanges")
+    global_ = viewers.rows("SELECT data_type, outcome FROM public.check_and_queue_stale_batch_v2('AAPL', ARRAY['available-exchanges'], 0)")
+    assert global_ == [("available-exchanges", "queued")]
+    assert ("*", "available-exchanges") in queued(viewers)
+    for bad, message in ((("'AAPL''; --'", "ARRAY['quote']"), "not a ticker symbol"),
+                         (("'AAPL'", "ARRAY['nope']"), "unknown data type")):
+        with pytest.raises(psycopg.errors.InvalidParameterValue, match=message):
+            viewers.rows(f"SELECT * FROM public.check_and_queue_stale_batch_v2({bad[0]}, {bad[1]}, 0)")
+
+
+def test_analytics_count_viewers(viewers):
+    result = viewers.scalar("SELECT public.refresh_analytics_from_presence_v2()")
+    counts = dict(((s, t), v) for s, t, v in viewers.rows("SELECT symbol, data_type, viewers FROM public.presence_analytics_v2"))
+    assert counts[("MSFT", "quote")] == 2 and ("TSLA", "quote") not in counts
+    assert result["viewers"] == sum(counts.values())
+    viewers.execute("DELETE FROM public.active_subscriptions_v2 WHERE symbol = 'MSFT'")
+    viewers.scalar("SELECT public.refresh_analytics_from_presence_v2()")
+    assert viewers.scalar("SELECT count(*) FROM public.presence_analytics_v2 WHERE symbol = 'MSFT'") == 0
+
+
+def test_scheduled_refresh_priority_throttle_and_headroom(staleness_db):
+    db = staleness_db
+    unlimited(db)
+    enable(db, "exchange-market-status", "quote")
+    db.execute("UPDATE public.exchange_market_status SET updated_at = now()")
+    db.execute("UPDATE public.exchange_market_status SET updated_at = now() - interval '1 hour' "
+               "WHERE exchange IN ('NASDAQ', 'NYSE', 'LSE')")
+    db.execute("UPDATE public.staleness_config_v2 SET background_sample_percent = 100")
+    subscribe(db, "g", "IBM", ["quote"], age_seconds=3600)   # tracked, nobody viewing now
+    db.execute("INSERT INTO public.stock_quotes (symbol, updated_at) VALUES ('IBM', now() - interval '1 day') "
+               "ON CONFLICT (symbol) DO UPDATE SET updated_at = excluded.updated_at")
+
+    first = db.scalar("SELECT public.queue_scheduled_refreshes_v2()")
+    assert first["queued"] == 4
+    jobs = set(db.rows("SELECT symbol, data_type, priority FROM public.api_call_queue_v2"))
+    assert jobs == {("NASDAQ", "exchange-market-status", -1), ("NYSE", "exchange-market-status", -1),
+                    ("LSE", "exchange-market-status", -1), ("IBM", "quote", -1)}
+    assert db.scalar("SELECT public.queue_scheduled_refreshes_v2()")["reason"] == "throttled"
+
+    db.execute("UPDATE public.staleness_config_v2 SET scheduled_min_interval_seconds = 0, scheduled_max_jobs = 2")
+    db.execute("DELETE FROM public.api_call_queue_v2")
+    assert db.scalar("SELECT public.queue_scheduled_refreshes_v2()")["queued"] == 2  # capped per run
+
+    configure(db, calls_per_window=10)
+    enqueue(db, 6, "quote", "H")
+    assert len(db.rows("SELECT id FROM public.get_queue_batch_v2('w', 6)")) == 6  # 4 of 10 calls left
+    assert db.scalar("SELECT public.queue_scheduled_refreshes_v2()")["reason"] == "not enough quota headroom"
+
+
+def test_a_viewer_raises_a_background_job(staleness_db):
+    db = staleness_db
+    unlimited(db)
+    enable(db, "quote")
+    db.execute("SELECT public.queue_refreshes_v2(ARRAY['IBM'], ARRAY['quote'], ARRAY[-1])")
+    subscribe(db, "h", "IBM", ["quote"])
+    age(db, "stock_quotes", "IBM", 3600)
+    presence(db)
+    assert db.rows("SELECT priority > 0 FROM public.api_call_queue_v2 WHERE symbol = 'IBM'") == [(True,)]
+
+
+PHASE3_FUNCTIONS = ["check_and_queue_stale_batch_v2(text, text[], integer)", "check_and_queue_stale_data_from_presence_v2()",
+                    "refresh_analytics_from_presence_v2()", "queue_scheduled_refreshes_v2()", "check_processor_responses_v2()"]
+
+
+def test_phase3_functions_are_internal_and_pinned(staleness_db):
+    for fn in PHASE3_FUNCTIONS:
+        for role in ("anon", "authenticated"):
+            assert not staleness_db.scalar("SELECT has_function_privilege(%s, %s, 'EXECUTE')", [role, f"public.{fn}"]), (role, fn)
+        secdef, config = staleness_db.rows("SELECT prosecdef, proconfig FROM pg_proc WHERE oid = %s::regprocedure",
+                                           [f"public.{fn}"])[0]
+        assert secdef and "search_path=\"\"" in config, fn
+
+
+def test_cron_jobs_exist_after_apply_and_are_gone_after_revert(cli, db):
+    assert cli("phase", "apply", "0..3").exit_code == 0
+    jobs = dict(db.rows("SELECT jobname, schedule FROM cron.job WHERE jobname LIKE 'queue-%%'"))
+    assert jobs == {"queue-presence-check_v2": "* * * * *", "queue-presence-analytics_v2": "* * * * *",
+                    "queue-scheduled-refresh_v2": "*/5 * * * *", "queue-recover-stuck_v2": "*/5 * * * *",
+                    "queue-maintenance_v2": "17 * * * *"}
+    assert cli("phase", "apply", "3").exit_code == 0  # idempotent
+    assert db.scalar("SELECT count(*) FROM cron.job WHERE jobname LIKE 'queue-%%'") == 5
+    assert cli("--yes", "phase", "revert", "3").exit_code == 0
+    assert db.scalar("SELECT count(*) FROM cron.job WHERE jobname LIKE 'queue-%%'") == 0
+    assert db.scalar("SELECT count(*) FROM cron.job") == 11  # the legacy app's jobs are untouched
+
+
+def test_jobs_really_run_under_pg_cron(cluster):
+    """In the cluster's cron database: apply, watch pg_cron run the presence check, revert."""
+    apply_phases(cluster, "postgres", [0, 1, 2, 3])
+    try:
+        deadline = time.monotonic() + 75
+        with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
+            while time.monotonic() < deadline:
+                row = conn.execute(
+                    "SELECT d.status, d.return_message FROM cron.job_run_details d JOIN cron.job j USING (jobid) "
+                    "WHERE j.jobname = 'queue-presence-check_v2' ORDER BY d.start_time DESC LIMIT 1").fetchone()
+                if row and row[0] in ("succeeded", "failed"):
+                    break
+                time.sleep(1)
+            assert row is not None, "pg_cron never ran the presence check"
+            assert row[0] == "succeeded", row
+            state = conn.execute("SELECT last_presence_result FROM public.staleness_state_v2").fetchone()[0]
+            assert state is None or "action" in state
+    finally:
+        from toolkit.config import load_plan
+        from toolkit.db import target_from_url
+        from toolkit.engine import Engine
+        from tests.conftest import ROOT
+
+        engine = Engine(load_plan(ROOT / "phases.yaml"), target_from_url(cluster.conninfo()), "pytest")
+        for phase in (3, 2, 1, 0):
+            engine.revert(phase, drop_data=True)
