@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import threading
+import json
 import time
 
 import psycopg
 import pytest
 
-from tests.conftest import apply_phases
+from tests.conftest import ROOT, apply_phases
 from tests.queue_helpers import configure, enqueue, unlimited
 
 USERS = {name: f"00000000-0000-4000-8000-{i:012d}" for i, name in enumerate("abcdefgh", 1)}
@@ -234,6 +234,10 @@ def test_cron_jobs_exist_after_apply_and_are_gone_after_revert(cli, db):
     assert jobs == {"queue-presence-check_v2": "* * * * *", "queue-presence-analytics_v2": "* * * * *",
                     "queue-scheduled-refresh_v2": "*/5 * * * *", "queue-recover-stuck_v2": "*/5 * * * *",
                     "queue-maintenance_v2": "17 * * * *"}
+    listed = {j["jobname"]: j for j in json.loads(cli("--json", "cron", "list").stdout)}
+    assert listed["queue-presence-check_v2"]["owner"] == "refresh system"
+    assert listed["refresh-stock-quotes"]["owner"] == "legacy (quote)"
+    assert listed["queue-presence-check_v2"]["last_status"] is None  # a clone: pg_cron never runs its jobs
     assert cli("phase", "apply", "3").exit_code == 0  # idempotent
     assert db.scalar("SELECT count(*) FROM cron.job WHERE jobname LIKE 'queue-%%'") == 5
     assert cli("--yes", "phase", "revert", "3").exit_code == 0
@@ -243,6 +247,11 @@ def test_cron_jobs_exist_after_apply_and_are_gone_after_revert(cli, db):
 
 def test_jobs_really_run_under_pg_cron(cluster):
     """In the cluster's cron database: apply, watch pg_cron run the presence check, revert."""
+    from toolkit.config import load_plan
+    from toolkit.cron import list_jobs
+    from toolkit.db import target_from_url
+    from toolkit.engine import Engine
+
     apply_phases(cluster, "postgres", [0, 1, 2, 3])
     try:
         deadline = time.monotonic() + 75
@@ -256,14 +265,12 @@ def test_jobs_really_run_under_pg_cron(cluster):
                 time.sleep(1)
             assert row is not None, "pg_cron never ran the presence check"
             assert row[0] == "succeeded", row
+            plan = load_plan(ROOT / "phases.yaml").plan
+            listed = {j["jobname"]: j for j in list_jobs(plan, target_from_url(cluster.conninfo()))}
+            assert listed["queue-presence-check_v2"]["last_status"] == "succeeded"
             state = conn.execute("SELECT last_presence_result FROM public.staleness_state_v2").fetchone()[0]
             assert state is None or "action" in state
     finally:
-        from toolkit.config import load_plan
-        from toolkit.db import target_from_url
-        from toolkit.engine import Engine
-        from tests.conftest import ROOT
-
         engine = Engine(load_plan(ROOT / "phases.yaml"), target_from_url(cluster.conninfo()), "pytest")
         for phase in (3, 2, 1, 0):
             engine.revert(phase, drop_data=True)

@@ -89,6 +89,7 @@ def _global(
     ctx.obj = AppContext(db_url=db_url, plan_file=plan, json=json_output, verbose=verbose, yes=yes, actor=actor)
 
 
+from toolkit.cli import cron as _cron  # noqa: E402
 from toolkit.cli import local as _local  # noqa: E402
 from toolkit.cli import phase as _phase  # noqa: E402
 from toolkit.cli import queue as _queue  # noqa: E402
@@ -96,6 +97,7 @@ from toolkit.cli import queue as _queue  # noqa: E402
 app.add_typer(_local.app, name="local")
 app.add_typer(_phase.app, name="phase")
 app.add_typer(_queue.app, name="queue")
+app.add_typer(_cron.app, name="cron")
 app.command("status")(_phase.status)
 
 

@@ -45,8 +45,8 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]]):
 
     # Two blank column names make a key/value listing: no header row.
     t = Table(title=title, title_justify="left", show_lines=False, show_header=any(columns))
-    for c in columns:
-        t.add_column(c)
+    for i, c in enumerate(columns):
+        t.add_column(c, no_wrap=i == 0)  # the first column names the row: keep it whole
     for row in rows:
         t.add_row(*("" if v is None else str(v) for v in row))
     return t

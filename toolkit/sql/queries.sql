@@ -55,3 +55,19 @@ SELECT current_setting('server_version') AS server_version,
        current_user AS "user",
        EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') AS pg_cron,
        EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_net') AS pg_net;
+
+-- name: cron_jobs
+SELECT j.jobid, j.jobname, j.schedule, j.command, j.active, j.database, j.username,
+       d.status AS last_status, d.start_time AS last_start, d.end_time AS last_end, d.return_message AS last_message
+FROM cron.job AS j
+LEFT JOIN LATERAL (
+    SELECT r.status, r.start_time, r.end_time, r.return_message
+    FROM cron.job_run_details AS r
+    WHERE r.jobid = j.jobid
+    ORDER BY r.start_time DESC NULLS LAST
+    LIMIT 1
+) AS d ON true
+ORDER BY j.jobname NULLS LAST, j.jobid;
+
+-- name: cron_installed
+SELECT to_regclass('cron.job') IS NOT NULL;

@@ -1,0 +1,29 @@
+"""The pg_cron jobs on a target: the system's own and the legacy app's, with their last run."""
+
+from __future__ import annotations
+
+from toolkit.config import Plan
+from toolkit.db import Target, connect, database_errors
+from toolkit.errors import ToolkitError
+from toolkit.queries import query
+
+
+def list_jobs(plan: Plan, target: Target) -> list[dict]:
+    legacy = {d.legacy_job: d.name for d in plan.data_types}
+    suffix = plan.settings.suffix
+    with connect(target, autocommit=True) as conn, database_errors():
+        if not conn.execute(query("cron_installed")).fetchone()[0]:
+            raise ToolkitError(f"pg_cron is not installed on {target.describe()}",
+                               hint="on Supabase enable it under Database > Extensions; locally install postgresql-15-cron")
+        cur = conn.execute(query("cron_jobs"))
+        names = [c.name for c in cur.description]
+        jobs = [dict(zip(names, row)) for row in cur.fetchall()]
+    for job in jobs:
+        name = job["jobname"] or ""
+        if name in legacy:
+            job["owner"] = f"legacy ({legacy[name]})"
+        elif name.startswith("queue-") and name.endswith(suffix):
+            job["owner"] = "refresh system"
+        else:
+            job["owner"] = "other"
+    return jobs
