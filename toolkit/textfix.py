@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import ftfy
 
@@ -18,11 +19,17 @@ def _undo_mac_roman(match: re.Match) -> str:
         fixed = run.encode("mac_roman").decode("utf-8")
     except (UnicodeEncodeError, UnicodeDecodeError):
         return run
-    return fixed if fixed != run else run
+    # Another misreading can round-trip by accident into combining marks or control
+    # characters (Latin-1's "Ã©" would become U+0329): leave those to ftfy.
+    if any(unicodedata.combining(ch) or unicodedata.category(ch) in ("Cc", "Cn") for ch in fixed):
+        return run
+    return fixed
 
 
 def repair(text: str) -> str:
     """The text with mojibake undone and nothing else changed."""
     text = _NON_ASCII_RUN.sub(_undo_mac_roman, text)
-    # ftfy catches the other common misreadings (Windows-1252, Latin-1) without touching quotes.
-    return ftfy.fix_text(text, uncurl_quotes=False, fix_character_width=False, normalization=None)
+    # ftfy catches the other common misreadings (Windows-1252, Latin-1). Only its encoding
+    # fix: its other repairs (HTML entities, quotes, line breaks) would change what the user
+    # wrote on purpose.
+    return ftfy.fix_encoding(text)
