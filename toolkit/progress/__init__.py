@@ -1,0 +1,1 @@
+"""PROGRESS.md: the user's rollout document, kept true by the toolkit."""
