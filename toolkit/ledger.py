@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from toolkit import __version__
-from toolkit.queries import query, script
+from toolkit.queries import SQL_DIR, query, script
 
 if TYPE_CHECKING:
     import psycopg
@@ -27,10 +27,19 @@ class Entry:
     verify_ok: bool | None
 
 
+# The toolkit schema, in order: the ledger first; the other scripts add their own tables.
+SCHEMA_SCRIPTS = ("ledger.sql", "checklists.sql", "migrations.sql")
+# Serializes concurrent installs (CREATE ... IF NOT EXISTS races on the catalogs otherwise).
+INSTALL_LOCK = 4_244_002
+
+
 def install(conn: "psycopg.Connection") -> None:
-    """Create or update the toolkit schema (call with the apply lock held)."""
+    """Create or update the toolkit schema; safe to call from any command, any number of times."""
     with conn.transaction():
-        conn.execute(script("ledger.sql"))
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", [INSTALL_LOCK])
+        for name in SCHEMA_SCRIPTS:
+            if (SQL_DIR / name).exists():
+                conn.execute(script(name))
 
 
 def entries(conn: "psycopg.Connection") -> dict[tuple[int, str], Entry]:
