@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from toolkit.errors import ConfigError
+from toolkit.yamlfile import Lines, load_model
 
 IDENT = r"^[a-z_][a-z0-9_]{0,62}$"
 SCRIPTS = ("deploy.sql", "revert.sql", "verify.sql")
@@ -218,73 +218,17 @@ class LoadedPlan:
         return self.templates / "sql" / step.sql
 
 
-def _line_index(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict[tuple, int]:
-    """Map each key path of the YAML document to its 1-based line."""
-    out = {} if out is None else out
-    out[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            child = path + (key.value,)
-            out[child] = key.start_mark.line + 1
-            _line_index(value, child, out)
-            out[child] = key.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _line_index(item, path + (i,), out)
-    return out
-
-
-def _line_for(lines: dict[tuple, int], loc: tuple) -> int:
-    loc = tuple(loc)
-    while loc and loc not in lines:
-        loc = loc[:-1]
-    return lines.get(loc, 1)
-
-
-def _describe(error: dict[str, Any]) -> str:
-    loc = ".".join(str(p) for p in error["loc"] if not str(p).startswith("function-after"))
-    msg = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "missing":
-        return f"{loc}: required field is missing"
-    if error["type"] == "extra_forbidden":
-        return f"{loc}: unknown field (check the spelling)"
-    if error["type"] == "literal_error":
-        return f"{loc}: {msg}, got {error.get('input')!r}"
-    return f"{loc}: {msg}" if loc else msg
-
-
 def load_plan(path: Path, templates: Path | None = None) -> LoadedPlan:
     """Read and validate phases.yaml; every problem is reported as FILE:LINE: message."""
     templates = templates or path.parent / "templates"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([f"{path}: plan file not found (run from a project folder or pass --plan)"])
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{path}: cannot read: {exc}"])
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([f"{path}:{line}: not valid YAML: {problem}"])
-    if not isinstance(data, dict):
-        raise ConfigError([f"{path}:1: expected a mapping with version, settings, data_types and phases"])
-    lines = _line_index(node)
-    try:
-        plan = Plan.model_validate(data)
-    except ValidationError as exc:
-        problems = [f"{path}:{_line_for(lines, e['loc'])}: {_describe(e)}" for e in exc.errors()]
-        raise ConfigError(problems) from None
+    plan, lines = load_model(path, Plan, "plan file (run from a project folder or pass --plan)")
     problems = _missing_scripts(plan, templates, path, lines)
     if problems:
         raise ConfigError(problems)
     return LoadedPlan(plan, path, templates)
 
 
-def _missing_scripts(plan: Plan, templates: Path, path: Path, lines: dict) -> list[str]:
+def _missing_scripts(plan: Plan, templates: Path, path: Path, lines: Lines) -> list[str]:
     problems = []
     for pi, phase in enumerate(plan.phases):
         for si, step in enumerate(phase.steps):
@@ -293,7 +237,7 @@ def _missing_scripts(plan: Plan, templates: Path, path: Path, lines: dict) -> li
             folder = templates / "sql" / (step.sql or "")
             missing = [name for name in SCRIPTS if not (folder / name).is_file()]
             if missing:
-                line = _line_for(lines, ("phases", pi, "steps", si, "sql"))
+                line = lines.line(("phases", pi, "steps", si, "sql"))
                 problems.append(
                     f"{path}:{line}: phases.{pi}.steps.{si}.sql: {folder} lacks {', '.join(missing)} "
                     f"(a step's folder holds deploy.sql, revert.sql and verify.sql; "
