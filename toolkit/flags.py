@@ -1,0 +1,52 @@
+"""Feature flags: listing, switching with a reason (one audit row per change), history."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from toolkit.db import Target, connect, database_errors
+from toolkit.errors import ToolkitError
+from toolkit.queries import query
+
+if TYPE_CHECKING:
+    import psycopg
+
+NEEDS = "`toolkit phase apply 0` deploys the flags"
+
+
+def set_flag(conn: "psycopg.Connection", flag: str, enabled: bool, actor: str, reason: str) -> dict:
+    """Switch a flag inside the caller's transaction; a flag already in that state is left alone."""
+    if not reason or not reason.strip():
+        raise ToolkitError("a reason is required to change a flag", hint='pass --reason "why"')
+    conn.execute(query("audit_context", "flags.sql"), {"actor": actor, "reason": reason.strip()})
+    row = conn.execute(query("lock_flag", "flags.sql"), {"flag": flag}).fetchone()
+    if row is None:
+        known = [r[0] for r in conn.execute(query("list", "flags.sql"))]
+        raise ToolkitError(f"unknown flag {flag!r}", hint=f"flags: {', '.join(known)}")
+    if row[0] == enabled:
+        return {"flag": flag, "old": row[0], "new": enabled, "changed": False}
+    conn.execute(query("set", "flags.sql"), {"flag": flag, "enabled": enabled})
+    return {"flag": flag, "old": row[0], "new": enabled, "changed": True}
+
+
+class Flags:
+    def __init__(self, target: Target):
+        self.target = target
+
+    def list(self) -> list[dict]:
+        with connect(self.target, autocommit=True) as conn, database_errors(NEEDS):
+            cur = conn.execute(query("list", "flags.sql"))
+            names = [c.name for c in cur.description]
+            return [dict(zip(names, row)) for row in cur]
+
+    def set(self, flag: str, enabled: bool, actor: str, reason: str) -> dict:
+        with connect(self.target) as conn, database_errors(NEEDS):
+            result = set_flag(conn, flag, enabled, actor, reason)
+            conn.commit()
+        return {**result, "actor": actor, "reason": reason}
+
+    def history(self, flag: str | None, limit: int) -> list[dict]:
+        with connect(self.target, autocommit=True) as conn, database_errors(NEEDS):
+            cur = conn.execute(query("history", "flags.sql"), {"flag": flag, "limit": limit})
+            names = [c.name for c in cur.description]
+            return [dict(zip(names, row)) for row in cur]
