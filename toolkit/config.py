@@ -49,6 +49,17 @@ class Staleness(Strict):
     queue_chunk_symbols: int = Field(500, gt=0)
 
 
+class Monitor(Strict):
+    """The bake's canary analysis: thresholds over a window of the type's recent work."""
+
+    window_minutes: int = Field(60, gt=0)
+    min_jobs: int = Field(10, ge=0)              # fewer finished jobs in the window: inconclusive
+    min_success_rate: float = Field(0.95, ge=0, le=1)
+    max_queue_depth: int = Field(500, ge=0)
+    max_stale_share: float = Field(0.2, ge=0, le=1)
+    max_errors: int = Field(5, ge=0)
+
+
 class Breaker(Strict):
     failure_threshold: int = Field(5, gt=0)
     open_seconds: float = Field(60, gt=0)
@@ -80,6 +91,7 @@ class Settings(Strict):
     market_data_base_url: str = "https://financialmodelingprep.com/stable"
     scheduler_mode: Literal["postgres", "external"] = "external"
     bake_hours: float = Field(24, gt=0)
+    monitor: Monitor = Monitor()
 
 
 class DataType(Strict):

@@ -1,0 +1,181 @@
+"""Per-type migration against a real PostgreSQL with pg_cron and the legacy app's jobs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from tests.conftest import ROOT, Cli
+from toolkit.migration import JOB_FIELDS
+
+SEED = ROOT / "tests/fixtures/PROGRESS.seed.md"
+
+
+@pytest.fixture
+def cli(staleness_db, tmp_path, monkeypatch) -> Cli:
+    """The CLI on a database with phases 0-3 applied, keeping a copy of the seed document."""
+    document = tmp_path / "PROGRESS.md"
+    shutil.copy(SEED, document)
+    monkeypatch.setenv("TOOLKIT_PROGRESS", str(document))
+    return Cli(staleness_db, ROOT / "phases.yaml")
+
+
+def job(db, name: str) -> dict | None:
+    rows = db.rows(f"SELECT {', '.join(JOB_FIELDS)} FROM cron.job WHERE jobname = %s", [name])
+    return dict(zip(JOB_FIELDS, rows[0])) if rows else None
+
+
+def state(db, data_type: str) -> str | None:
+    return db.scalar("SELECT state FROM toolkit.migrations WHERE data_type = %s", [data_type])
+
+
+def audit(db, flag: str) -> list[tuple]:
+    return db.rows("SELECT old_enabled, new_enabled, actor, reason FROM public.feature_flag_audit "
+                   "WHERE flag_name = %s AND old_enabled IS NOT NULL ORDER BY id", [flag])
+
+
+def migration_row(path, data_type: str) -> str:
+    return next(line for line in path.read_text(encoding="utf-8").splitlines() if line.startswith(f"| `{data_type}` |"))
+
+
+def test_migrate_quote_then_again_changes_nothing(cli, staleness_db, tmp_path):
+    db = staleness_db
+    before = job(db, "refresh-stock-quotes")
+    assert before["active"] is True
+    result = cli("--json", "migrate", "quote")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["done"] == ["registered", "flag_on", "legacy_disabled", "baking"]
+
+    assert audit(db, "use_queue_for_quote") == [(False, True, "pytest", "migrate quote")]
+    assert audit(db, "use_queue_system") == [(False, True, "pytest", "migrate quote")]
+    assert job(db, "refresh-stock-quotes") == {**before, "active": False}
+    assert db.scalar("SELECT count(*) FROM public.data_type_registry_v2 WHERE data_type = 'quote'") == 1
+    assert state(db, "quote") == "baking"
+    snapshot = db.scalar("SELECT legacy_snapshot FROM toolkit.migrations WHERE data_type = 'quote'")
+    assert {k: snapshot[k] for k in JOB_FIELDS} == before
+    assert "🟡 In Progress" in migration_row(tmp_path / "PROGRESS.md", "quote")
+
+    events = db.scalar("SELECT count(*) FROM toolkit.migration_events")
+    again = cli("--json", "migrate", "quote")
+    assert again.exit_code == 0 and json.loads(again.stdout)["done"] == []
+    assert len(audit(db, "use_queue_for_quote")) == 1
+    assert db.scalar("SELECT count(*) FROM toolkit.migration_events") == events
+
+
+@pytest.mark.parametrize("unscheduled", [False, True], ids=["job-kept", "job-unscheduled"])
+def test_rollback_restores_the_legacy_job_exactly(cli, staleness_db, tmp_path, unscheduled):
+    db = staleness_db
+    before = job(db, "refresh-stock-quotes")
+    assert cli("migrate", "quote").exit_code == 0
+    if unscheduled:
+        db.execute("SELECT cron.unschedule('refresh-stock-quotes')")
+        assert job(db, "refresh-stock-quotes") is None
+    result = cli("--json", "rollback", "quote", "--reason", "stale quotes in the drill")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["legacy_job"]["how"] == ("re-created" if unscheduled else "restored")
+    assert job(db, "refresh-stock-quotes") == before  # field by field: name, schedule, command, node, db, user, active
+    assert audit(db, "use_queue_for_quote")[-1] == (True, False, "pytest", "rollback quote: stale quotes in the drill")
+    assert state(db, "quote") == "rolled_back"
+    row = migration_row(tmp_path / "PROGRESS.md", "quote")
+    assert "⚪ Rolled Back" in row and "stale quotes in the drill" in row
+
+
+def test_an_interrupted_migration_completes_without_repeating_steps(cli, staleness_db):
+    db = staleness_db
+    db.execute("UPDATE cron.job SET jobname = 'renamed-by-someone' WHERE jobname = 'refresh-stock-quotes'")
+    failed = cli("migrate", "quote")
+    assert failed.exit_code == 2
+    assert "refresh-stock-quotes" in failed.stderr and "not found" in failed.stderr
+    assert state(db, "quote") == "flag_on"  # registered and flag on happened and were kept
+
+    db.execute("UPDATE cron.job SET jobname = 'refresh-stock-quotes' WHERE jobname = 'renamed-by-someone'")
+    resumed = cli("--json", "migrate", "quote")
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads(resumed.stdout)["done"] == ["legacy_disabled", "baking"]
+    assert len(audit(db, "use_queue_for_quote")) == 1
+    assert db.rows("SELECT event, count(*) FROM toolkit.migration_events WHERE event IN ('registered', 'flag_on') "
+                   "GROUP BY event ORDER BY event") == [("flag_on", 1), ("registered", 1)]
+    assert job(db, "refresh-stock-quotes")["active"] is False
+
+
+def test_recommended_order_is_enforced_unless_overridden(cli, staleness_db):
+    refused = cli("migrate", "profile")
+    assert refused.exit_code == 2 and "quote" in refused.stderr and "--out-of-order" in refused.stderr
+    assert cli("migrate", "profile", "--out-of-order").exit_code == 2  # a reason is required
+    allowed = cli("migrate", "profile", "--out-of-order", "--reason", "profiles are urgent")
+    assert allowed.exit_code == 0, allowed.output
+    assert staleness_db.scalar("SELECT detail ->> 'reason' FROM toolkit.migration_events WHERE event = 'out_of_order'") \
+        == "profiles are urgent"
+
+
+def test_migration_needs_phases_0_to_4(db):
+    result = Cli(db, ROOT / "phases.yaml")("migrate", "quote")
+    assert result.exit_code == 2
+    assert "phases 0-4" in result.stderr
+
+
+def _seed_jobs(db, completed: int, failed: int) -> None:
+    db.execute("INSERT INTO public.api_call_queue_v2 (symbol, data_type, status, finished_at, attempts) "
+               "SELECT 'C' || g, 'quote', 'completed', now() - interval '5 minutes', 1 FROM generate_series(1, %s) g",
+               [completed])
+    db.execute("INSERT INTO public.api_call_queue_v2 (symbol, data_type, status, finished_at, attempts, last_error) "
+               "SELECT 'F' || g, 'quote', 'failed', now() - interval '5 minutes', 5, 'HTTP 500' FROM generate_series(1, %s) g",
+               [failed])
+
+
+def _viewers_with_fresh_quotes(db) -> None:
+    db.execute("UPDATE public.stock_quotes SET updated_at = now()")
+    db.execute("INSERT INTO public.active_subscriptions_v2 (user_id, symbol, data_types) "
+               "SELECT gen_random_uuid(), symbol, ARRAY['quote'] FROM public.stock_quotes LIMIT 5")
+
+
+@pytest.mark.parametrize("completed,failed,verdict,exit_code", [
+    (30, 0, "pass", 0), (15, 15, "fail", 1), (2, 0, "inconclusive", 1),
+], ids=["pass", "fail", "inconclusive"])
+def test_monitor_verdicts(cli, staleness_db, completed, failed, verdict, exit_code):
+    assert cli("migrate", "quote").exit_code == 0
+    _viewers_with_fresh_quotes(staleness_db)
+    _seed_jobs(staleness_db, completed, failed)
+    result = cli("--json", "monitor", "quote")
+    assert result.exit_code == exit_code, result.output
+    payload = json.loads(result.stdout)
+    assert payload["verdict"] == verdict
+    assert payload["metrics"]["completed"] == completed and payload["metrics"]["viewed"] == 5
+    if verdict == "fail":
+        assert any("success rate" in r for r in payload["reasons"])
+
+
+def test_monitor_fails_on_stale_viewed_data(cli, staleness_db):
+    assert cli("migrate", "quote").exit_code == 0
+    _viewers_with_fresh_quotes(staleness_db)
+    staleness_db.execute("UPDATE public.stock_quotes SET updated_at = now() - interval '1 hour'")
+    _seed_jobs(staleness_db, 30, 0)
+    payload = json.loads(cli("--json", "monitor", "quote").stdout)
+    assert payload["verdict"] == "fail" and payload["metrics"]["stale_share"] == 1.0
+
+
+def test_promote_needs_the_bake_time_and_a_passing_verdict(cli, staleness_db, tmp_path):
+    assert cli("migrate", "quote").exit_code == 0
+    early = cli("promote", "quote")
+    assert early.exit_code == 1 and "baked" in early.stderr
+    assert state(staleness_db, "quote") == "baking"
+
+    staleness_db.execute("UPDATE toolkit.migrations SET bake_started_at = now() - interval '25 hours'")
+    _viewers_with_fresh_quotes(staleness_db)
+    _seed_jobs(staleness_db, 30, 0)
+    promoted = cli("--json", "promote", "quote")
+    assert promoted.exit_code == 0, promoted.output
+    assert state(staleness_db, "quote") == "promoted"
+    assert "🟢 Migrated" in migration_row(tmp_path / "PROGRESS.md", "quote")
+    assert json.loads(cli("--json", "migrate", "profile").stdout)["state"] == "baking"  # quote is done: next in order
+
+
+def test_forced_promotion_is_recorded(cli, staleness_db):
+    assert cli("migrate", "quote").exit_code == 0
+    assert cli("promote", "quote", "--force").exit_code == 2
+    forced = cli("--json", "promote", "quote", "--force", "--reason", "vendor deadline")
+    assert forced.exit_code == 0, forced.output
+    assert json.loads(forced.stdout)["overridden"]
+    assert staleness_db.scalar("SELECT detail ->> 'reason' FROM toolkit.migration_events WHERE event = 'forced'") == "vendor deadline"

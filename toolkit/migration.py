@@ -1,0 +1,284 @@
+"""Per-type migration: a state machine in the toolkit schema, one data type at a time.
+
+    registered -> flag_on -> legacy_disabled -> baking -> promoted
+                                                      \\-> rolled_back (from any state)
+
+Each transition is one transaction that does its work and records the new state, so an
+interrupted `migrate` resumes where it stopped and never repeats a step that completed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Callable
+
+from psycopg.types.json import Jsonb
+
+from toolkit import ledger
+from toolkit.config import DataType, LoadedPlan
+from toolkit.db import Target, connect, database_errors
+from toolkit.errors import CheckFailed, ToolkitError
+from toolkit.flags import set_flag
+from toolkit.queries import composed, query
+
+if TYPE_CHECKING:
+    import psycopg
+
+STEPS = ("registered", "flag_on", "legacy_disabled", "baking")
+STAMPS = {"registered": "registered_at", "flag_on": "flag_on_at", "legacy_disabled": "legacy_disabled_at",
+          "baking": "bake_started_at", "promoted": "promoted_at", "rolled_back": "rolled_back_at"}
+# The cron.job fields a rollback restores exactly (the job id changes if it had to be re-created).
+JOB_FIELDS = ("jobname", "schedule", "command", "nodename", "nodeport", "database", "username", "active")
+PRECONDITION_PHASES = range(0, 5)
+FILE = "migration.sql"
+
+
+class Migration:
+    def __init__(self, loaded: LoadedPlan, target: Target, actor: str):
+        self.plan = loaded.plan
+        self.target = target
+        self.actor = actor
+        sfx = self.plan.settings.suffix
+        self.names = {"registry": f"data_type_registry{sfx}", "pending": f"api_call_queue{sfx}_pending",
+                      "completed": f"api_call_queue{sfx}_completed", "failed": f"api_call_queue{sfx}_failed",
+                      "subscriptions": f"active_subscriptions{sfx}"}
+
+    # -- reading --------------------------------------------------------------------------
+    def data_type(self, name: str) -> DataType:
+        for d in self.plan.data_types:
+            if d.name == name:
+                return d
+        raise ToolkitError(f"unknown data type {name!r}",
+                           hint=f"one of: {', '.join(d.name for d in self.plan.data_types)}")
+
+    def states(self, conn: "psycopg.Connection") -> dict[str, dict]:
+        cur = conn.execute(query("states", FILE))
+        names = [c.name for c in cur.description]
+        return {row[0]: dict(zip(names, row)) for row in cur}
+
+    def status(self) -> list[dict]:
+        with connect(self.target, autocommit=True) as conn, database_errors():
+            ledger.install(conn)
+            states = self.states(conn)
+        return [{"data_type": d.name, "state": states.get(d.name, {}).get("state", "not started"),
+                 **{k: v for k, v in states.get(d.name, {}).items() if k not in ("data_type", "state")}}
+                for d in self.plan.data_types]
+
+    # -- helpers --------------------------------------------------------------------------
+    def _event(self, conn, data_type: str, event: str, **detail) -> None:
+        conn.execute(query("event", FILE), {"data_type": data_type, "event": event, "actor": self.actor,
+                                            "detail": Jsonb(detail)})
+
+    def _transition(self, conn, data_type: str, state: str, note: str | None = None) -> None:
+        conn.execute(query("set_state", FILE), {"data_type": data_type, "state": state, "actor": self.actor})
+        conn.execute(composed("stamp", FILE, column=STAMPS[state]), {"data_type": data_type, "note": note})
+        self._event(conn, data_type, state, note=note)
+
+    def _check_phases(self, conn) -> None:
+        done = ledger.entries(conn)
+        missing = [f"phase {p.id}" for p in self.plan.phases if p.id in PRECONDITION_PHASES
+                   and any((p.id, s.id) not in done for s in p.deployable_steps)]
+        if missing:
+            raise ToolkitError(f"migration needs phases 0-4 applied; not applied: {', '.join(missing)}",
+                               hint="toolkit phase apply 0..4")
+
+    def _check_order(self, conn, dt: DataType, states: dict, out_of_order: bool, reason: str | None) -> None:
+        earlier = []
+        for d in self.plan.data_types:
+            if d.name == dt.name:
+                break
+            if states.get(d.name, {}).get("state") != "promoted":
+                earlier.append(d.name)
+        if not earlier:
+            return
+        if not out_of_order:
+            raise ToolkitError(
+                f"{dt.name} comes after {', '.join(earlier)} in the recommended order, which are not promoted yet",
+                hint='migrate them first, or pass --out-of-order --reason "why"')
+        if not reason:
+            raise ToolkitError("--out-of-order needs --reason: the exception is recorded")
+        self._event(conn, dt.name, "out_of_order", reason=reason, ahead_of=earlier)
+
+    # -- migrate --------------------------------------------------------------------------
+    def migrate(self, name: str, *, out_of_order: bool = False, reason: str | None = None) -> dict:
+        dt = self.data_type(name)
+        done: list[str] = []
+        with connect(self.target, autocommit=True) as conn, database_errors("`toolkit phase apply 0..4` deploys what migration needs"):
+            ledger.install(conn)
+            self._check_phases(conn)
+            states = self.states(conn)
+            current = states.get(dt.name, {}).get("state")
+            if current in ("baking", "promoted"):
+                return {"data_type": dt.name, "state": current, "done": [], "message": f"already {current}"}
+            with conn.transaction():
+                self._check_order(conn, dt, states, out_of_order, reason)
+                if current == "rolled_back":
+                    conn.execute(query("restart", FILE), {"data_type": dt.name})
+                    self._event(conn, dt.name, "restart")
+                    current = None
+            start = STEPS.index(current) + 1 if current in STEPS else 0
+            for state in STEPS[start:]:
+                with conn.transaction():
+                    self._lock(conn, dt.name)
+                    STEP_ACTIONS[state](self, conn, dt)
+                    self._transition(conn, dt.name, state)
+                done.append(state)
+        return {"data_type": dt.name, "state": "baking", "done": done,
+                "message": f"{dt.name} is baking; promote after {self.plan.settings.bake_hours:g} h"}
+
+    def _lock(self, conn, data_type: str) -> None:
+        conn.execute(query("lock_state", FILE), {"data_type": data_type})
+
+    def _register(self, conn, dt: DataType) -> None:
+        conn.execute(composed("register", FILE, **self.names), {**dt.model_dump(), "endpoints": dt.endpoints})
+
+    def _flag_on(self, conn, dt: DataType) -> None:
+        why = f"migrate {dt.name}"
+        set_flag(conn, "use_queue_system", True, self.actor, why)
+        set_flag(conn, dt.flag, True, self.actor, why)
+
+    def _disable_legacy(self, conn, dt: DataType) -> None:
+        if not conn.execute(query("cron_installed", FILE)).fetchone()[0]:
+            raise ToolkitError(f"pg_cron is not installed on {self.target.describe()}: cannot disable {dt.legacy_job}")
+        job = _row(conn.execute(query("legacy_job", FILE), {"name": dt.legacy_job}))
+        if job is None:
+            raise ToolkitError(
+                f"the legacy cron job {dt.legacy_job!r} of {dt.name} was not found in cron.job",
+                hint="check `toolkit cron list` and the type's legacy_job in phases.yaml; run migrate again after")
+        conn.execute(query("save_snapshot", FILE), {"data_type": dt.name, "snapshot": Jsonb(job)})
+        conn.execute(query("deactivate", FILE), {"jobid": job["jobid"]})
+
+    def _start_bake(self, conn, dt: DataType) -> None:
+        pass  # the transition's timestamp is the bake's start
+
+    # -- monitor --------------------------------------------------------------------------
+    def monitor(self, name: str, window_minutes: int | None = None) -> dict:
+        dt = self.data_type(name)
+        m = self.plan.settings.monitor
+        window = window_minutes or m.window_minutes
+        with connect(self.target, autocommit=True) as conn, database_errors("`toolkit phase apply 0..3` deploys the queue"):
+            ledger.install(conn)
+            jobs = _row(conn.execute(composed("monitor_jobs", FILE, **self.names),
+                                     {"data_type": dt.name, "window": window}))
+            fresh = self._freshness(conn, dt)
+            verdict = _verdict(m, jobs, fresh)
+            with conn.transaction():
+                self._event(conn, dt.name, "monitor", **verdict)
+        return {"data_type": dt.name, "window_minutes": window, **verdict}
+
+    def _freshness(self, conn, dt: DataType) -> dict:
+        ids = {"table": dt.table, "ts": dt.timestamp_column, **self.names}
+        if dt.key_column is None:
+            return _row(conn.execute(composed("monitor_freshness_global", FILE, **ids), {"ttl": dt.ttl_seconds}))
+        return _row(conn.execute(composed("monitor_freshness", FILE, key=dt.key_column, **ids), {
+            "data_type": dt.name, "ttl": dt.ttl_seconds,
+            "subscription_ttl": self.plan.settings.staleness.subscription_ttl_seconds}))
+
+    # -- promote / rollback ----------------------------------------------------------------
+    def promote(self, name: str, *, force: bool = False, reason: str | None = None) -> dict:
+        dt = self.data_type(name)
+        if force and not reason:
+            raise ToolkitError("--force needs --reason: the exception is recorded")
+        with connect(self.target, autocommit=True) as conn, database_errors():
+            ledger.install(conn)
+            row = self.states(conn).get(dt.name)
+            if row is None or row["state"] != "baking":
+                state = row["state"] if row else "not started"
+                if state == "promoted":
+                    return {"data_type": dt.name, "state": state, "message": "already promoted"}
+                raise ToolkitError(f"{dt.name} is {state}; only a baking type can be promoted",
+                                   hint=f"toolkit migrate {dt.name}")
+        baked = datetime.now(timezone.utc) - row["bake_started_at"]
+        needed = timedelta(hours=self.plan.settings.bake_hours)
+        verdict = self.monitor(dt.name)
+        problems = []
+        if baked < needed:
+            problems.append(f"it has baked {_hours(baked)} of the {_hours(needed)} required")
+        if verdict["verdict"] != "pass":
+            problems.append(f"the monitor verdict is {verdict['verdict']} ({'; '.join(verdict['reasons'])})")
+        if problems and not force:
+            raise CheckFailed(f"{dt.name} cannot be promoted yet: {'; '.join(problems)}",
+                              hint='wait, or pass --force --reason "why"')
+        with connect(self.target, autocommit=True) as conn, database_errors():
+            with conn.transaction():
+                self._lock(conn, dt.name)
+                if problems:
+                    self._event(conn, dt.name, "forced", reason=reason, overridden=problems)
+                self._transition(conn, dt.name, "promoted", note=reason if problems else None)
+        return {"data_type": dt.name, "state": "promoted", "overridden": problems, "monitor": verdict}
+
+    def rollback(self, name: str, *, reason: str) -> dict:
+        dt = self.data_type(name)
+        if not reason or not reason.strip():
+            raise ToolkitError("a reason is required to roll back", hint='pass --reason "why"')
+        with connect(self.target, autocommit=True) as conn, database_errors():
+            ledger.install(conn)
+            with conn.transaction():
+                row = _row(conn.execute(query("lock_state", FILE), {"data_type": dt.name}))
+                if row is None:
+                    raise ToolkitError(f"{dt.name} was never migrated; there is nothing to roll back")
+                if row["state"] == "rolled_back":
+                    return {"data_type": dt.name, "state": "rolled_back", "message": "already rolled back"}
+                restored = self._restore_legacy(conn, dt, row["legacy_snapshot"])
+                set_flag(conn, dt.flag, False, self.actor, f"rollback {dt.name}: {reason}")
+                self._transition(conn, dt.name, "rolled_back", note=reason)
+        return {"data_type": dt.name, "state": "rolled_back", "legacy_job": restored}
+
+    def _restore_legacy(self, conn, dt: DataType, snapshot: dict | None) -> dict | None:
+        if snapshot is None:
+            return None  # the legacy job was never touched
+        job = _row(conn.execute(query("legacy_job_by_id", FILE), {"jobid": snapshot["jobid"]}))
+        if job is not None and job["jobname"] == snapshot["jobname"]:
+            conn.execute(query("restore_job", FILE), snapshot)
+            jobid, how = job["jobid"], "restored"
+        else:
+            # Unscheduled (or its id reused) meanwhile: scheduled again from the snapshot.
+            jobid = conn.execute(query("recreate_job", FILE), snapshot).fetchone()[0]
+            how = "re-created"
+        conn.execute(query("restore_node", FILE), {**snapshot, "jobid": jobid})
+        self._event(conn, dt.name, "legacy_restored", how=how, jobid=jobid)
+        return {"jobid": jobid, "how": how}
+
+
+STEP_ACTIONS: dict[str, Callable] = {
+    "registered": Migration._register,
+    "flag_on": Migration._flag_on,
+    "legacy_disabled": Migration._disable_legacy,
+    "baking": Migration._start_bake,
+}
+
+
+def _row(cur) -> dict | None:
+    row = cur.fetchone()
+    return dict(zip([c.name for c in cur.description], row)) if row else None
+
+
+def _hours(delta: timedelta) -> str:
+    return f"{delta.total_seconds() / 3600:.1f} h"
+
+
+def _verdict(m, jobs: dict, fresh: dict) -> dict:
+    """Canary analysis: hard limits fail at once; rates need enough finished jobs to judge."""
+    finished = jobs["completed"] + jobs["failed"]
+    success = jobs["completed"] / finished if finished else None
+    stale_share = fresh["stale"] / fresh["viewed"] if fresh["viewed"] else 0.0
+    errors = jobs["logged_errors"] + jobs["failed"]
+    metrics = {"queue_depth": jobs["queue_depth"], "completed": jobs["completed"], "failed": jobs["failed"],
+               "success_rate": success, "viewed": fresh["viewed"], "stale": fresh["stale"],
+               "stale_share": stale_share, "errors": errors}
+    fails = []
+    if jobs["queue_depth"] > m.max_queue_depth:
+        fails.append(f"queue depth {jobs['queue_depth']} > {m.max_queue_depth}")
+    if errors > m.max_errors:
+        fails.append(f"{errors} errors > {m.max_errors}")
+    if finished >= max(m.min_jobs, 1):
+        if success < m.min_success_rate:
+            fails.append(f"success rate {success:.1%} < {m.min_success_rate:.0%}")
+        if stale_share > m.max_stale_share:
+            fails.append(f"{stale_share:.0%} of viewed symbols stale > {m.max_stale_share:.0%}")
+    if fails:
+        return {"verdict": "fail", "reasons": fails, "metrics": metrics}
+    if finished < max(m.min_jobs, 1):
+        return {"verdict": "inconclusive", "metrics": metrics,
+                "reasons": [f"only {finished} finished job(s) in the window; {m.min_jobs} needed to judge"]}
+    return {"verdict": "pass", "reasons": [], "metrics": metrics}

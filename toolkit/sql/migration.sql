@@ -1,0 +1,92 @@
+-- Queries of the per-type migration. {placeholders} are identifiers carrying the suffix.
+
+-- name: states
+SELECT data_type, state, legacy_snapshot, registered_at, flag_on_at, legacy_disabled_at, bake_started_at,
+       promoted_at, rolled_back_at, note, updated_at, updated_by
+FROM toolkit.migrations ORDER BY data_type;
+
+-- name: lock_state
+SELECT state, legacy_snapshot, bake_started_at FROM toolkit.migrations WHERE data_type = %(data_type)s FOR UPDATE;
+
+-- name: set_state
+INSERT INTO toolkit.migrations AS m (data_type, state, updated_by)
+VALUES (%(data_type)s, %(state)s, %(actor)s)
+ON CONFLICT (data_type) DO UPDATE SET state = excluded.state, updated_at = now(), updated_by = excluded.updated_by;
+
+-- name: stamp
+UPDATE toolkit.migrations SET {column} = now(), note = %(note)s WHERE data_type = %(data_type)s;
+
+-- name: restart
+UPDATE toolkit.migrations
+SET registered_at = NULL, flag_on_at = NULL, legacy_disabled_at = NULL, bake_started_at = NULL,
+    promoted_at = NULL, rolled_back_at = NULL, note = NULL
+WHERE data_type = %(data_type)s;
+
+-- name: save_snapshot
+UPDATE toolkit.migrations SET legacy_snapshot = %(snapshot)s WHERE data_type = %(data_type)s;
+
+-- name: event
+INSERT INTO toolkit.migration_events (data_type, event, actor, detail)
+VALUES (%(data_type)s, %(event)s, %(actor)s, %(detail)s);
+
+-- name: events
+SELECT at, event, actor, detail FROM toolkit.migration_events
+WHERE data_type = %(data_type)s ORDER BY at DESC, id DESC LIMIT %(limit)s;
+
+-- name: register
+INSERT INTO public.{registry} (data_type, target_table, key_column, timestamp_column, ttl_seconds, priority,
+                               estimated_bytes, refresh_strategy, endpoints, feature_flag, legacy_job)
+VALUES (%(name)s, %(table)s, %(key_column)s, %(timestamp_column)s, %(ttl_seconds)s, %(priority)s,
+        %(estimated_bytes)s, %(strategy)s, %(endpoints)s, %(flag)s, %(legacy_job)s)
+ON CONFLICT (data_type) DO NOTHING;
+
+-- name: cron_installed
+SELECT to_regclass('cron.job') IS NOT NULL;
+
+-- name: legacy_job
+SELECT jobid, jobname, schedule, command, nodename, nodeport, database, username, active
+FROM cron.job WHERE jobname = %(name)s FOR UPDATE;
+
+-- name: legacy_job_by_id
+SELECT jobid, jobname, schedule, command, nodename, nodeport, database, username, active
+FROM cron.job WHERE jobid = %(jobid)s FOR UPDATE;
+
+-- name: deactivate
+SELECT cron.alter_job(%(jobid)s, active := false);
+
+-- name: restore_job
+SELECT cron.alter_job(%(jobid)s, schedule := %(schedule)s, command := %(command)s, database := %(database)s,
+                      username := %(username)s, active := %(active)s);
+
+-- name: recreate_job
+SELECT cron.schedule_in_database(%(jobname)s, %(schedule)s, %(command)s, %(database)s, %(username)s, %(active)s);
+
+-- name: restore_node
+UPDATE cron.job SET nodename = %(nodename)s, nodeport = %(nodeport)s
+WHERE jobid = %(jobid)s AND (nodename, nodeport) IS DISTINCT FROM (%(nodename)s, %(nodeport)s);
+
+-- name: monitor_jobs
+SELECT (SELECT count(*) FROM public.{pending} WHERE data_type = %(data_type)s) AS queue_depth,
+       (SELECT count(*) FROM public.{completed}
+        WHERE data_type = %(data_type)s AND finished_at > now() - make_interval(mins => %(window)s)) AS completed,
+       (SELECT count(*) FROM public.{failed}
+        WHERE data_type = %(data_type)s AND finished_at > now() - make_interval(mins => %(window)s)) AS failed,
+       (SELECT count(*) FROM public.ops_events
+        WHERE level IN ('warning', 'error') AND at > now() - make_interval(mins => %(window)s)
+          AND details ->> 'data_type' = %(data_type)s) AS logged_errors;
+
+-- name: monitor_freshness
+WITH viewed AS (
+    SELECT DISTINCT s.symbol FROM public.{subscriptions} AS s
+    WHERE %(data_type)s = ANY (s.data_types)
+      AND s.last_seen > now() - make_interval(secs => %(subscription_ttl)s)
+)
+SELECT count(*) AS viewed,
+       count(*) FILTER (WHERE f.last_at IS NULL OR f.last_at <= now() - make_interval(secs => %(ttl)s)) AS stale
+FROM viewed AS v
+LEFT JOIN LATERAL (SELECT max(t.{ts}) AS last_at FROM public.{table} AS t WHERE t.{key} = v.symbol) AS f ON true;
+
+-- name: monitor_freshness_global
+SELECT 1 AS viewed,
+       CASE WHEN max(t.{ts}) IS NULL OR max(t.{ts}) <= now() - make_interval(secs => %(ttl)s) THEN 1 ELSE 0 END AS stale
+FROM public.{table} AS t;
