@@ -9,7 +9,9 @@ CREATE TABLE public.api_data_usage{{ suffix }} (
     bytes           bigint      NOT NULL DEFAULT 0 CHECK (bytes >= 0),
     errors          bigint      NOT NULL DEFAULT 0 CHECK (errors >= 0),
     completed_jobs  bigint      NOT NULL DEFAULT 0 CHECK (completed_jobs >= 0),
-    failed_jobs     bigint      NOT NULL DEFAULT 0 CHECK (failed_jobs >= 0)
+    failed_jobs     bigint      NOT NULL DEFAULT 0 CHECK (failed_jobs >= 0),
+    -- Estimates released from the in-flight reservation by jobs that left processing.
+    released        bigint      NOT NULL DEFAULT 0 CHECK (released >= 0)
 ) WITH (fillfactor = 70);
 
 -- One row: the settings the queue functions read at run time (seeded from phases.yaml), so
@@ -73,13 +75,19 @@ FROM (SELECT toolkit.param('settings') AS s) AS p;
 --              Counting window + 1 whole seconds means any real window of that length is covered.
 --   cached_bytes: actual bytes of the usage buckets in [window_from, cached_until), kept so a
 --                 claim reads only the few buckets that changed instead of 30 days of them.
+--   reserved_total / released_cached: estimated bytes of jobs in flight, as two running
+--                 totals: claims add to the first under this lock; jobs leaving processing
+--                 record what they release in the usage buckets, without touching this row,
+--                 so completions never wait for claims.
 CREATE TABLE public.api_quota_state{{ suffix }} (
-    id            boolean     PRIMARY KEY DEFAULT true CHECK (id),
-    call_ring     integer[]   NOT NULL,
-    ring_epoch    bigint      NOT NULL,
-    window_from   timestamptz NOT NULL,
-    cached_until  timestamptz NOT NULL,
-    cached_bytes  bigint      NOT NULL DEFAULT 0
+    id              boolean     PRIMARY KEY DEFAULT true CHECK (id),
+    call_ring       integer[]   NOT NULL,
+    ring_epoch      bigint      NOT NULL,
+    window_from     timestamptz NOT NULL,
+    cached_until    timestamptz NOT NULL,
+    cached_bytes    bigint      NOT NULL DEFAULT 0,
+    reserved_total  bigint      NOT NULL DEFAULT 0,
+    released_cached bigint      NOT NULL DEFAULT 0
 );
 
 INSERT INTO public.api_quota_state{{ suffix }} (call_ring, ring_epoch, window_from, cached_until)
@@ -111,39 +119,46 @@ BEGIN
 END
 $$;
 
--- Bytes used in the trailing window at p_now: reserved estimates of jobs in flight, then
--- actual bytes of the buckets. In-flight jobs are read first: a completion that commits in
--- between is then counted twice (safe) rather than not at all.
+-- Bytes used in the trailing window at p_now: estimates of jobs in flight plus actual bytes
+-- of the buckets, reading only the buckets that left the window or the cache since the
+-- state row was last written. A completion that commits while this runs is counted twice at
+-- worst (still in flight, and in its bucket), never not at all.
+-- Plain SQL, no SET clause and not SECURITY DEFINER, so that the planner inlines it into the
+-- claim's statement: it runs on every claim. Every name is schema-qualified.
 CREATE OR REPLACE FUNCTION public.quota_window_bytes{{ suffix }}(
-    p_now timestamptz,
-    OUT bytes_used bigint, OUT window_from timestamptz, OUT cached_until timestamptz, OUT cached_bytes bigint)
-LANGUAGE plpgsql
+    p_now timestamptz, st public.api_quota_state{{ suffix }}, p_window_days integer)
+RETURNS TABLE (bytes_used bigint, inflight bigint, window_from timestamptz, cached_until timestamptz,
+               cached_bytes bigint, released_cached bigint)
+LANGUAGE sql
 STABLE
-SET search_path = ''
 AS $$
-DECLARE
-    st       public.api_quota_state{{ suffix }};
-    cfg      public.queue_config{{ suffix }};
-    inflight bigint;
-    recent   bigint;
-BEGIN
-    SELECT * INTO STRICT cfg FROM public.queue_config{{ suffix }};
-    SELECT * INTO STRICT st FROM public.api_quota_state{{ suffix }};
-    SELECT COALESCE(sum(q.estimated_bytes), 0) INTO inflight FROM public.api_call_queue{{ suffix }}_processing AS q;
-
-    window_from  := pg_catalog.date_trunc('minute', p_now) - pg_catalog.make_interval(days => cfg.byte_window_days);
-    -- Leave the last minute uncached: a completion that began in it may commit late.
-    cached_until := GREATEST(st.cached_until, pg_catalog.date_trunc('minute', p_now) - interval '1 minute');
-    cached_bytes := st.cached_bytes
-        - COALESCE((SELECT sum(u.bytes) FROM public.api_data_usage{{ suffix }} AS u
-                    WHERE u.bucket >= st.window_from AND u.bucket < GREATEST(window_from, st.window_from)
-                      AND u.bucket < st.cached_until), 0)
-        + COALESCE((SELECT sum(u.bytes) FROM public.api_data_usage{{ suffix }} AS u
-                    WHERE u.bucket >= GREATEST(st.cached_until, window_from) AND u.bucket < cached_until), 0);
-    SELECT COALESCE(sum(u.bytes), 0) INTO recent
-    FROM public.api_data_usage{{ suffix }} AS u WHERE u.bucket >= cached_until;
-    bytes_used := inflight + cached_bytes + recent;
-END
+    WITH bounds AS (
+        SELECT GREATEST(st.window_from,
+                        pg_catalog.date_trunc('minute', p_now) - pg_catalog.make_interval(days => p_window_days)) AS window_from,
+               -- The last minute stays uncached: a completion that began in it may commit late.
+               GREATEST(st.cached_until, pg_catalog.date_trunc('minute', p_now) - interval '1 minute') AS cached_until
+    ), sums AS (
+        SELECT b.window_from, b.cached_until,
+               COALESCE(sum(u.bytes) FILTER (WHERE u.bucket < b.window_from AND u.bucket < st.cached_until), 0) AS evicted,
+               COALESCE(sum(u.bytes) FILTER (WHERE u.bucket >= st.cached_until AND u.bucket < b.cached_until
+                                                   AND u.bucket >= b.window_from), 0) AS newly_bytes,
+               COALESCE(sum(u.released) FILTER (WHERE u.bucket >= st.cached_until AND u.bucket < b.cached_until), 0)
+                   AS newly_released,
+               COALESCE(sum(u.bytes) FILTER (WHERE u.bucket >= b.cached_until), 0) AS recent_bytes,
+               COALESCE(sum(u.released) FILTER (WHERE u.bucket >= b.cached_until), 0) AS recent_released
+        FROM bounds AS b
+        -- Only the buckets that left the window since the last write, and those not cached yet.
+        LEFT JOIN public.api_data_usage{{ suffix }} AS u
+               ON (u.bucket >= st.window_from AND u.bucket < b.window_from) OR u.bucket >= st.cached_until
+        GROUP BY b.window_from, b.cached_until
+    )
+    SELECT (f.inflight + st.cached_bytes - s.evicted + s.newly_bytes + s.recent_bytes)::bigint,
+           f.inflight::bigint, s.window_from, s.cached_until,
+           (st.cached_bytes - s.evicted + s.newly_bytes)::bigint,
+           (st.released_cached + s.newly_released)::bigint
+    FROM sums AS s,
+         LATERAL (SELECT GREATEST(st.reserved_total - st.released_cached - s.newly_released - s.recent_released, 0)
+                         AS inflight) AS f
 $$;
 
 ALTER TABLE public.api_data_usage{{ suffix }} ENABLE ROW LEVEL SECURITY;
@@ -155,8 +170,8 @@ GRANT SELECT ON TABLE public.api_data_usage{{ suffix }}, public.queue_config{{ s
     TO service_role;
 
 REVOKE EXECUTE ON FUNCTION public.quota_ring_advance{{ suffix }}(integer[], bigint, bigint),
-                           public.quota_window_bytes{{ suffix }}(timestamptz)
+                           public.quota_window_bytes{{ suffix }}(timestamptz, public.api_quota_state{{ suffix }}, integer)
     FROM PUBLIC, anon, authenticated;
 GRANT EXECUTE ON FUNCTION public.quota_ring_advance{{ suffix }}(integer[], bigint, bigint),
-                          public.quota_window_bytes{{ suffix }}(timestamptz)
+                          public.quota_window_bytes{{ suffix }}(timestamptz, public.api_quota_state{{ suffix }}, integer)
     TO service_role;

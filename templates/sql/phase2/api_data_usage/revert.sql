@@ -1,4 +1,4 @@
-DROP FUNCTION IF EXISTS public.quota_window_bytes{{ suffix }}(timestamptz);
+DROP FUNCTION IF EXISTS public.quota_window_bytes{{ suffix }}(timestamptz, public.api_quota_state{{ suffix }}, integer);
 DROP FUNCTION IF EXISTS public.quota_ring_advance{{ suffix }}(integer[], bigint, bigint);
 -- Configuration and quota state are derived: recreated from phases.yaml by the next deploy.
 DROP TABLE IF EXISTS public.api_quota_state{{ suffix }};

@@ -7,6 +7,8 @@ RETURNS text
 LANGUAGE plpgsql
 VOLATILE
 SECURITY DEFINER
+SET enable_seqscan = off
+SET jit = off
 SET search_path = ''
 AS $$
 DECLARE
@@ -51,7 +53,7 @@ BEGIN
     PERFORM public.record_api_usage{{ suffix }}(
         COALESCE((SELECT pg_catalog.cardinality(r.endpoints) FROM public.data_type_registry{{ suffix }} AS r
                   WHERE r.data_type = job.data_type), 1),
-        COALESCE(p_bytes, 0), 1, 0, CASE WHEN outcome = 'failed' THEN 1 ELSE 0 END);
+        COALESCE(p_bytes, 0), 1, 0, CASE WHEN outcome = 'failed' THEN 1 ELSE 0 END, COALESCE(job.estimated_bytes, 0));
     RETURN outcome;
 END
 $$;

@@ -19,7 +19,7 @@ BEGIN
     SELECT * INTO STRICT st FROM public.api_quota_state{{ suffix }};
     SELECT COALESCE(sum(x), 0) INTO calls
     FROM pg_catalog.unnest(public.quota_ring_advance{{ suffix }}(st.call_ring, st.ring_epoch, now_s)) AS x;
-    SELECT w.bytes_used INTO used FROM public.quota_window_bytes{{ suffix }}(pg_catalog.clock_timestamp()) AS w;
+    SELECT w.bytes_used INTO used FROM public.quota_window_bytes{{ suffix }}(pg_catalog.clock_timestamp(), st, cfg.byte_window_days) AS w;
     RETURN pg_catalog.jsonb_build_object(
         'calls_used', calls,
         'calls_limit', cfg.calls_per_window,

@@ -16,6 +16,9 @@ DECLARE
     now_ts    timestamptz := pg_catalog.clock_timestamp();
     from_ts   timestamptz;
     until_ts  timestamptz;
+    wb        record;
+    st        public.api_quota_state{{ suffix }};
+    actual_inflight bigint;
 BEGIN
     SELECT * INTO STRICT cfg FROM public.queue_config{{ suffix }};
 
@@ -47,10 +50,18 @@ BEGIN
     )
     SELECT count(*) INTO buckets FROM gone;
 
+    -- Rebuild the quota cache from the buckets, and re-base the in-flight reservation on what
+    -- processing really holds, so that neither deleted buckets nor a job moved by hand can
+    -- skew the budget for long. Processing is read before the buckets: a completion between
+    -- the two is then counted in flight once too often, never once too few.
+    SELECT * INTO STRICT st FROM public.api_quota_state{{ suffix }} FOR UPDATE;
+    SELECT COALESCE(sum(q.estimated_bytes), 0) INTO actual_inflight FROM public.api_call_queue{{ suffix }}_processing AS q;
+    SELECT * INTO wb FROM public.quota_window_bytes{{ suffix }}(now_ts, st, cfg.byte_window_days);
     from_ts := pg_catalog.date_trunc('minute', now_ts) - pg_catalog.make_interval(days => cfg.byte_window_days);
-    until_ts := pg_catalog.date_trunc('minute', now_ts) - interval '1 minute';
-    UPDATE public.api_quota_state{{ suffix }}
-    SET window_from = from_ts, cached_until = until_ts,
+    until_ts := wb.cached_until;
+    UPDATE public.api_quota_state{{ suffix }} AS s
+    SET window_from = from_ts, cached_until = until_ts, released_cached = wb.released_cached,
+        reserved_total = s.reserved_total - wb.inflight + actual_inflight,
         cached_bytes = COALESCE((SELECT sum(u.bytes) FROM public.api_data_usage{{ suffix }} AS u
                                  WHERE u.bucket >= from_ts AND u.bucket < until_ts), 0);
 

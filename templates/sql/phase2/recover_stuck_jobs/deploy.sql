@@ -11,6 +11,7 @@ AS $$
 DECLARE
     cfg   public.queue_config{{ suffix }};
     moved integer := 0;
+    freed bigint;
     tries integer := 0;
 BEGIN
     SELECT * INTO STRICT cfg FROM public.queue_config{{ suffix }};
@@ -33,9 +34,13 @@ BEGIN
                     worker_id = NULL
                 FROM stuck
                 WHERE q.status = 'processing' AND q.id = stuck.id
-                RETURNING 1
+                RETURNING q.estimated_bytes
             )
-            SELECT count(*) INTO moved FROM back;
+            SELECT count(*), COALESCE(sum(back.estimated_bytes), 0)::bigint INTO moved, freed FROM back;
+            IF moved > 0 THEN
+                -- Whether their calls happened is unknown; their reservations end here.
+                PERFORM public.record_api_usage{{ suffix }}(0, 0, 0, 0, 0, freed);
+            END IF;
             RETURN moved;
         EXCEPTION WHEN serialization_failure THEN
             tries := tries + 1;

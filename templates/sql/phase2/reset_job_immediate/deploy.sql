@@ -6,11 +6,14 @@ RETURNS boolean
 LANGUAGE plpgsql
 VOLATILE
 SECURITY DEFINER
+SET enable_seqscan = off
+SET jit = off
 SET search_path = ''
 AS $$
 DECLARE
     cfg   public.queue_config{{ suffix }};
     dtype text;
+    freed bigint;
     tries integer := 0;
 BEGIN
     SELECT * INTO STRICT cfg FROM public.queue_config{{ suffix }};
@@ -20,7 +23,7 @@ BEGIN
             SET status = 'pending', scheduled_for = pg_catalog.clock_timestamp(),
                 attempts = GREATEST(q.attempts - 1, 0), last_error = p_reason, worker_id = NULL, started_at = NULL
             WHERE q.status = 'processing' AND q.id = p_job_id
-            RETURNING q.data_type INTO dtype;
+            RETURNING q.data_type, q.estimated_bytes INTO dtype, freed;
             EXIT;
         EXCEPTION WHEN serialization_failure THEN
             tries := tries + 1;
@@ -35,7 +38,7 @@ BEGIN
     PERFORM public.record_api_usage{{ suffix }}(
         COALESCE((SELECT pg_catalog.cardinality(r.endpoints) FROM public.data_type_registry{{ suffix }} AS r
                   WHERE r.data_type = dtype), 1),
-        COALESCE(p_bytes, 0), 0, 0, 0);
+        COALESCE(p_bytes, 0), 0, 0, 0, COALESCE(freed, 0));
     RETURN true;
 END
 $$;
