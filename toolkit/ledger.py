@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from toolkit import __version__
-from toolkit.queries import SQL_DIR, query, script
+from toolkit.queries import query, script
 
 if TYPE_CHECKING:
     import psycopg
@@ -38,8 +38,7 @@ def install(conn: "psycopg.Connection") -> None:
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", [INSTALL_LOCK])
         for name in SCHEMA_SCRIPTS:
-            if (SQL_DIR / name).exists():
-                conn.execute(script(name))
+            conn.execute(script(name))
 
 
 def entries(conn: "psycopg.Connection") -> dict[tuple[int, str], Entry]:
