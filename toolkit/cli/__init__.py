@@ -89,15 +89,24 @@ def _global(
     ctx.obj = AppContext(db_url=db_url, plan_file=plan, json=json_output, verbose=verbose, yes=yes, actor=actor)
 
 
+from toolkit.cli import checklist as _checklist  # noqa: E402
 from toolkit.cli import cron as _cron  # noqa: E402
+from toolkit.cli import flags as _flags  # noqa: E402
 from toolkit.cli import local as _local  # noqa: E402
+from toolkit.cli import migration as _migration  # noqa: E402
 from toolkit.cli import phase as _phase  # noqa: E402
+from toolkit.cli import progress as _progress  # noqa: E402
 from toolkit.cli import queue as _queue  # noqa: E402
 
 app.add_typer(_local.app, name="local")
 app.add_typer(_phase.app, name="phase")
 app.add_typer(_queue.app, name="queue")
 app.add_typer(_cron.app, name="cron")
+app.add_typer(_checklist.app, name="checklist")
+app.add_typer(_flags.app, name="flags")
+app.add_typer(_progress.app, name="progress")
+for _name, _command in _migration.COMMANDS.items():
+    app.command(_name)(_command)
 app.command("status")(_phase.status)
 
 

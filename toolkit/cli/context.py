@@ -61,6 +61,15 @@ class AppContext:
 
         return current_actor(self.actor)
 
+    def after_change(self, target: "Target") -> None:
+        """Bring PROGRESS.md along after a command changed the rollout (a warning if it cannot)."""
+        from toolkit.cli.output import err_console
+        from toolkit.progress.sync import sync_if_present
+
+        message = sync_if_present(self.load_plan(), target, self.project.root)
+        if message and not self.json:
+            err_console().print(message, highlight=False, soft_wrap=True)
+
     def confirm(self, target: "Target", action: str, destructive: bool) -> None:
         """Show where a write goes; ask before remote or destructive work unless --yes."""
         from toolkit.cli.output import err_console

@@ -123,6 +123,8 @@ def apply(
             for s in r.steps:
                 c.print(f"  {s['step']}: {styled(s['result'])}")
     emit(app_ctx.json, payload, render)
+    if not dry_run:
+        app_ctx.after_change(engine.target)
 
 
 @app.command()
@@ -131,6 +133,7 @@ def verify(ctx: typer.Context, phase: int = typer.Argument(..., help="Phase numb
     results = _engine(ctx.obj).verify(phase)
     emit(ctx.obj.json, results, lambda c: c.print(table(f"phase {phase} verify", ["step", "result", "message"], [
         [r["step"], styled(r["result"]), r["message"]] for r in results])))
+    ctx.obj.after_change(ctx.obj.target())
     failed = [r["step"] for r in results if r["result"] == "fail"]
     if failed:
         raise CheckFailed(f"phase {phase}: {len(failed)} step(s) failed verify: {', '.join(failed)}")
@@ -151,6 +154,7 @@ def revert(
     emit(app_ctx.json, report.__dict__, lambda c: c.print(
         f"phase {report.phase} ({report.title}): {styled(report.result)} in {report.seconds} s\n"
         + "\n".join(f"  {s['step']}: {s['result']}" for s in report.steps)))
+    app_ctx.after_change(engine.target)
 
 
 def status(ctx: typer.Context) -> None:

@@ -61,6 +61,7 @@ TABLE_COLUMNS = 4
 _CHECKBOX = re.compile(
     r"^(?P<indent>[ \t]*)- \[(?P<box>[ xX])\] (?P<text>.*?\S)(?P<marker> ✅/❌| ✅| ❌)?(?P<trail>[ \t]*)$"
 )
+_MARKER_TAIL = re.compile(r" (✅/❌|✅|❌)$")
 _SECTION = re.compile(r"^#{1,2} +(?P<title>.*?)\s*$")
 _PHASE_HEADING = re.compile(r"^## +Phase (?P<n>\d+):")
 _SUBHEADING = re.compile(r"^#{3,6} +(?P<title>.*?)\s*$")
@@ -69,6 +70,11 @@ _FIELD = re.compile(r"^(?P<label>\*\*(?P<name>Last Updated|Current Phase|Overall
 _BAR_LINE = re.compile(r"^Phase (?P<n>\d+):")
 _BAR = re.compile(r"^(?P<head>Phase \d+:.*\[)(?P<cells>[^\[\]]*)(?P<mid>\][ \t]*)(?P<percent>\d+)%(?P<tail>.*)$")
 _PIPE = re.compile(r"(?<!\\)\|")
+
+
+def task_text(task: str) -> str:
+    """A task line's key text: the line without its trailing result marker."""
+    return _MARKER_TAIL.sub("", task)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,108 @@
+"""PROGRESS.md kept true: the user's seed document through `toolkit progress ...`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from tests.conftest import ROOT, Cli
+from toolkit.textfix import repair
+
+SEED = ROOT / "tests/fixtures/PROGRESS.seed.md"
+DAMAGED = ("\uf8ffüî¥", "‚ñë", "‚úÖ", "‚ùå")
+
+
+@pytest.fixture
+def document(tmp_path, monkeypatch):
+    path = tmp_path / "PROGRESS.md"
+    shutil.copy(SEED, path)
+    monkeypatch.setenv("TOOLKIT_PROGRESS", str(path))
+    return path
+
+
+def test_sync_after_phase_0_ticks_exactly_its_applied_tasks(cli, document):
+    assert cli("phase", "apply", "0").exit_code == 0  # apply keeps the document in step by itself
+    result = cli("--json", "progress", "sync")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["changed"] is False  # already synced by apply
+
+    seed = SEED.read_text(encoding="utf-8").splitlines()
+    after = document.read_text(encoding="utf-8").splitlines()
+    assert len(after) == len(seed)
+    changed = {i: (a, b) for i, (a, b) in enumerate(zip(seed, after)) if repair(a) != b}
+    changed_text = [b for a, b in changed.values()]
+    assert "- [x] Create `feature_flags` table" in changed_text
+    assert "- [x] Create monitoring/logging infrastructure" in changed_text
+    assert sum(line.startswith("- [x]") for line in after) == 2
+    status = [b for b in changed_text if b.startswith("**Status:**")]
+    assert status == ["**Status:** 🟡 In Progress"]
+    bar = next(b for b in changed_text if b.startswith("Phase 0:"))
+    assert "[███░░░░░░░] 29%" in bar
+    assert any(b.startswith("**Overall Progress:** 4% (0/7 phases complete)") for b in changed_text)
+    assert any(b.startswith("**Last Updated:**") for b in changed_text)
+    # Nothing else moved: exactly the owned lines changed.
+    assert len(changed) == 7, changed
+    text = document.read_text(encoding="utf-8")
+    for good in ("🔴", "🟡", "░", "█", "✅/❌"):
+        assert good in text
+    for bad in DAMAGED:
+        assert bad not in text
+
+
+def test_check_reports_an_out_of_date_document(cli, document):
+    assert cli("progress", "sync", "--check").exit_code == 1  # the seed's "2025-01-XX" and damage
+    assert cli("progress", "sync").exit_code == 0
+    assert cli("progress", "sync", "--check").exit_code == 0
+    assert cli("phase", "apply", "0", "--dry-run").exit_code == 0
+    assert cli("progress", "sync", "--check").exit_code == 0
+
+
+def test_a_document_it_cannot_understand_is_left_untouched(cli, document):
+    lines = SEED.read_text(encoding="utf-8").splitlines(keepends=True)
+    heading = next(i for i, l in enumerate(lines) if l.startswith("## Phase 3:"))
+    status = next(i for i in range(heading, len(lines)) if lines[i].startswith("**Status:**"))
+    del lines[status]  # the toolkit owns this line: without it, it cannot say where phase 3 stands
+    document.write_text("".join(lines), encoding="utf-8")
+    before = document.read_bytes()
+    result = cli("progress", "sync")
+    assert result.exit_code == 2
+    assert f"{document}:{heading + 1}: the Phase 3 section has no **Status:** line" in result.stderr
+    assert document.read_bytes() == before
+    # An apply still succeeds; it only warns that the document could not follow.
+    applied = cli("phase", "apply", "0")
+    assert applied.exit_code == 0 and "was not updated" in applied.stderr
+    assert document.read_bytes() == before
+
+
+def test_undecodable_document_names_the_line(cli, document):
+    document.write_bytes(b"# Build Progress\n\nfine\n\xff\xfe broken\n")
+    result = cli("progress", "sync")
+    assert result.exit_code == 2 and f"{document}:4:" in result.stderr
+    assert document.read_bytes() == b"# Build Progress\n\nfine\n\xff\xfe broken\n"
+
+
+def test_init_writes_a_fresh_document_in_the_same_format(cli, tmp_path, monkeypatch):
+    fresh = tmp_path / "fresh" / "PROGRESS.md"
+    fresh.parent.mkdir()
+    monkeypatch.setenv("TOOLKIT_PROGRESS", str(fresh))
+    assert cli("phase", "apply", "0..1").exit_code == 0
+    assert cli("progress", "init").exit_code == 0
+    text = fresh.read_text(encoding="utf-8")
+    assert "## Phase 6: Full Migration" in text and "| `exchange-market-status` |" in text
+    assert "- [x] Create `data_type_registry_v2` table" in text
+    assert cli("progress", "sync", "--check").exit_code == 0
+    refused = cli("progress", "init")
+    assert refused.exit_code == 2 and "exists already" in refused.stderr
+    assert cli("progress", "init", "--force").exit_code == 0
+
+
+def test_report_from_the_database(cli, document):
+    assert cli("phase", "apply", "0..1").exit_code == 0
+    report = json.loads(cli("--json", "progress").stdout)
+    phases = {p["phase"]: p for p in report["phases"]}
+    assert phases[0]["status"] == "in progress" and phases[0]["percent"] == 29
+    assert phases[1]["status"] == "in progress"  # applied, but its manual test is not confirmed
+    assert report["current_phase"] == "Phase 0 - Safety Infrastructure"
+    assert len(report["migration"]) == 11 and report["blockers"] == []
