@@ -106,3 +106,18 @@ def test_report_from_the_database(cli, document):
     assert phases[1]["status"] == "in progress"  # applied, but its manual test is not confirmed
     assert report["current_phase"] == "Phase 0 - Safety Infrastructure"
     assert len(report["migration"]) == 11 and report["blockers"] == []
+
+
+def test_a_checklist_result_ticks_its_line(cli, document):
+    assert cli("phase", "apply", "0..1").exit_code == 0
+    line = "Manual test: Can insert/query all tables"
+    assert f"- [ ] {line} ✅/❌" in document.read_text(encoding="utf-8")
+    manual = sum(i["manual"] for i in json.loads(cli("--json", "checklist", "list").stdout) if i["name"] == "phase1-manual")
+    failed = cli("checklist", "run", "phase1-manual", input="fail\nbroken\n" + "pass\n\n" * (manual - 1))
+    assert failed.exit_code == 1
+    assert f"- [ ] {line} ❌" in document.read_text(encoding="utf-8")
+    passed = cli("checklist", "run", "phase1-manual", input="pass\n\n" * manual)
+    assert passed.exit_code == 0, passed.output
+    text = document.read_text(encoding="utf-8")
+    assert f"- [x] {line} ✅" in text
+    assert "**Status:** 🟢 Complete" in text.split("## Phase 1:")[1].split("## Phase 2:")[0]

@@ -71,6 +71,7 @@ def run(
     if resume and not result["resumed"] and not app_ctx.json:
         err_console().print(f"there was no unfinished run of {name} to resume: run {result['run_id']} is a new one")
     emit(app_ctx.json, result, lambda c: c.print(_verdict(result, name, data_type), highlight=False))
+    app_ctx.after_change(runner.target)  # a finished run ticks its ✅/❌ line
     if result["result"] != "pass":
         raise typer.Exit(1)
 
