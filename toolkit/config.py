@@ -47,6 +47,7 @@ class Staleness(Strict):
     background_sample_percent: float = Field(10, gt=0, le=100)
     min_quota_headroom: float = Field(0.5, ge=0, le=1)
     queue_chunk_symbols: int = Field(500, gt=0)
+    track_rate_limit_per_minute: int = Field(30, gt=0)
 
 
 class Monitor(Strict):

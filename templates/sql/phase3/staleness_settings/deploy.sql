@@ -7,14 +7,16 @@ CREATE TABLE public.staleness_config{{ suffix }} (
     background_sample_percent       double precision NOT NULL CHECK (background_sample_percent > 0 AND background_sample_percent <= 100),
     min_quota_headroom              double precision NOT NULL CHECK (min_quota_headroom BETWEEN 0 AND 1),
     queue_chunk_symbols             integer NOT NULL CHECK (queue_chunk_symbols > 0),
+    track_rate_limit_per_minute     integer NOT NULL CHECK (track_rate_limit_per_minute > 0),
     updated_at                      timestamptz NOT NULL DEFAULT now()
 );
 INSERT INTO public.staleness_config{{ suffix }} (
     subscription_ttl_seconds, scheduled_min_interval_seconds, scheduled_max_jobs,
-    background_sample_percent, min_quota_headroom, queue_chunk_symbols)
+    background_sample_percent, min_quota_headroom, queue_chunk_symbols, track_rate_limit_per_minute)
 SELECT (s #>> '{subscription_ttl_seconds}')::integer, (s #>> '{scheduled_min_interval_seconds}')::integer,
        (s #>> '{scheduled_max_jobs}')::integer, (s #>> '{background_sample_percent}')::double precision,
-       (s #>> '{min_quota_headroom}')::double precision, (s #>> '{queue_chunk_symbols}')::integer
+       (s #>> '{min_quota_headroom}')::double precision, (s #>> '{queue_chunk_symbols}')::integer,
+       (s #>> '{track_rate_limit_per_minute}')::integer
 FROM (SELECT toolkit.param('settings', 'staleness') AS s) AS p;
 
 CREATE TABLE public.staleness_state{{ suffix }} (
