@@ -21,3 +21,12 @@ SELECT public.{purge}(%(older_than)s, %(limit)s);
 -- name: purge_candidates
 SELECT (SELECT count(*) FROM public.{completed} WHERE finished_at < clock_timestamp() - %(older_than)s)
      + (SELECT count(*) FROM public.{failed} WHERE finished_at < clock_timestamp() - %(older_than)s);
+
+-- name: invoke_loop
+SELECT public.{invoke_loop}();
+
+-- name: record_result
+SELECT public.{record_result}(%(ok)s, %(error)s);
+
+-- name: due
+SELECT count(*) FROM public.{pending} WHERE scheduled_for <= now();

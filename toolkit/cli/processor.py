@@ -1,0 +1,57 @@
+"""`toolkit processor tick | run`: the external ticker of the local stack (and of CI schedules)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from toolkit.cli.output import emit, err_console
+
+app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                  help="The external ticker: ask the processor loop whether to run, then call the processor.")
+
+URL = typer.Option(None, "--url", help="The queue-processor function (default: settings.processor_url, or TOOLKIT_PROCESSOR_URL).")
+
+
+def _ticker(ctx: typer.Context, url: Optional[str]):
+    from toolkit.processor import Ticker, require_url, service_token
+
+    app_ctx = ctx.obj
+    plan = app_ctx.load_plan().plan
+    return Ticker(plan, app_ctx.target(), require_url(url, plan), service_token(app_ctx.project.root))
+
+
+def _line(result: dict) -> str:
+    loop, proc = result["loop"], result["processor"]
+    text = f"loop: {loop.get('action')}" + (f" ({loop['reason']})" if loop.get("reason") and loop.get("action") != "external" else "")
+    if proc:
+        text += (f"; processor error: {proc['error']}" if proc.get("error") else
+                 f"; processor: {proc.get('completed', 0)} completed, {proc.get('failed', 0)} failed, "
+                 f"{proc.get('retried', 0)} retried, {proc.get('bytes', 0):,} bytes, stopped by {proc.get('stopped_by')}")
+    return text
+
+
+@app.command()
+def tick(ctx: typer.Context, url: Optional[str] = URL) -> None:
+    """One tick: invoke_processor_loop, then the processor if the loop says an external ticker must."""
+    result = _ticker(ctx, url).tick()
+    emit(ctx.obj.json, result, lambda c: c.print(_line(result), highlight=False))
+    if (result["processor"] or {}).get("error"):
+        raise typer.Exit(1)
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    url: Optional[str] = URL,
+    interval: float = typer.Option(60, "--interval", min=0, help="Seconds between ticks (pg_cron's is a minute)."),
+    until_empty: bool = typer.Option(False, "--until-empty", help="Tick back to back and stop when nothing is due."),
+    max_ticks: Optional[int] = typer.Option(None, "--max-ticks", min=1, help="Stop after this many ticks."),
+) -> None:
+    """Tick repeatedly (Ctrl-C stops)."""
+    ticker = _ticker(ctx, url)
+    report = None if ctx.obj.json else (lambda r: err_console().print(_line(r), highlight=False))
+    result = ticker.run(interval, until_empty, max_ticks, report)
+    emit(ctx.obj.json, result, lambda c: c.print(
+        f"{result['ticks']} tick(s), {result['completed']} job(s) completed, {result['due']} due", highlight=False))

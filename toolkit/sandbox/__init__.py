@@ -1,0 +1,9 @@
+"""A local stand-in for Financial Modeling Prep's "stable" API, for local runs and tests.
+
+`SandboxServer` serves deterministic payloads for every endpoint of phases.yaml on 127.0.0.1,
+with FMP's per-minute limit and fault knobs (errors, latency, malformed bodies, forced status).
+"""
+
+from toolkit.sandbox.server import Faults, Sandbox, SandboxServer
+
+__all__ = ["Faults", "Sandbox", "SandboxServer"]
