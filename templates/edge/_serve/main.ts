@@ -1,0 +1,136 @@
+// The local stand-in for Supabase's Edge Runtime and its gateway: one Deno process serving
+// every function folder that has a handler.ts at /functions/v1/<name>, checking the JWT first
+// when the folder's config.json says verify_jwt (as the gateway does), on 127.0.0.1 only.
+//
+//   PORT        port to listen on (default 54331, phases.yaml's processor_url)
+//   JWT_SECRET  HS256 secret tokens are checked against (required)
+//   the functions' own settings: SUPABASE_DB_URL, MARKET_DATA_BASE_URL, MARKET_DATA_API_KEY, ...
+//
+// GET /_serve/ready answers once every handler is imported (the toolkit waits for it).
+import { closeDb } from "../_shared/db.ts";
+import { bearerToken, JwtError, verifyJwt } from "../_shared/jwt.ts";
+import { corsHeaders, json, preflight, unauthorized } from "../_shared/responses.ts";
+
+type Handler = (req: Request) => Response | Promise<Response>;
+
+export interface LoadedFunction {
+  name: string;
+  handler: Handler;
+  verifyJwt: boolean;
+}
+
+const ROOT = new URL("../", import.meta.url);
+const ROUTE = /^\/functions\/v1\/([A-Za-z0-9_-]+)(?:\/.*)?$/;
+
+/** verify_jwt from the folder's config.json; Supabase's default when absent is true. */
+async function readVerifyJwt(dir: URL): Promise<boolean> {
+  try {
+    const config = JSON.parse(await Deno.readTextFile(new URL("config.json", dir)));
+    return config.verify_jwt !== false;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return true;
+    throw new Error(`${dir.pathname}config.json: ${err instanceof Error ? err.message : err}`);
+  }
+}
+
+/** Every function folder (not _shared, not _serve) with a handler.ts, imported up front. */
+export async function loadFunctions(root: URL = ROOT): Promise<Map<string, LoadedFunction>> {
+  const found = new Map<string, LoadedFunction>();
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(root)) {
+    if (entry.isDirectory && !entry.name.startsWith("_") && !entry.name.startsWith(".")) {
+      names.push(entry.name);
+    }
+  }
+  for (const name of names.sort()) {
+    const dir = new URL(`${name}/`, root);
+    const handlerUrl = new URL("handler.ts", dir);
+    try {
+      await Deno.stat(handlerUrl);
+    } catch {
+      continue;
+    }
+    const mod = await import(handlerUrl.href);
+    if (typeof mod.default !== "function") {
+      throw new Error(`${name}/handler.ts has no default export function`);
+    }
+    found.set(name, { name, handler: mod.default, verifyJwt: await readVerifyJwt(dir) });
+  }
+  return found;
+}
+
+/** The gateway's check: a bearer token signed with the secret and not expired. */
+async function gatewayCheck(req: Request, secret: string): Promise<Response | null> {
+  const token = bearerToken(req);
+  if (!token) return unauthorized("Missing authorization header");
+  try {
+    await verifyJwt(token, secret);
+    return null;
+  } catch (err) {
+    return unauthorized(err instanceof JwtError ? `Invalid JWT: ${err.message}` : "Invalid JWT");
+  }
+}
+
+export function makeRouter(functions: Map<string, LoadedFunction>, secret: string): Handler {
+  return async (req: Request): Promise<Response> => {
+    const path = new URL(req.url).pathname;
+    if (path === "/_serve/ready") return json({ ready: true, functions: [...functions.keys()] });
+    const m = ROUTE.exec(path);
+    const fn = m ? functions.get(m[1]) : undefined;
+    if (!fn) return json({ code: 404, message: "Function not found" }, 404);
+    // Browsers send preflights without credentials; the gateway lets them through.
+    if (req.method === "OPTIONS") return preflight();
+    if (fn.verifyJwt) {
+      const refused = await gatewayCheck(req, secret);
+      if (refused) return refused;
+    }
+    try {
+      return await fn.handler(req);
+    } catch (err) {
+      console.error(`${fn.name}: unhandled error:`, err);
+      return new Response(JSON.stringify({ code: 500, message: "Internal function error" }), {
+        status: 500,
+        headers: { ...corsHeaders, "content-type": "application/json" },
+      });
+    }
+  };
+}
+
+function withLog(handler: Handler): Handler {
+  return async (req: Request) => {
+    const t = performance.now();
+    const res = await handler(req);
+    const ms = Math.round(performance.now() - t);
+    console.log(`${req.method} ${new URL(req.url).pathname} ${res.status} ${ms}ms`);
+    return res;
+  };
+}
+
+async function main(): Promise<void> {
+  const secret = Deno.env.get("JWT_SECRET") ?? "";
+  if (!secret) {
+    console.error("JWT_SECRET is not set");
+    Deno.exit(2);
+  }
+  const port = Number(Deno.env.get("PORT") ?? 54331);
+  const functions = await loadFunctions();
+  const stop = new AbortController();
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port,
+    signal: stop.signal,
+    onListen: ({ hostname, port }) =>
+      console.log(
+        `edge functions on http://${hostname}:${port}/functions/v1/: ${[...functions.keys()].join(", ")}`,
+      ),
+  }, withLog(makeRouter(functions, secret)));
+  // Stop cleanly on SIGINT/SIGTERM: finish requests, close the database pool.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, () => stop.abort());
+  }
+  await server.finished;
+  await closeDb();
+  Deno.exit(0);
+}
+
+if (import.meta.main) await main();

@@ -1,0 +1,74 @@
+// The local gateway: routing, JWT checks per verify_jwt, preflight, unknown functions.
+import { assert, assertEquals } from "../_shared/testing/assert.ts";
+import { signJwt } from "../_shared/jwt.ts";
+import { type LoadedFunction, loadFunctions, makeRouter } from "./main.ts";
+
+const SECRET = "local-test-secret";
+const echo = (name: string) => (req: Request) => Response.json({ name, method: req.method });
+const functions = new Map<string, LoadedFunction>([
+  ["locked", { name: "locked", handler: echo("locked"), verifyJwt: true }],
+  ["open", { name: "open", handler: echo("open"), verifyJwt: false }],
+  ["broken", {
+    name: "broken",
+    handler: () => {
+      throw new Error("boom");
+    },
+    verifyJwt: false,
+  }],
+]);
+const route = makeRouter(functions, SECRET);
+const call = (path: string, init: RequestInit = {}) => route(new Request(`http://127.0.0.1${path}`, init));
+const exp = () => Math.floor(Date.now() / 1000) + 60;
+
+Deno.test("serve: verify_jwt functions need a valid token, like the gateway", async () => {
+  let res = await call("/functions/v1/locked", { method: "POST" });
+  assertEquals(res.status, 401);
+  assertEquals(await res.json(), { code: 401, message: "Missing authorization header" });
+
+  const bad = await signJwt({ role: "anon", exp: exp() }, "other");
+  res = await call("/functions/v1/locked", { method: "POST", headers: { authorization: `Bearer ${bad}` } });
+  assertEquals(res.status, 401);
+  assert((await res.json()).message.startsWith("Invalid JWT"));
+
+  const expired = await signJwt({ role: "anon", exp: exp() - 120 }, SECRET);
+  res = await call("/functions/v1/locked", {
+    method: "POST",
+    headers: { authorization: `Bearer ${expired}` },
+  });
+  assertEquals(res.status, 401);
+
+  const good = await signJwt({ role: "anon", exp: exp() }, SECRET);
+  res = await call("/functions/v1/locked/sub/path", {
+    method: "POST",
+    headers: { authorization: `Bearer ${good}` },
+  });
+  assertEquals(await res.json(), { name: "locked", method: "POST" });
+});
+
+Deno.test("serve: verify_jwt false passes through; unknown functions 404; preflight; handler errors 500", async () => {
+  assertEquals((await (await call("/functions/v1/open")).json()).name, "open");
+  assertEquals((await call("/functions/v1/nope")).status, 404);
+  assertEquals((await call("/elsewhere")).status, 404);
+  const pre = await call("/functions/v1/locked", { method: "OPTIONS" });
+  assertEquals(pre.status, 200);
+  assertEquals(pre.headers.get("access-control-allow-origin"), "*");
+  await pre.body?.cancel();
+  const broken = await call("/functions/v1/broken");
+  assertEquals(broken.status, 500);
+  await broken.body?.cancel();
+  assertEquals((await (await call("/_serve/ready")).json()).ready, true);
+});
+
+Deno.test("serve: every function folder is found, with its config.json", async () => {
+  const found = await loadFunctions();
+  assertEquals([...found.keys()], [
+    "health-check",
+    "queue-processor-v2",
+    "track-subscription-v2",
+    "untrack-subscription-v2",
+  ]);
+  assertEquals(found.get("health-check")?.verifyJwt, false);
+  assertEquals(found.get("queue-processor-v2")?.verifyJwt, true);
+  assertEquals(found.get("track-subscription-v2")?.verifyJwt, true);
+  assertEquals(found.get("untrack-subscription-v2")?.verifyJwt, true);
+});

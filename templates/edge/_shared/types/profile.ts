@@ -1,0 +1,91 @@
+// profile -> public.company_profiles (one row per symbol), from FMP's `profile` endpoint.
+import {
+  bool,
+  date,
+  int,
+  type Item,
+  num,
+  type Row,
+  singleEndpointModule,
+  type TableSpec,
+  text,
+  whole,
+} from "./common.ts";
+
+export const spec: TableSpec = {
+  table: "company_profiles",
+  key: ["symbol"],
+  columns: [
+    { name: "symbol", type: "text" },
+    { name: "company_name", type: "text" },
+    { name: "currency", type: "text" },
+    { name: "cik", type: "text" },
+    { name: "isin", type: "text" },
+    { name: "cusip", type: "text" },
+    { name: "exchange", type: "text" },
+    { name: "exchange_full_name", type: "text" },
+    { name: "industry", type: "text" },
+    { name: "sector", type: "text" },
+    { name: "country", type: "text" },
+    { name: "website", type: "text" },
+    { name: "description", type: "text" },
+    { name: "ceo", type: "text" },
+    { name: "full_time_employees", type: "integer" },
+    { name: "phone", type: "text" },
+    { name: "address", type: "text" },
+    { name: "city", type: "text" },
+    { name: "state", type: "text" },
+    { name: "zip", type: "text" },
+    { name: "image", type: "text" },
+    { name: "ipo_date", type: "date" },
+    { name: "is_etf", type: "boolean" },
+    { name: "is_actively_trading", type: "boolean" },
+    { name: "beta", type: "numeric" },
+    { name: "market_cap", type: "bigint" },
+    { name: "last_dividend", type: "numeric" },
+    { name: "range", type: "text" },
+  ],
+};
+
+function toRows(items: Item[], symbol: string): Row[] {
+  const p = items[0];
+  return [{
+    symbol,
+    company_name: text(p.companyName),
+    currency: text(p.currency),
+    cik: text(p.cik),
+    isin: text(p.isin),
+    cusip: text(p.cusip),
+    exchange: text(p.exchange),
+    exchange_full_name: text(p.exchangeFullName),
+    industry: text(p.industry),
+    sector: text(p.sector),
+    country: text(p.country),
+    website: text(p.website),
+    description: text(p.description),
+    ceo: text(p.ceo),
+    full_time_employees: int(p.fullTimeEmployees),
+    phone: text(p.phone),
+    address: text(p.address),
+    city: text(p.city),
+    state: text(p.state),
+    zip: text(p.zip),
+    image: text(p.image),
+    ipo_date: date(p.ipoDate),
+    // NOT NULL columns: a missing flag takes the table's default.
+    is_etf: bool(p.isEtf) ?? false,
+    is_actively_trading: bool(p.isActivelyTrading) ?? true,
+    beta: num(p.beta),
+    market_cap: whole(p.marketCap),
+    last_dividend: num(p.lastDividend),
+    range: text(p.range),
+  }];
+}
+
+export const profile = singleEndpointModule({
+  dataType: "profile",
+  endpoint: "profile",
+  spec,
+  required: ["symbol"],
+  toRows,
+});

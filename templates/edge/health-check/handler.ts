@@ -1,0 +1,91 @@
+// health-check: is the refresh system working? For uptime probes (no JWT needed).
+//   200 {"status": "ok", "checks": {...}}         healthy
+//   503 {"status": "unhealthy", "problems": [...]} database unreachable, jobs stuck in
+//                                                  processing, or the circuit breaker open
+// Every database call is bounded so the answer comes within ~5 s even when the database
+// hangs. Deployed in phase 0, before the queue exists: checks whose objects are not
+// deployed yet report {"deployed": false} and do not make the system unhealthy.
+import { db, sqlState, withTimeout } from "../_shared/db.ts";
+import { describeError, json, methodNotAllowed, preflight } from "../_shared/responses.ts";
+
+const PING_TIMEOUT_MS = 2000;
+const QUERY_TIMEOUT_MS = 2500;
+const NOT_DEPLOYED = new Set(["42P01", "42883", "3F000"]); // undefined table / function / schema
+
+type Check = Record<string, unknown>;
+
+export default async function handler(req: Request): Promise<Response> {
+  if (req.method === "OPTIONS") return preflight();
+  if (req.method !== "GET" && req.method !== "HEAD") return methodNotAllowed(["GET"]);
+  const started = performance.now();
+  const checks: Record<string, Check> = {};
+  const problems: string[] = [];
+
+  checks.database = await ping();
+  if (checks.database.ok) {
+    const [queue, quota] = await Promise.all([queueCheck(), quotaCheck()]);
+    checks.queue = queue;
+    checks.quota = quota;
+  }
+  problems.push(...findProblems(checks));
+
+  const status = problems.length ? "unhealthy" : "ok";
+  const ms = Math.round(performance.now() - started);
+  return json({ status, checks, problems, ms }, problems.length ? 503 : 200);
+}
+
+async function ping(): Promise<Check> {
+  const t = performance.now();
+  try {
+    await withTimeout(db()`SELECT 1`, PING_TIMEOUT_MS);
+    return { ok: true, ms: Math.round(performance.now() - t) };
+  } catch (err) {
+    return { ok: false, error: describeError(err) };
+  }
+}
+
+/** Queue depth, stuck jobs, the breaker and the last processor run (queue_metrics_v2). */
+async function queueCheck(): Promise<Check> {
+  try {
+    const [m] = await withTimeout(
+      db()`
+        SELECT pending::int, processing::int, stuck::int, failed_last_hour::int, jobs_per_minute, error_rate,
+               extract(epoch FROM oldest_pending_age)::float8 AS oldest_pending_age_seconds,
+               breaker_state, last_processor_run
+        FROM public.queue_metrics_v2`,
+      QUERY_TIMEOUT_MS,
+    );
+    return { ok: true, ...m };
+  } catch (err) {
+    return notDeployedOr(err);
+  }
+}
+
+async function quotaCheck(): Promise<Check> {
+  try {
+    const [r] = await withTimeout(db()`SELECT public.get_quota_status_v2() AS q`, QUERY_TIMEOUT_MS);
+    return { ok: true, ...(r.q as Check) };
+  } catch (err) {
+    return notDeployedOr(err);
+  }
+}
+
+function notDeployedOr(err: unknown): Check {
+  const code = sqlState(err);
+  if (code && NOT_DEPLOYED.has(code)) return { ok: true, deployed: false };
+  return { ok: false, error: describeError(err) };
+}
+
+/** What makes the system unhealthy, in words. Exported for the unit tests. */
+export function findProblems(checks: Record<string, Check>): string[] {
+  const problems: string[] = [];
+  const { database, queue, quota } = checks;
+  if (!database?.ok) return ["database unreachable"];
+  if (queue && !queue.ok) problems.push("queue metrics unavailable");
+  if (queue?.ok && Number(queue.stuck ?? 0) > 0) {
+    problems.push(`queue stuck: ${queue.stuck} job(s) in processing past the stuck timeout`);
+  }
+  if (queue?.ok && queue.breaker_state === "open") problems.push("circuit breaker open");
+  if (quota && !quota.ok) problems.push("quota status unavailable");
+  return problems;
+}

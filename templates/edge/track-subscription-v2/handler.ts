@@ -1,0 +1,69 @@
+// track-subscription-v2: the page says "this user is viewing SYMBOL with these data types".
+// Input is validated here; then ONE round trip, public.track_subscription_v2, records the
+// heartbeat, applies the per-user rate limit and queues whatever is stale.
+// Silent failure: when the database cannot be reached the answer is still 200
+// {"tracked": false, "reason": ...}; tracking is best effort and must never break the page.
+import { db, withTimeout } from "../_shared/db.ts";
+import { requestClaims } from "../_shared/jwt.ts";
+import { describeError, errorResponse, json, methodNotAllowed, preflight } from "../_shared/responses.ts";
+import {
+  checkTrack,
+  dbTimeoutMs,
+  MAX_BODY_BYTES,
+  readBody,
+  unavailable,
+  userId,
+} from "../_shared/subscription.ts";
+
+interface TrackResult {
+  status: "tracked" | "rate_limited" | "invalid";
+  queued?: unknown[];
+  data_types?: string[];
+  retry_after?: number;
+  error?: string;
+  data_type?: string;
+}
+
+export default async function handler(req: Request): Promise<Response> {
+  if (req.method === "OPTIONS") return preflight();
+  if (req.method !== "POST") return methodNotAllowed(["POST"]);
+  const user = userId(await requestClaims(req));
+  if (!user) return json({ code: 401, message: "a signed-in user is required" }, 401);
+
+  const text = await readBody(req);
+  if (text === null) return errorResponse(400, `the body is larger than ${MAX_BODY_BYTES} bytes`);
+  const input = checkTrack(text);
+  if (!input.ok) return errorResponse(400, input.error);
+  const { symbol, dataTypes } = input.value;
+
+  let result: TrackResult;
+  try {
+    const [row] = await withTimeout(
+      db()`SELECT public.track_subscription_v2(${user}::uuid, ${symbol},
+             ARRAY(SELECT jsonb_array_elements_text(${db().json(dataTypes)}))) AS r`,
+      dbTimeoutMs(),
+    );
+    result = row.r as TrackResult;
+  } catch (err) {
+    console.error(`track-subscription-v2: ${describeError(err)}`);
+    return json({ tracked: false, reason: unavailable(err) });
+  }
+  return answer(symbol, result);
+}
+
+function answer(symbol: string, r: TrackResult): Response {
+  switch (r.status) {
+    case "tracked":
+      return json({ tracked: true, symbol, dataTypes: r.data_types ?? [], queued: r.queued ?? [] });
+    case "rate_limited": {
+      const retryAfter = Math.max(1, Math.ceil(Number(r.retry_after ?? 60)));
+      return json({ tracked: false, error: "rate limited", retryAfter }, 429, {
+        "retry-after": String(retryAfter),
+      });
+    }
+    case "invalid":
+      return errorResponse(400, r.error ?? "invalid request", r.data_type ? { dataType: r.data_type } : {});
+    default:
+      return json({ tracked: false, reason: "unexpected answer from the database" });
+  }
+}
