@@ -94,3 +94,14 @@ def test_missing_extensions_name_the_packages_to_install(cluster):
         "plpgsql_check": f"postgresql-{state.major}-plpgsql-check",
     }
     assert LocalCluster._missing_extensions(cluster.state()) == {}
+
+
+def test_demo_runs_the_main_job_on_a_fresh_local_stack(local_project, monkeypatch):
+    shutil.copytree(ROOT / "checklists", local_project / "checklists")
+    monkeypatch.setenv("TOOLKIT_LOCAL_PORT", str(free_port()))
+    result = Cli(None, local_project / "phases.yaml")("--json", "demo")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["queued"] == 191 and payload["completed"] == 191 and payload["due"] == 0
+    assert payload["provider_calls"] == 20 * 11 + 1 + 10
+    assert [p["state"] for p in payload["status"]["phases"][:4]] == ["applied"] * 4

@@ -160,7 +160,10 @@ def revert(
 def status(ctx: typer.Context) -> None:
     """Where the toolkit points and how far each phase is applied."""
     info = _engine(ctx.obj).status()
+    emit(ctx.obj.json, info, _render_status(info))
 
+
+def _render_status(info: dict):
     def render(c):
         c.print(f"target: [bold]{info['target']}[/] (PostgreSQL {info['server_version']}; "
                 f"pg_cron {'yes' if info['pg_cron'] else 'no'}, pg_net {'yes' if info['pg_net'] else 'no'})")
@@ -168,4 +171,27 @@ def status(ctx: typer.Context) -> None:
             [p["phase"], p["title"], styled(p["state"]), f"{p['applied']}/{p['deployable']}", p["drift"] or "",
              {True: "yes", False: "NO", None: ""}[p["verified"]], p["not_available"] or "", p["manual"] or ""]
             for p in info["phases"]]))
-    emit(ctx.obj.json, info, render)
+    return render
+
+
+def demo(ctx: typer.Context) -> None:
+    """The main job on the embedded local stack: phases 0-3, sandbox, served functions, a backlog drained."""
+    from toolkit import demo as demo_job
+
+    app_ctx = ctx.obj
+    if app_ctx.db_url:
+        from toolkit.errors import ToolkitError
+
+        raise ToolkitError("demo runs on the embedded local stack only; drop --db-url")
+    say = (lambda text: None) if app_ctx.json else (lambda text: err_console().print(text, highlight=False))
+    result = demo_job.run(app_ctx.project, app_ctx.cluster(), app_ctx.load_plan(), app_ctx.actor_name(), say)
+    info = _engine(app_ctx).status()
+
+    def render(c):
+        c.print(f"{result['queued']} jobs queued, {result['completed']} completed in {result['ticks']} tick(s), "
+                f"{result['due']} still due; the provider served {result['provider_calls']} calls, "
+                f"{result['provider_bytes']:,} bytes", highlight=False)
+        _render_status(info)(c)
+    emit(app_ctx.json, {**result, "status": info}, render)
+    if result["due"]:
+        raise typer.Exit(1)

@@ -30,3 +30,18 @@ SELECT public.{record_result}(%(ok)s, %(error)s);
 
 -- name: due
 SELECT count(*) FROM public.{pending} WHERE scheduled_for <= now();
+
+-- name: demo_backlog
+-- The local demo's backlog: every example symbol for each per-symbol type, the global types
+-- once, and every known exchange for the exchange-keyed ones.
+WITH pairs AS (
+    SELECT q.symbol, t.data_type FROM public.stock_quotes AS q, unnest(%(per_symbol)s::text[]) AS t(data_type)
+    UNION ALL
+    SELECT '*', t.data_type FROM unnest(%(globals)s::text[]) AS t(data_type)
+    UNION ALL
+    SELECT e.exchange, t.data_type FROM public.exchange_market_status AS e, unnest(%(by_exchange)s::text[]) AS t(data_type)
+)
+SELECT count(*) FROM public.{enqueue}(
+    (SELECT array_agg(symbol) FROM pairs), (SELECT array_agg(data_type) FROM pairs),
+    (SELECT array_agg(0) FROM pairs)) AS r
+WHERE r.outcome = 'queued';
