@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import nullcontext
 from typing import Optional
 
 import typer
@@ -40,7 +41,7 @@ def up(
     app_ctx = ctx.obj
     cluster = app_ctx.cluster(port)
     examples = app_ctx.project.examples / "legacy_app" if example else None
-    with err_console().status("starting the local cluster", spinner="dots") if not app_ctx.json else _null():
+    with err_console().status("starting the local cluster", spinner="dots") if not app_ctx.json else nullcontext():
         info = cluster.up(bootstrap_example=examples)
     if not app_ctx.json:
         err_console().print(f"local cluster {info['action']} in {info['seconds']} s", highlight=False)
@@ -105,11 +106,3 @@ def psql(ctx: typer.Context, args: list[str] = typer.Argument(None, help="Extra 
 
         raise ToolkitError("psql is not installed", hint="apt-get install postgresql-client-15")
     os.execv(exe, [exe, target.conninfo, *(args or [])])
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
