@@ -121,3 +121,10 @@ def test_a_checklist_result_ticks_its_line(cli, document):
     text = document.read_text(encoding="utf-8")
     assert f"- [x] {line} ✅" in text
     assert "**Status:** 🟢 Complete" in text.split("## Phase 1:")[1].split("## Phase 2:")[0]
+
+
+def test_reading_progress_and_migrations_creates_nothing(cli, db, document):
+    assert cli("--json", "progress").exit_code == 0
+    assert cli("--json", "migrations").exit_code == 0
+    assert cli("progress", "sync", "--check").exit_code == 1
+    assert db.scalar("SELECT to_regnamespace('toolkit')") is None

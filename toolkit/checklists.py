@@ -228,7 +228,7 @@ def fill(text: str, params: dict) -> str:
 
 def latest_results(conn: "psycopg.Connection") -> dict[tuple[str, str | None], str]:
     """The result of the newest finished run per (checklist, data type); {} before any run."""
-    if conn.execute("SELECT to_regclass('toolkit.checklist_runs') IS NOT NULL").fetchone()[0] is not True:
+    if not ledger.exists(conn, "toolkit.checklist_runs"):
         return {}
     return {(name, data_type): result for name, data_type, result in conn.execute(query("latest", FILE_Q))}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from toolkit import ledger
 from toolkit.config import Plan
 from toolkit.db import Target, connect, database_errors
 from toolkit.errors import ToolkitError
@@ -12,7 +13,7 @@ def list_jobs(plan: Plan, target: Target) -> list[dict]:
     legacy = {d.legacy_job: d.name for d in plan.data_types}
     suffix = plan.settings.suffix
     with connect(target, autocommit=True) as conn, database_errors():
-        if not conn.execute(query("cron_installed")).fetchone()[0]:
+        if not ledger.exists(conn, "cron.job"):
             raise ToolkitError(f"pg_cron is not installed on {target.describe()}",
                                hint="on Supabase enable it under Database > Extensions; locally install postgresql-15-cron")
         cur = conn.execute(query("cron_jobs"))

@@ -41,8 +41,13 @@ def install(conn: "psycopg.Connection") -> None:
             conn.execute(script(name))
 
 
+def exists(conn: "psycopg.Connection", relation: str) -> bool:
+    """Whether a toolkit table is there yet: read-only commands must not create the schema."""
+    return bool(conn.execute(query("relation_exists"), {"name": relation}).fetchone()[0])
+
+
 def entries(conn: "psycopg.Connection") -> dict[tuple[int, str], Entry]:
-    if not conn.execute(query("ledger_exists")).fetchone()[0]:
+    if not exists(conn, "toolkit.ledger"):
         return {}
     rows = conn.execute(query("ledger_entries")).fetchall()
     return {(r[0], r[1]): Entry(*r) for r in rows}

@@ -52,13 +52,14 @@ class Migration:
                            hint=f"one of: {', '.join(d.name for d in self.plan.data_types)}")
 
     def states(self, conn: "psycopg.Connection") -> dict[str, dict]:
+        if not ledger.exists(conn, "toolkit.migrations"):
+            return {}
         cur = conn.execute(query("states", FILE))
         names = [c.name for c in cur.description]
         return {row[0]: dict(zip(names, row)) for row in cur}
 
     def status(self) -> list[dict]:
         with connect(self.target, autocommit=True) as conn, database_errors():
-            ledger.install(conn)
             states = self.states(conn)
         return [{"data_type": d.name, "state": states.get(d.name, {}).get("state", "not started"),
                  **{k: v for k, v in states.get(d.name, {}).items() if k not in ("data_type", "state")}}
@@ -138,7 +139,7 @@ class Migration:
         set_flag(conn, dt.flag, True, self.actor, why)
 
     def _disable_legacy(self, conn, dt: DataType) -> None:
-        if not conn.execute(query("cron_installed", FILE)).fetchone()[0]:
+        if not ledger.exists(conn, "cron.job"):
             raise ToolkitError(f"pg_cron is not installed on {self.target.describe()}: cannot disable {dt.legacy_job}")
         job = _row(conn.execute(query("legacy_job", FILE), {"name": dt.legacy_job}))
         if job is None:

@@ -10,16 +10,16 @@ from typing import TYPE_CHECKING
 
 from toolkit import ledger
 from toolkit.config import Phase, Plan, Step
+from toolkit.migration import STEPS
 from toolkit.progress.document import (
-    DocumentState, MigrationRow, PhaseState, TaskKey, TaskMark, task_text,
+    MIGRATION_PHASE, DocumentState, MigrationRow, PhaseState, TaskKey, TaskMark, task_text,
 )
 
 if TYPE_CHECKING:
     import psycopg
 
-MIGRATION_PHASE = 5
 # How far a migration state has come, for the per-type checklist lines of phase 5.
-RANK = {"registered": 1, "flag_on": 2, "legacy_disabled": 3, "baking": 4, "promoted": 5}
+RANK = {state: rank for rank, state in enumerate((*STEPS, "promoted"), start=1)}
 CHECK_RANK = {"migration.registered": 1, "migration.flag_on": 2, "migration.legacy_disabled": 3,
               "migration.baking": 4, "migration.promoted": 5, "migration.rollback": 5, "migration.all_promoted": 5}
 MIGRATION_STATUS = {"promoted": "migrated", "rolled_back": "rolled back"}
@@ -38,15 +38,15 @@ def gather(conn: "psycopg.Connection", root: Path) -> Facts:
     from toolkit.checklists import latest_results, load_all
     from toolkit.queries import query
 
-    ledger.install(conn)
     facts = Facts(applied={k: e.verify_ok for k, e in ledger.entries(conn).items()})
     results = latest_results(conn)
     for checklist in load_all(root):
         if checklist.ticks is not None and (checklist.name, None) in results:
             facts.checklists[(checklist.ticks.phase, checklist.ticks.step)] = results[(checklist.name, None)]
-    cur = conn.execute(query("states", "migration.sql"))
-    names = [c.name for c in cur.description]
-    facts.migrations = {row[0]: dict(zip(names, row)) for row in cur}
+    if ledger.exists(conn, "toolkit.migrations"):
+        cur = conn.execute(query("states", "migration.sql"))
+        names = [c.name for c in cur.description]
+        facts.migrations = {row[0]: dict(zip(names, row)) for row in cur}
     return facts
 
 

@@ -40,9 +40,6 @@ VALUES (%(name)s, %(table)s, %(key_column)s, %(timestamp_column)s, %(ttl_seconds
         %(estimated_bytes)s, %(strategy)s, %(endpoints)s, %(flag)s, %(legacy_job)s)
 ON CONFLICT (data_type) DO NOTHING;
 
--- name: cron_installed
-SELECT to_regclass('cron.job') IS NOT NULL;
-
 -- name: legacy_job
 SELECT jobid, jobname, schedule, command, nodename, nodeport, database, username, active
 FROM cron.job WHERE jobname = %(name)s FOR UPDATE;

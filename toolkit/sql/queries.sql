@@ -1,7 +1,7 @@
 -- Named queries of the toolkit's own (loaded by toolkit.queries). Values are bind parameters.
 
--- name: ledger_exists
-SELECT to_regclass('toolkit.ledger') IS NOT NULL;
+-- name: relation_exists
+SELECT to_regclass(%(name)s) IS NOT NULL;
 
 -- name: ledger_entries
 SELECT phase, step, checksum, template_hash, applied_by, applied_at, toolkit_version,
@@ -68,6 +68,3 @@ LEFT JOIN LATERAL (
     LIMIT 1
 ) AS d ON true
 ORDER BY j.jobname NULLS LAST, j.jobid;
-
--- name: cron_installed
-SELECT to_regclass('cron.job') IS NOT NULL;
