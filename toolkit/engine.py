@@ -53,8 +53,8 @@ class Engine:
         self.renderer = Renderer(loaded)
 
     # -- reading --------------------------------------------------------------------------
-    def step_states(self, conn: "psycopg.Connection", phase: Phase) -> list[StepState]:
-        done = ledger.entries(conn)
+    def step_states(self, conn: "psycopg.Connection", phase: Phase, done: dict | None = None) -> list[StepState]:
+        done = ledger.entries(conn) if done is None else done
         rendered = {r.step.id: r for r in self.renderer.phase(phase)}
         states = []
         for step in phase.steps:
@@ -86,9 +86,10 @@ class Engine:
     def status(self) -> dict:
         with connect(self.target, autocommit=True) as conn:
             info = conn.execute(query("server_info")).fetchone()
+            done = ledger.entries(conn)
             phases = []
             for phase in self.plan.phases:
-                states = self.step_states(conn, phase)
+                states = self.step_states(conn, phase, done)
                 deployable = [s for s in states if s.kind == "sql" and s.state != NOT_AVAILABLE]
                 applied = [s for s in deployable if s.state in (APPLIED, CHANGED)]
                 phases.append({

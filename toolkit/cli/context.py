@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,16 +25,20 @@ class AppContext:
     verbose: bool
     yes: bool
     actor: str | None
+    _plan: "LoadedPlan | None" = field(default=None, repr=False)
 
     @property
     def project(self) -> Project:
         return find_project(plan_file=self.plan_file)
 
     def load_plan(self) -> "LoadedPlan":
-        from toolkit.config import load_plan
+        """The validated plan, read once per command (after_change needs it again)."""
+        if self._plan is None:
+            from toolkit.config import load_plan
 
-        project = self.project
-        return load_plan(project.plan_file, project.templates)
+            project = self.project
+            self._plan = load_plan(project.plan_file, project.templates)
+        return self._plan
 
     def cluster(self, port: int | None = None) -> "LocalCluster":
         from toolkit.local.cluster import LocalCluster
