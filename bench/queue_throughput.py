@@ -1,6 +1,7 @@
 """Queue throughput: our claim/complete functions against pgmq and procrastinate, same cluster.
 
 Run by hand: .venv/bin/python bench/queue_throughput.py [--jobs N] [--workers 1,4,8] [--batch 1,10,100]
+                                                        [--repeat 3] [--systems ours,pgmq,procrastinate]
              .venv/bin/python bench/queue_throughput.py --quick      (N=5000, W 1,4, B 1,10)
 
 Needs the PyPI packages `pgmq` and `procrastinate` in the venv, only for the SQL they bundle
@@ -312,14 +313,29 @@ def fmt_table(headers: list[str], rows: list[list[str]], right: set[int]) -> str
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
 
+def median_runs(results: list[Result]) -> tuple[list[Result], dict[tuple, list[Result]]]:
+    """The median run (by jobs/s) of each (system, W, B) cell, in first-run order, and all runs by cell."""
+    cells: dict[tuple, list[Result]] = {}
+    for r in results:
+        cells.setdefault((r.system, r.workers, r.batch), []).append(r)
+    medians = [sorted(runs, key=lambda r: r.jobs_per_s)[(len(runs) - 1) // 2] for runs in cells.values()]
+    return medians, cells
+
+
 def report(results: list[Result], workers: list[int], batches: list[int]) -> None:
-    headers = ["system", "W", "B", "jobs/s", "claim p50 ms", "claim p95 ms", "claims", "dup", "lost",
+    medians, cells = median_runs(results)
+    runs = max(len(v) for v in cells.values())
+    headers = ["system", "W", "B", "jobs/s", "runs min-max", "claim p50 ms", "claim p95 ms", "claims", "dup", "lost",
                "dead tup", "autovac", "wall s"]
     rows = []
-    for r in results:
-        rows.append([r.system, str(r.workers), str(r.batch), f"{r.jobs_per_s:,.0f}", f"{r.p50_ms:.2f}",
-                     f"{r.p95_ms:.2f}", str(r.claims), str(r.duplicates), str(r.lost), str(r.dead),
-                     str(r.autovacuums), f"{r.seconds:.2f}"])
+    for r in medians:
+        every = cells[(r.system, r.workers, r.batch)]
+        spread = f"{min(x.jobs_per_s for x in every):,.0f}-{max(x.jobs_per_s for x in every):,.0f}"
+        # Duplicates and losses of every run, not just the median one: each must be zero.
+        rows.append([r.system, str(r.workers), str(r.batch), f"{r.jobs_per_s:,.0f}", spread, f"{r.p50_ms:.2f}",
+                     f"{r.p95_ms:.2f}", str(r.claims), str(sum(x.duplicates for x in every)),
+                     str(sum(x.lost for x in every)), str(r.dead), str(r.autovacuums), f"{r.seconds:.2f}"])
+    print(f"the median of {runs} run(s) per cell; dup and lost summed over all runs")
     print(fmt_table(headers, rows, right=set(range(1, len(headers)))))
     print("note: procrastinate has no batch fetch or finish: for B > 1 its claim is B procrastinate_fetch_job_v2 "
           "calls (the latency shown is all B) and its finish B procrastinate_finish_job_v1 calls. "
@@ -330,17 +346,17 @@ def report(results: list[Result], workers: list[int], batches: list[int]) -> Non
         for r, e in errs:
             print(f"  {r.system} W={r.workers} B={r.batch}: {e}")
 
-    by = {(r.system, r.workers, r.batch): r for r in results}
-    print("\nratios (ours jobs/s / peer jobs/s; > 1 means ours is faster):")
+    by = {(r.system, r.workers, r.batch): r for r in medians}
+    print("\nratios of the medians (ours jobs/s / peer jobs/s; > 1 means ours is faster):")
     rrows = []
     for w in workers:
         for b in batches:
             ours = by.get(("ours", w, b))
-            cells = [str(w), str(b)]
+            row = [str(w), str(b)]
             for peer in ("pgmq", "procrastinate"):
                 p = by.get((peer, w, b))
-                cells.append(f"{ours.jobs_per_s / p.jobs_per_s:.2f}" if ours and p and p.jobs_per_s else "-")
-            rrows.append(cells)
+                row.append(f"{ours.jobs_per_s / p.jobs_per_s:.2f}" if ours and p and p.jobs_per_s else "-")
+            rrows.append(row)
     print(fmt_table(["W", "B", "ours/pgmq", "ours/procrastinate"], rrows, right={0, 1, 2, 3}))
 
 
@@ -355,10 +371,20 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=50_000)
     parser.add_argument("--workers", type=int_list, default=[1, 4, 8])
     parser.add_argument("--batch", type=int_list, default=[1, 10, 100])
-    parser.add_argument("--quick", action="store_true", help="N=5000, W 1,4, B 1,10: a smoke run")
+    parser.add_argument("--systems", type=lambda t: [x for x in t.split(",") if x.strip()],
+                        default=[cls.name for cls in SYSTEMS], help="comma-separated subset of: "
+                        + ", ".join(cls.name for cls in SYSTEMS))
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs per cell and system (the table shows the median run; default 3)")
+    parser.add_argument("--quick", action="store_true", help="N=5000, W 1,4, B 1,10, one run: a smoke run")
     args = parser.parse_args()
+    unknown = set(args.systems) - {cls.name for cls in SYSTEMS}
+    if unknown:
+        parser.error(f"unknown system(s): {', '.join(sorted(unknown))}")
     if args.quick:
-        args.jobs, args.workers, args.batch = 5000, [1, 4], [1, 10]
+        args.jobs, args.workers, args.batch, args.repeat = 5000, [1, 4], [1, 10], 1
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
 
     # Ctrl-C and SIGTERM end the run through the finally that removes the cluster (SIGINT set
     # explicitly: a shell starts background jobs with it ignored).
@@ -378,7 +404,7 @@ def main() -> None:
             cluster.up()
             with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
                 pg_version = conn.execute("SHOW server_version").fetchone()[0]
-            adapters = [cls(cluster) for cls in SYSTEMS]
+            adapters = [cls(cluster) for cls in SYSTEMS if cls.name in args.systems]
             print(f"machine: {os.cpu_count()} CPUs (os.cpu_count), PostgreSQL {pg_version} "
                   f"(throwaway local cluster: fsync/synchronous_commit/full_page_writes off, shared_buffers 128MB)")
             print(f"peers: pgmq {dist_version('pgmq')} (pgmq.sql {Pgmq.version()}), "
@@ -404,7 +430,8 @@ def main() -> None:
 
             for w in args.workers:
                 for b in args.batch:
-                    for a in adapters:
+                    # Rounds interleave the systems, so a slow spell of the machine hits them alike.
+                    for _round, a in ((r, a) for r in range(args.repeat) for a in adapters):
                         db = f"qb_{a.name}_w{w}_b{b}"
                         cluster.create_database(db, template=f"qb_{a.name}_tpl")
                         url = cluster.conninfo(db)

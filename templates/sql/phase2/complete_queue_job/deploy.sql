@@ -7,11 +7,14 @@
 CREATE OR REPLACE FUNCTION public.record_api_usage{{ suffix }}(
     p_calls bigint, p_bytes bigint, p_errors bigint, p_completed bigint, p_failed bigint, p_released bigint)
 RETURNS void
-LANGUAGE sql
+-- plpgsql, not sql: a SECURITY DEFINER sql function is parsed and planned on every call,
+-- while plpgsql keeps the statement's plan for the session.
+LANGUAGE plpgsql
 VOLATILE
 SECURITY DEFINER
 SET search_path = ''
 AS $$
+BEGIN
     INSERT INTO public.api_data_usage{{ suffix }} AS u (bucket, calls, bytes, errors, completed_jobs, failed_jobs, released)
     VALUES (pg_catalog.date_trunc('minute', pg_catalog.clock_timestamp()),
             GREATEST(p_calls, 0), GREATEST(p_bytes, 0), GREATEST(p_errors, 0),
@@ -20,18 +23,22 @@ AS $$
     SET calls = u.calls + excluded.calls, bytes = u.bytes + excluded.bytes, errors = u.errors + excluded.errors,
         completed_jobs = u.completed_jobs + excluded.completed_jobs, failed_jobs = u.failed_jobs + excluded.failed_jobs,
         released = u.released + excluded.released;
+END
 $$;
 
 -- Completes many jobs in one statement; returns the ids it completed (a job no longer in
--- processing, e.g. recovered after a timeout, is skipped, never completed twice).
+-- processing, e.g. recovered after a timeout, is skipped, never completed twice). Like the
+-- claim, the move is a DELETE from processing and an INSERT into completed.
 CREATE OR REPLACE FUNCTION public.complete_queue_jobs{{ suffix }}(p_job_ids bigint[], p_actual_bytes bigint[])
 RETURNS SETOF bigint
 LANGUAGE plpgsql
 VOLATILE
 SECURITY DEFINER
--- The processing partition churns faster than its statistics follow: stay on the index.
+-- The processing partition churns faster than its statistics follow: stay on the index,
+-- with one generic plan (the statements do not depend on their parameters' values).
 SET enable_seqscan = off
 SET jit = off
+SET plan_cache_mode = force_generic_plan
 SET search_path = ''
 AS $$
 DECLARE
@@ -39,8 +46,10 @@ DECLARE
     ids    bigint[];
     types  text[];
     bytes  bigint[];
-    calls  integer[];
+    calls  bigint;
+    total  bigint;
     freed  bigint;
+    tries  integer := 0;
     done   record;
 BEGIN
     IF pg_catalog.cardinality(p_job_ids) IS DISTINCT FROM pg_catalog.cardinality(p_actual_bytes) THEN
@@ -50,29 +59,48 @@ BEGIN
     END IF;
     SELECT * INTO STRICT cfg FROM public.queue_config{{ suffix }};
 
-    WITH input AS (
-        SELECT i.id, GREATEST(COALESCE(i.bytes, 0), 0) AS bytes
-        FROM unnest(p_job_ids, p_actual_bytes) AS i(id, bytes)
-    ), moved AS (
-        UPDATE public.api_call_queue{{ suffix }} AS q
-        SET status = 'completed', finished_at = pg_catalog.clock_timestamp(), actual_bytes = i.bytes, last_error = NULL
-        FROM input AS i
-        WHERE q.status = 'processing' AND q.id = i.id
-        RETURNING q.id, q.data_type, q.actual_bytes, q.estimated_bytes
-    )
-    SELECT pg_catalog.array_agg(m.id ORDER BY m.id), pg_catalog.array_agg(m.data_type ORDER BY m.id),
-           pg_catalog.array_agg(m.actual_bytes ORDER BY m.id),
-           pg_catalog.array_agg(COALESCE(pg_catalog.cardinality(r.endpoints), 1) ORDER BY m.id),
-           sum(COALESCE(m.estimated_bytes, 0))::bigint
-    INTO ids, types, bytes, calls, freed
-    FROM moved AS m LEFT JOIN public.data_type_registry{{ suffix }} AS r ON r.data_type = m.data_type;
+    LOOP
+        BEGIN
+            WITH input AS (
+                -- One byte count per id (the first, should an id come twice).
+                SELECT DISTINCT ON (i.id) i.id, GREATEST(COALESCE(i.bytes, 0), 0) AS bytes
+                FROM unnest(p_job_ids, p_actual_bytes) WITH ORDINALITY AS i(id, bytes, n)
+                ORDER BY i.id, i.n
+            ), gone AS (
+                DELETE FROM public.api_call_queue{{ suffix }}_processing AS q
+                WHERE q.id = ANY (p_job_ids)
+                RETURNING q.*
+            ), moved AS (
+                INSERT INTO public.api_call_queue{{ suffix }}_completed
+                    (id, symbol, data_type, priority, status, attempts, max_attempts, scheduled_for, created_at,
+                     started_at, finished_at, worker_id, estimated_bytes, actual_bytes, last_error)
+                SELECT g.id, g.symbol, g.data_type, g.priority, 'completed', g.attempts, g.max_attempts,
+                       g.scheduled_for, g.created_at, g.started_at, pg_catalog.clock_timestamp(), g.worker_id,
+                       g.estimated_bytes, i.bytes, NULL
+                FROM gone AS g JOIN input AS i ON i.id = g.id
+                RETURNING id, data_type, actual_bytes, estimated_bytes
+            )
+            SELECT pg_catalog.array_agg(m.id ORDER BY m.id), pg_catalog.array_agg(m.data_type ORDER BY m.id),
+                   pg_catalog.array_agg(m.actual_bytes ORDER BY m.id),
+                   sum(COALESCE(pg_catalog.cardinality(r.endpoints), 1))::bigint, sum(m.actual_bytes)::bigint,
+                   sum(COALESCE(m.estimated_bytes, 0))::bigint
+            INTO ids, types, bytes, calls, total, freed
+            FROM moved AS m LEFT JOIN public.data_type_registry{{ suffix }} AS r ON r.data_type = m.data_type;
+            EXIT;
+        EXCEPTION WHEN serialization_failure THEN
+            -- A job moved by an UPDATE of its status (a recovery's, say) under us: try again on
+            -- a fresh snapshot, where it is no longer in processing and is skipped.
+            tries := tries + 1;
+            IF tries > cfg.claim_retries THEN
+                RAISE;
+            END IF;
+        END;
+    END LOOP;
 
     IF ids IS NULL THEN
         RETURN;
     END IF;
-    PERFORM public.record_api_usage{{ suffix }}(
-        (SELECT sum(c) FROM pg_catalog.unnest(calls) AS c)::bigint, (SELECT sum(b) FROM pg_catalog.unnest(bytes) AS b)::bigint,
-        0, pg_catalog.cardinality(ids), 0, freed);
+    PERFORM public.record_api_usage{{ suffix }}(calls, total, 0, pg_catalog.cardinality(ids), 0, freed);
 
     -- Size estimates: the first sample replaces a zero estimate; afterwards a random share
     -- of completions moves it a fifth of the way towards the observed size, so one odd

@@ -7,6 +7,26 @@
 -- recomputed exactly, the longest prefix that fits is kept and any excess (another claimer
 -- spent the budget meanwhile: rare, only at the edge of the budget) moved straight back.
 -- The row lock is held from that point to commit: a few microseconds of arithmetic.
+--
+-- The move is a DELETE from the pending partition and an INSERT into processing in one
+-- statement, not an UPDATE of the partition key: it costs less (no tuple routing, the locked
+-- rows are found again by their ctid), and a concurrent transaction that meets a moved row
+-- under READ COMMITTED sees it deleted and passes over it instead of failing with 40001.
+
+-- One claimed job, as the claim returns it (the rows travel from the move to the caller in
+-- an array of these, so they are not read back after the budget check).
+CREATE TYPE public.queue_claim{{ suffix }} AS (
+    id              bigint,
+    symbol          text,
+    data_type       text,
+    priority        integer,
+    attempts        integer,
+    max_attempts    integer,
+    estimated_bytes bigint,
+    endpoints       text[],
+    created_at      timestamptz
+);
+
 CREATE OR REPLACE FUNCTION public.get_queue_batch{{ suffix }}(p_worker_id text, p_batch_size integer)
 RETURNS TABLE (
     id              bigint,
@@ -24,9 +44,12 @@ VOLATILE
 SECURITY DEFINER
 -- The hot partitions churn faster than autovacuum visits them, so statistics lag behind
 -- their size; keep this function's lookups on the indexes regardless (and without JIT, which
--- the resulting cost estimates would otherwise trigger on every call).
+-- the resulting cost estimates would otherwise trigger on every call). Every statement here
+-- is written to plan well without knowing its parameters: one generic plan, no planning
+-- per call.
 SET enable_seqscan = off
 SET jit = off
+SET plan_cache_mode = force_generic_plan
 SET search_path = ''
 AS $$
 #variable_conflict use_column
@@ -42,6 +65,7 @@ DECLARE
     m_ids    bigint[];
     m_calls  bigint[];
     m_bytes  bigint[];
+    m_rows   public.queue_claim{{ suffix }}[];
     keep     integer := 0;
     c_calls  bigint := 0;
     c_bytes  bigint := 0;
@@ -67,32 +91,45 @@ BEGIN
     LOOP
         BEGIN
             WITH candidates AS MATERIALIZED (
-                SELECT q.id
+                SELECT q.ctid AS tid
                 FROM public.api_call_queue{{ suffix }}_pending AS q
                 WHERE q.scheduled_for <= v_now
                 ORDER BY q.priority DESC, q.scheduled_for, q.id
                 LIMIT peek
                 FOR UPDATE OF q SKIP LOCKED
+            ), gone AS (
+                -- A row updated after our snapshot was locked in its newest version, which
+                -- this snapshot does not see: it stays pending, untouched, for the next claim.
+                DELETE FROM public.api_call_queue{{ suffix }}_pending AS q
+                WHERE q.ctid = ANY (ARRAY(SELECT c.tid FROM candidates AS c))
+                RETURNING q.*
             ), moved AS (
-                UPDATE public.api_call_queue{{ suffix }} AS q
-                SET status = 'processing', started_at = v_now, worker_id = p_worker_id, attempts = q.attempts + 1,
-                    estimated_bytes = COALESCE(q.estimated_bytes,
-                        (SELECT r.estimated_bytes FROM public.data_type_registry{{ suffix }} AS r WHERE r.data_type = q.data_type), 0)
-                FROM candidates AS c
-                WHERE q.status = 'pending' AND q.id = c.id
-                RETURNING q.id, q.priority, q.scheduled_for, q.data_type, q.estimated_bytes
+                INSERT INTO public.api_call_queue{{ suffix }}_processing
+                    (id, symbol, data_type, priority, status, attempts, max_attempts, scheduled_for, created_at,
+                     started_at, finished_at, worker_id, estimated_bytes, actual_bytes, last_error)
+                SELECT g.id, g.symbol, g.data_type, g.priority, 'processing', g.attempts + 1, g.max_attempts,
+                       g.scheduled_for, g.created_at, v_now, NULL, p_worker_id,
+                       COALESCE(g.estimated_bytes, r.estimated_bytes, 0), g.actual_bytes, g.last_error
+                FROM gone AS g LEFT JOIN public.data_type_registry{{ suffix }} AS r ON r.data_type = g.data_type
+                RETURNING *
+            ), claimed AS (
+                SELECT m.*, r.endpoints
+                FROM moved AS m LEFT JOIN public.data_type_registry{{ suffix }} AS r ON r.data_type = m.data_type
+                ORDER BY m.priority DESC, m.scheduled_for, m.id
             )
-            SELECT pg_catalog.array_agg(m.id ORDER BY m.priority DESC, m.scheduled_for, m.id),
-                   pg_catalog.array_agg(COALESCE(pg_catalog.cardinality(r.endpoints), 1)::bigint
-                                        ORDER BY m.priority DESC, m.scheduled_for, m.id),
-                   pg_catalog.array_agg(m.estimated_bytes ORDER BY m.priority DESC, m.scheduled_for, m.id)
-            INTO m_ids, m_calls, m_bytes
-            FROM moved AS m LEFT JOIN public.data_type_registry{{ suffix }} AS r ON r.data_type = m.data_type;
+            SELECT pg_catalog.array_agg(c.id),
+                   pg_catalog.array_agg(COALESCE(pg_catalog.cardinality(c.endpoints), 1)::bigint),
+                   pg_catalog.array_agg(c.estimated_bytes),
+                   pg_catalog.array_agg(ROW(c.id, c.symbol, c.data_type, c.priority, c.attempts, c.max_attempts,
+                                            c.estimated_bytes, c.endpoints, c.created_at)::public.queue_claim{{ suffix }})
+            INTO m_ids, m_calls, m_bytes, m_rows
+            FROM claimed AS c;
             EXIT;
         EXCEPTION WHEN serialization_failure THEN
-            -- A candidate moved to another partition under a concurrent transaction between our
-            -- snapshot and our lock. The subtransaction undid our part; try again with a fresh
-            -- snapshot, or give up empty-handed (never with an error).
+            -- A candidate moved to another partition by an UPDATE of its status (or, under
+            -- REPEATABLE READ, changed at all) between our snapshot and our lock. The
+            -- subtransaction undid our part; try again with a fresh snapshot, or give up
+            -- empty-handed (never with an error).
             tries := tries + 1;
             IF tries > cfg.claim_retries THEN
                 RETURN;
@@ -140,12 +177,7 @@ BEGIN
         RETURN;
     END IF;
 
-    RETURN QUERY
-    SELECT q.id, q.symbol, q.data_type, q.priority, q.attempts, q.max_attempts, q.estimated_bytes, r.endpoints, q.created_at
-    FROM public.api_call_queue{{ suffix }}_processing AS q
-    LEFT JOIN public.data_type_registry{{ suffix }} AS r ON r.data_type = q.data_type
-    WHERE q.id = ANY (m_ids[1:keep])
-    ORDER BY q.priority DESC, q.scheduled_for, q.id;
+    RETURN QUERY SELECT * FROM pg_catalog.unnest(m_rows[1:keep]);
 END
 $$;
 

@@ -4,8 +4,9 @@
 -- queue_refresh_if_not_exists{{ suffix }} for one pair, serialized per pair.
 -- A pending job asked for again at a higher priority is raised to it. A pending row is
 -- locked before it is judged: if a claim moved it to processing after our snapshot, the lock
--- raises serialization_failure and the whole statement runs again on a fresh snapshot, where
--- the job is found in processing. Outcomes: queued, raised, exists.
+-- finds it gone (a claim deletes it from pending; an UPDATE of its status raises
+-- serialization_failure instead), and the whole statement runs again on a fresh snapshot,
+-- where the job is found in processing. Outcomes: queued, raised, exists.
 CREATE OR REPLACE FUNCTION public.queue_refreshes{{ suffix }}(p_symbols text[], p_data_types text[], p_priorities integer[])
 RETURNS TABLE (symbol text, data_type text, job_id bigint, outcome text)
 LANGUAGE plpgsql
@@ -22,6 +23,7 @@ DECLARE
     o_type  text[];
     o_id    bigint[];
     o_what  text[];
+    gone    bigint;
 BEGIN
     IF pg_catalog.cardinality(p_symbols) IS DISTINCT FROM pg_catalog.cardinality(p_data_types)
        OR pg_catalog.cardinality(p_symbols) IS DISTINCT FROM pg_catalog.cardinality(p_priorities) THEN
@@ -46,6 +48,10 @@ BEGIN
                 SELECT DISTINCT ON (r.s, r.t) r.s, r.t, r.p
                 FROM unnest(p_symbols, p_data_types, p_priorities) AS r(s, t, p)
                 ORDER BY r.s, r.t, r.p DESC
+            ), seen AS (
+                SELECT q.id
+                FROM public.api_call_queue{{ suffix }}_pending AS q
+                JOIN req ON req.s = q.symbol AND req.t = q.data_type
             ), locked AS (
                 SELECT q.id, q.symbol, q.data_type, q.priority
                 FROM public.api_call_queue{{ suffix }}_pending AS q
@@ -71,8 +77,9 @@ BEGIN
                 RETURNING id, symbol, data_type
             )
             SELECT pg_catalog.array_agg(o.symbol), pg_catalog.array_agg(o.data_type),
-                   pg_catalog.array_agg(o.id), pg_catalog.array_agg(o.outcome)
-            INTO o_sym, o_type, o_id, o_what
+                   pg_catalog.array_agg(o.id), pg_catalog.array_agg(o.outcome),
+                   (SELECT count(*) FROM seen) - (SELECT count(*) FROM locked)
+            INTO o_sym, o_type, o_id, o_what, gone
             FROM (
                 SELECT l.symbol, l.data_type, l.id,
                        CASE WHEN l.id IN (SELECT raised.id FROM raised) THEN 'raised' ELSE 'exists' END AS outcome
@@ -82,6 +89,12 @@ BEGIN
                 UNION ALL
                 SELECT i.symbol, i.data_type, i.id, 'queued' FROM inserted AS i
             ) AS o;
+            IF gone > 0 THEN
+                -- Pending rows of our snapshot that were claimed before we could lock them:
+                -- they are in processing now, which this snapshot cannot see. Undo, retry.
+                RAISE EXCEPTION 'queue_refreshes{{ suffix }}: a pending job moved under this statement'
+                    USING ERRCODE = 'serialization_failure';
+            END IF;
             EXIT;
         EXCEPTION WHEN serialization_failure THEN
             tries := tries + 1;
