@@ -1,14 +1,16 @@
 -- The work queue. Partitioned by status so the hot partitions (pending, processing) stay
 -- small and their indexes stay in memory however much history completed/failed hold, and
 -- retention can drop or detach old history cheaply. A status change moves the row between
--- partitions (an UPDATE of the partition key), which is why the key is (id, status).
+-- partitions, which is why the key is (id, status). The hot moves (claim, completion) are a
+-- DELETE from one partition and an INSERT into the other; the rare ones an UPDATE of status.
 --
 -- Two consequences for the functions that use this table (PostgreSQL 15):
--- * insert through the parent: partitions do not inherit the identity, so a row inserted
---   into a partition directly has no id;
--- * the one-live-job rule lives in per-partition unique indexes, which an
---   ON CONFLICT (symbol, data_type) on the parent cannot name; enqueue with
---   INSERT INTO parent ... ON CONFLICT DO NOTHING (no conflict target), which they do serve.
+-- * a new job is inserted through the parent: partitions do not inherit the identity, so a
+--   row inserted into a partition directly has no id unless the move carries it over;
+-- * the one-live-job rule lives in the pending partition's unique index (and the dedup
+--   function, across partitions), which an ON CONFLICT (symbol, data_type) on the parent
+--   cannot name; enqueue with INSERT INTO parent ... ON CONFLICT DO NOTHING (no conflict
+--   target), which it does serve.
 
 CREATE TABLE public.api_call_queue{{ suffix }} (
     id              bigint      GENERATED ALWAYS AS IDENTITY,
@@ -56,11 +58,10 @@ CREATE INDEX api_call_queue{{ suffix }}_pending_claim_idx
 -- One live job per symbol and data type: enqueueing is idempotent per partition.
 CREATE UNIQUE INDEX api_call_queue{{ suffix }}_pending_live_key
     ON public.api_call_queue{{ suffix }}_pending (symbol, data_type);
-CREATE UNIQUE INDEX api_call_queue{{ suffix }}_processing_live_key
-    ON public.api_call_queue{{ suffix }}_processing (symbol, data_type);
--- Stuck-job recovery looks for the oldest started_at.
-CREATE INDEX api_call_queue{{ suffix }}_processing_started_idx
-    ON public.api_call_queue{{ suffix }}_processing (started_at);
+-- Processing keeps only its primary key: every claimed job is inserted there and every
+-- finished one deleted, so each further index is paid twice per job, while the partition
+-- holds only the jobs in flight, small enough to scan (stuck-job recovery, the dedup's look
+-- at running jobs). The dedup function keeps one live job per pair across both partitions.
 -- Retention deletes by age.
 CREATE INDEX api_call_queue{{ suffix }}_completed_finished_idx
     ON public.api_call_queue{{ suffix }}_completed (finished_at);

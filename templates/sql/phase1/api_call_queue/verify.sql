@@ -58,11 +58,12 @@ SELECT toolkit.check(
 FROM (VALUES
     ('pending',    false, 'priority DESC, scheduled_for, id'),
     ('pending',    true,  'symbol, data_type'),
-    ('processing', true,  'symbol, data_type'),
-    ('processing', false, 'started_at'),
     ('completed',  false, 'finished_at'),
     ('failed',     false, 'finished_at')
 ) AS x(part, is_unique, cols);
+SELECT toolkit.check(
+    (SELECT count(*) FROM pg_catalog.pg_index WHERE indrelid = 'public.api_call_queue{{ suffix }}_processing'::regclass) = 1,
+    'public.api_call_queue{{ suffix }}_processing has no index besides its primary key (each one slows every claim)');
 
 -- Row-level security and privileges on the parent and on every partition.
 SELECT toolkit.check((SELECT relrowsecurity FROM pg_catalog.pg_class WHERE oid = t.name::regclass),

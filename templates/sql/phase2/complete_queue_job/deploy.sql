@@ -70,22 +70,26 @@ BEGIN
                 DELETE FROM public.api_call_queue{{ suffix }}_processing AS q
                 WHERE q.id = ANY (p_job_ids)
                 RETURNING q.*
+            ), finished AS (
+                SELECT g.*, i.bytes AS done_bytes, COALESCE(pg_catalog.cardinality(r.endpoints), 1) AS calls
+                FROM gone AS g
+                JOIN input AS i ON i.id = g.id
+                LEFT JOIN public.data_type_registry{{ suffix }} AS r ON r.data_type = g.data_type
             ), moved AS (
                 INSERT INTO public.api_call_queue{{ suffix }}_completed
                     (id, symbol, data_type, priority, status, attempts, max_attempts, scheduled_for, created_at,
                      started_at, finished_at, worker_id, estimated_bytes, actual_bytes, last_error)
-                SELECT g.id, g.symbol, g.data_type, g.priority, 'completed', g.attempts, g.max_attempts,
-                       g.scheduled_for, g.created_at, g.started_at, pg_catalog.clock_timestamp(), g.worker_id,
-                       g.estimated_bytes, i.bytes, NULL
-                FROM gone AS g JOIN input AS i ON i.id = g.id
-                RETURNING id, data_type, actual_bytes, estimated_bytes
+                SELECT f.id, f.symbol, f.data_type, f.priority, 'completed', f.attempts, f.max_attempts,
+                       f.scheduled_for, f.created_at, f.started_at, pg_catalog.clock_timestamp(), f.worker_id,
+                       f.estimated_bytes, f.done_bytes, NULL
+                FROM finished AS f
             )
-            SELECT pg_catalog.array_agg(m.id ORDER BY m.id), pg_catalog.array_agg(m.data_type ORDER BY m.id),
-                   pg_catalog.array_agg(m.actual_bytes ORDER BY m.id),
-                   sum(COALESCE(pg_catalog.cardinality(r.endpoints), 1))::bigint, sum(m.actual_bytes)::bigint,
-                   sum(COALESCE(m.estimated_bytes, 0))::bigint
+            -- One aggregation, so the arrays stay aligned row for row.
+            SELECT pg_catalog.array_agg(f.id), pg_catalog.array_agg(f.data_type),
+                   pg_catalog.array_agg(f.done_bytes), sum(f.calls)::bigint, sum(f.done_bytes)::bigint,
+                   sum(COALESCE(f.estimated_bytes, 0))::bigint
             INTO ids, types, bytes, calls, total, freed
-            FROM moved AS m LEFT JOIN public.data_type_registry{{ suffix }} AS r ON r.data_type = m.data_type;
+            FROM finished AS f;
             EXIT;
         EXCEPTION WHEN serialization_failure THEN
             -- A job moved by an UPDATE of its status (a recovery's, say) under us: try again on

@@ -66,6 +66,8 @@ DECLARE
     m_calls  bigint[];
     m_bytes  bigint[];
     m_rows   public.queue_claim{{ suffix }}[];
+    t_calls  bigint;
+    t_bytes  bigint;
     keep     integer := 0;
     c_calls  bigint := 0;
     c_bytes  bigint := 0;
@@ -103,26 +105,31 @@ BEGIN
                 DELETE FROM public.api_call_queue{{ suffix }}_pending AS q
                 WHERE q.ctid = ANY (ARRAY(SELECT c.tid FROM candidates AS c))
                 RETURNING q.*
+            ), claimed AS (
+                -- The jobs as they will be in processing, in claim order, with what the
+                -- budget needs: calls per job (one per endpoint) and its size estimate.
+                SELECT g.id, g.symbol, g.data_type, g.priority, g.attempts + 1 AS attempts, g.max_attempts,
+                       g.scheduled_for, g.created_at, g.actual_bytes, g.last_error,
+                       COALESCE(g.estimated_bytes, r.estimated_bytes, 0) AS estimated_bytes, r.endpoints
+                FROM gone AS g LEFT JOIN public.data_type_registry{{ suffix }} AS r ON r.data_type = g.data_type
+                ORDER BY g.priority DESC, g.scheduled_for, g.id
             ), moved AS (
                 INSERT INTO public.api_call_queue{{ suffix }}_processing
                     (id, symbol, data_type, priority, status, attempts, max_attempts, scheduled_for, created_at,
                      started_at, finished_at, worker_id, estimated_bytes, actual_bytes, last_error)
-                SELECT g.id, g.symbol, g.data_type, g.priority, 'processing', g.attempts + 1, g.max_attempts,
-                       g.scheduled_for, g.created_at, v_now, NULL, p_worker_id,
-                       COALESCE(g.estimated_bytes, r.estimated_bytes, 0), g.actual_bytes, g.last_error
-                FROM gone AS g LEFT JOIN public.data_type_registry{{ suffix }} AS r ON r.data_type = g.data_type
-                RETURNING *
-            ), claimed AS (
-                SELECT m.*, r.endpoints
-                FROM moved AS m LEFT JOIN public.data_type_registry{{ suffix }} AS r ON r.data_type = m.data_type
-                ORDER BY m.priority DESC, m.scheduled_for, m.id
+                SELECT c.id, c.symbol, c.data_type, c.priority, 'processing', c.attempts, c.max_attempts,
+                       c.scheduled_for, c.created_at, v_now, NULL, p_worker_id, c.estimated_bytes, c.actual_bytes,
+                       c.last_error
+                FROM claimed AS c
             )
+            -- The aggregates read claimed in its order: highest priority, then oldest, first.
             SELECT pg_catalog.array_agg(c.id),
                    pg_catalog.array_agg(COALESCE(pg_catalog.cardinality(c.endpoints), 1)::bigint),
                    pg_catalog.array_agg(c.estimated_bytes),
                    pg_catalog.array_agg(ROW(c.id, c.symbol, c.data_type, c.priority, c.attempts, c.max_attempts,
-                                            c.estimated_bytes, c.endpoints, c.created_at)::public.queue_claim{{ suffix }})
-            INTO m_ids, m_calls, m_bytes, m_rows
+                                            c.estimated_bytes, c.endpoints, c.created_at)::public.queue_claim{{ suffix }}),
+                   sum(COALESCE(pg_catalog.cardinality(c.endpoints), 1)), sum(c.estimated_bytes)
+            INTO m_ids, m_calls, m_bytes, m_rows, t_calls, t_bytes
             FROM claimed AS c;
             EXIT;
         EXCEPTION WHEN serialization_failure THEN
@@ -154,13 +161,20 @@ BEGIN
     v_ring := public.quota_ring_advance{{ suffix }}(st.call_ring, st.ring_epoch, v_now_s);
     SELECT COALESCE(sum(x), 0) INTO v_calls FROM pg_catalog.unnest(v_ring) AS x;
     SELECT * INTO v_wb FROM public.quota_window_bytes{{ suffix }}(v_now, st, cfg.byte_window_days);
-    FOR i IN 1 .. pg_catalog.cardinality(m_ids) LOOP
-        EXIT WHEN v_calls + c_calls + m_calls[i] > cfg.calls_per_window
-               OR v_wb.bytes_used + c_bytes + m_bytes[i] > cfg.bytes_per_window;
-        c_calls := c_calls + m_calls[i];
-        c_bytes := c_bytes + m_bytes[i];
-        keep := i;
-    END LOOP;
+    IF v_calls + t_calls <= cfg.calls_per_window AND v_wb.bytes_used + t_bytes <= cfg.bytes_per_window THEN
+        -- The whole batch fits: the usual case, away from the edge of either budget.
+        keep := pg_catalog.cardinality(m_ids);
+        c_calls := t_calls;
+        c_bytes := t_bytes;
+    ELSE
+        -- The longest prefix that fits: running sums only grow, so the rows within both
+        -- budgets are exactly a prefix.
+        SELECT count(*), COALESCE(max(p.calls), 0), COALESCE(max(p.bytes), 0) INTO keep, c_calls, c_bytes
+        FROM (SELECT sum(u.calls) OVER w AS calls, sum(u.bytes) OVER w AS bytes
+              FROM unnest(m_calls, m_bytes) WITH ORDINALITY AS u(calls, bytes, n)
+              WINDOW w AS (ORDER BY u.n)) AS p
+        WHERE v_calls + p.calls <= cfg.calls_per_window AND v_wb.bytes_used + p.bytes <= cfg.bytes_per_window;
+    END IF;
     IF keep < pg_catalog.cardinality(m_ids) THEN
         UPDATE public.api_call_queue{{ suffix }} AS q
         SET status = 'pending', started_at = NULL, worker_id = NULL, attempts = q.attempts - 1
