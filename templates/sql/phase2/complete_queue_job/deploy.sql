@@ -28,15 +28,19 @@ $$;
 
 -- Completes many jobs in one statement; returns the ids it completed (a job no longer in
 -- processing, e.g. recovered after a timeout, is skipped, never completed twice). Like the
--- claim, the move is a DELETE from processing and an INSERT into completed.
+-- claim, the move is a DELETE from processing and an INSERT into completed; the same
+-- statement records the usage and corrects the size estimates, the work of every batch.
 CREATE OR REPLACE FUNCTION public.complete_queue_jobs{{ suffix }}(p_job_ids bigint[], p_actual_bytes bigint[])
 RETURNS SETOF bigint
 LANGUAGE plpgsql
 VOLATILE
 SECURITY DEFINER
 -- The processing partition churns faster than its statistics follow: stay on the index,
--- with one generic plan (the statements do not depend on their parameters' values).
+-- with one generic plan (the statement does not depend on its parameters' values), and
+-- join the registry (a dozen rows) by hashing rather than once per job.
 SET enable_seqscan = off
+SET enable_nestloop = off
+SET enable_mergejoin = off
 SET jit = off
 SET plan_cache_mode = force_generic_plan
 SET search_path = ''
@@ -44,13 +48,7 @@ AS $$
 DECLARE
     cfg    public.queue_config{{ suffix }};
     ids    bigint[];
-    types  text[];
-    bytes  bigint[];
-    calls  bigint;
-    total  bigint;
-    freed  bigint;
     tries  integer := 0;
-    done   record;
 BEGIN
     IF pg_catalog.cardinality(p_job_ids) IS DISTINCT FROM pg_catalog.cardinality(p_actual_bytes) THEN
         RAISE EXCEPTION 'complete_queue_jobs{{ suffix }}: % job ids but % byte counts',
@@ -61,20 +59,15 @@ BEGIN
 
     LOOP
         BEGIN
-            WITH input AS (
-                -- One byte count per id (the first, should an id come twice).
-                SELECT DISTINCT ON (i.id) i.id, GREATEST(COALESCE(i.bytes, 0), 0) AS bytes
-                FROM unnest(p_job_ids, p_actual_bytes) WITH ORDINALITY AS i(id, bytes, n)
-                ORDER BY i.id, i.n
-            ), gone AS (
+            WITH gone AS (
                 DELETE FROM public.api_call_queue{{ suffix }}_processing AS q
                 WHERE q.id = ANY (p_job_ids)
                 RETURNING q.*
             ), finished AS (
-                SELECT g.*, i.bytes AS done_bytes, COALESCE(pg_catalog.cardinality(r.endpoints), 1) AS calls
-                FROM gone AS g
-                JOIN input AS i ON i.id = g.id
-                LEFT JOIN public.data_type_registry{{ suffix }} AS r ON r.data_type = g.data_type
+                -- The byte count given with the job (the first, should an id come twice).
+                SELECT g.*, GREATEST(COALESCE(p_actual_bytes[pg_catalog.array_position(p_job_ids, g.id)], 0), 0) AS done_bytes,
+                       COALESCE(pg_catalog.cardinality(r.endpoints), 1) AS calls
+                FROM gone AS g LEFT JOIN public.data_type_registry{{ suffix }} AS r ON r.data_type = g.data_type
             ), moved AS (
                 INSERT INTO public.api_call_queue{{ suffix }}_completed
                     (id, symbol, data_type, priority, status, attempts, max_attempts, scheduled_for, created_at,
@@ -83,13 +76,31 @@ BEGIN
                        f.scheduled_for, f.created_at, f.started_at, pg_catalog.clock_timestamp(), f.worker_id,
                        f.estimated_bytes, f.done_bytes, NULL
                 FROM finished AS f
+            ), usage AS (
+                -- record_api_usage{{ suffix }}'s upsert, inline: this is the hot path.
+                INSERT INTO public.api_data_usage{{ suffix }} AS u (bucket, calls, bytes, completed_jobs, released)
+                SELECT pg_catalog.date_trunc('minute', pg_catalog.clock_timestamp()), sum(f.calls), sum(f.done_bytes),
+                       count(*), sum(COALESCE(f.estimated_bytes, 0))
+                FROM finished AS f
+                HAVING count(*) > 0
+                ON CONFLICT (bucket) DO UPDATE
+                SET calls = u.calls + excluded.calls, bytes = u.bytes + excluded.bytes,
+                    completed_jobs = u.completed_jobs + excluded.completed_jobs, released = u.released + excluded.released
+            ), estimates AS (
+                -- Size estimates: the first sample replaces a zero estimate; afterwards a random
+                -- share of completions moves it a fifth of the way towards the observed size, so
+                -- one odd response cannot swing it and hot types do not contend on their row.
+                UPDATE public.data_type_registry{{ suffix }} AS r
+                SET estimated_bytes = CASE WHEN r.estimated_bytes = 0 THEN d.observed
+                                           ELSE pg_catalog.round(r.estimated_bytes * 0.8 + d.observed * 0.2)::bigint END,
+                    updated_at = pg_catalog.now()
+                FROM (SELECT f.data_type, pg_catalog.avg(f.done_bytes)::bigint AS observed
+                      FROM finished AS f GROUP BY f.data_type) AS d
+                WHERE r.data_type = d.data_type
+                  AND d.observed > 0
+                  AND (r.estimated_bytes = 0 OR pg_catalog.random() < cfg.estimate_sample_rate)
             )
-            -- One aggregation, so the arrays stay aligned row for row.
-            SELECT pg_catalog.array_agg(f.id), pg_catalog.array_agg(f.data_type),
-                   pg_catalog.array_agg(f.done_bytes), sum(f.calls)::bigint, sum(f.done_bytes)::bigint,
-                   sum(COALESCE(f.estimated_bytes, 0))::bigint
-            INTO ids, types, bytes, calls, total, freed
-            FROM finished AS f;
+            SELECT pg_catalog.array_agg(f.id) INTO ids FROM finished AS f;
             EXIT;
         EXCEPTION WHEN serialization_failure THEN
             -- A job moved by an UPDATE of its status (a recovery's, say) under us: try again on
@@ -99,27 +110,6 @@ BEGIN
                 RAISE;
             END IF;
         END;
-    END LOOP;
-
-    IF ids IS NULL THEN
-        RETURN;
-    END IF;
-    PERFORM public.record_api_usage{{ suffix }}(calls, total, 0, pg_catalog.cardinality(ids), 0, freed);
-
-    -- Size estimates: the first sample replaces a zero estimate; afterwards a random share
-    -- of completions moves it a fifth of the way towards the observed size, so one odd
-    -- response cannot swing it and hot types do not contend on their registry row.
-    FOR done IN
-        SELECT d.data_type, pg_catalog.avg(d.bytes)::bigint AS observed
-        FROM unnest(types, bytes) AS d(data_type, bytes) GROUP BY d.data_type
-    LOOP
-        UPDATE public.data_type_registry{{ suffix }} AS r
-        SET estimated_bytes = CASE WHEN r.estimated_bytes = 0 THEN done.observed
-                                   ELSE pg_catalog.round(r.estimated_bytes * 0.8 + done.observed * 0.2)::bigint END,
-            updated_at = pg_catalog.now()
-        WHERE r.data_type = done.data_type
-          AND done.observed > 0
-          AND (r.estimated_bytes = 0 OR pg_catalog.random() < cfg.estimate_sample_rate);
     END LOOP;
 
     RETURN QUERY SELECT pg_catalog.unnest(ids);

@@ -46,8 +46,10 @@ SECURITY DEFINER
 -- their size; keep this function's lookups on the indexes regardless (and without JIT, which
 -- the resulting cost estimates would otherwise trigger on every call). Every statement here
 -- is written to plan well without knowing its parameters: one generic plan, no planning
--- per call.
+-- per call. The registry (a dozen rows) is joined by hashing, not looked up once per job.
 SET enable_seqscan = off
+SET enable_nestloop = off
+SET enable_mergejoin = off
 SET jit = off
 SET plan_cache_mode = force_generic_plan
 SET search_path = ''
@@ -62,9 +64,6 @@ DECLARE
     v_calls  bigint;
     v_wb     record;
     peek     bigint;
-    m_ids    bigint[];
-    m_calls  bigint[];
-    m_bytes  bigint[];
     m_rows   public.queue_claim{{ suffix }}[];
     t_calls  bigint;
     t_bytes  bigint;
@@ -122,14 +121,11 @@ BEGIN
                        c.last_error
                 FROM claimed AS c
             )
-            -- The aggregates read claimed in its order: highest priority, then oldest, first.
-            SELECT pg_catalog.array_agg(c.id),
-                   pg_catalog.array_agg(COALESCE(pg_catalog.cardinality(c.endpoints), 1)::bigint),
-                   pg_catalog.array_agg(c.estimated_bytes),
-                   pg_catalog.array_agg(ROW(c.id, c.symbol, c.data_type, c.priority, c.attempts, c.max_attempts,
+            -- The array keeps claimed's order: highest priority, then oldest, first.
+            SELECT pg_catalog.array_agg(ROW(c.id, c.symbol, c.data_type, c.priority, c.attempts, c.max_attempts,
                                             c.estimated_bytes, c.endpoints, c.created_at)::public.queue_claim{{ suffix }}),
                    sum(COALESCE(pg_catalog.cardinality(c.endpoints), 1)), sum(c.estimated_bytes)
-            INTO m_ids, m_calls, m_bytes, m_rows, t_calls, t_bytes
+            INTO m_rows, t_calls, t_bytes
             FROM claimed AS c;
             EXIT;
         EXCEPTION WHEN serialization_failure THEN
@@ -143,7 +139,7 @@ BEGIN
             END IF;
         END;
     END LOOP;
-    IF m_ids IS NULL THEN
+    IF m_rows IS NULL THEN
         RETURN;
     END IF;
 
@@ -155,7 +151,7 @@ BEGIN
         -- this transaction's snapshot. Nothing may be handed out; the caller asks again.
         UPDATE public.api_call_queue{{ suffix }} AS q
         SET status = 'pending', started_at = NULL, worker_id = NULL, attempts = q.attempts - 1
-        WHERE q.status = 'processing' AND q.id = ANY (m_ids);
+        WHERE q.status = 'processing' AND q.id = ANY (ARRAY(SELECT m.id FROM pg_catalog.unnest(m_rows) AS m));
         RETURN;
     END;
     v_ring := public.quota_ring_advance{{ suffix }}(st.call_ring, st.ring_epoch, v_now_s);
@@ -163,22 +159,24 @@ BEGIN
     SELECT * INTO v_wb FROM public.quota_window_bytes{{ suffix }}(v_now, st, cfg.byte_window_days);
     IF v_calls + t_calls <= cfg.calls_per_window AND v_wb.bytes_used + t_bytes <= cfg.bytes_per_window THEN
         -- The whole batch fits: the usual case, away from the edge of either budget.
-        keep := pg_catalog.cardinality(m_ids);
+        keep := pg_catalog.cardinality(m_rows);
         c_calls := t_calls;
         c_bytes := t_bytes;
     ELSE
         -- The longest prefix that fits: running sums only grow, so the rows within both
         -- budgets are exactly a prefix.
         SELECT count(*), COALESCE(max(p.calls), 0), COALESCE(max(p.bytes), 0) INTO keep, c_calls, c_bytes
-        FROM (SELECT sum(u.calls) OVER w AS calls, sum(u.bytes) OVER w AS bytes
-              FROM unnest(m_calls, m_bytes) WITH ORDINALITY AS u(calls, bytes, n)
+        FROM (SELECT sum(COALESCE(pg_catalog.cardinality(u.endpoints), 1)) OVER w AS calls,
+                     sum(u.estimated_bytes) OVER w AS bytes
+              FROM pg_catalog.unnest(m_rows) WITH ORDINALITY AS u(id, symbol, data_type, priority, attempts, max_attempts,
+                                                                   estimated_bytes, endpoints, created_at, n)
               WINDOW w AS (ORDER BY u.n)) AS p
         WHERE v_calls + p.calls <= cfg.calls_per_window AND v_wb.bytes_used + p.bytes <= cfg.bytes_per_window;
     END IF;
-    IF keep < pg_catalog.cardinality(m_ids) THEN
+    IF keep < pg_catalog.cardinality(m_rows) THEN
         UPDATE public.api_call_queue{{ suffix }} AS q
         SET status = 'pending', started_at = NULL, worker_id = NULL, attempts = q.attempts - 1
-        WHERE q.status = 'processing' AND q.id = ANY (m_ids[keep + 1:]);
+        WHERE q.status = 'processing' AND q.id = ANY (ARRAY(SELECT m.id FROM pg_catalog.unnest(m_rows[keep + 1:]) AS m));
     END IF;
     IF keep > 0 THEN
         v_ring[(v_now_s % pg_catalog.cardinality(v_ring)) + 1] := v_ring[(v_now_s % pg_catalog.cardinality(v_ring)) + 1] + c_calls;
