@@ -28,17 +28,7 @@ CREATE TYPE public.queue_claim{{ suffix }} AS (
 );
 
 CREATE OR REPLACE FUNCTION public.get_queue_batch{{ suffix }}(p_worker_id text, p_batch_size integer)
-RETURNS TABLE (
-    id              bigint,
-    symbol          text,
-    data_type       text,
-    priority        integer,
-    attempts        integer,
-    max_attempts    integer,
-    estimated_bytes bigint,
-    endpoints       text[],
-    created_at      timestamptz
-)
+RETURNS SETOF public.queue_claim{{ suffix }}
 LANGUAGE plpgsql
 VOLATILE
 SECURITY DEFINER
@@ -54,7 +44,6 @@ SET jit = off
 SET plan_cache_mode = force_generic_plan
 SET search_path = ''
 AS $$
-#variable_conflict use_column
 DECLARE
     cfg      public.queue_config{{ suffix }};
     st       public.api_quota_state{{ suffix }};
