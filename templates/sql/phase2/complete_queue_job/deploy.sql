@@ -59,15 +59,20 @@ BEGIN
 
     LOOP
         BEGIN
-            WITH gone AS (
+            WITH input AS (
+                -- One byte count per id (the first, should an id come twice).
+                SELECT DISTINCT ON (i.id) i.id, GREATEST(COALESCE(i.bytes, 0), 0) AS bytes
+                FROM unnest(p_job_ids, p_actual_bytes) WITH ORDINALITY AS i(id, bytes, n)
+                ORDER BY i.id, i.n
+            ), gone AS (
                 DELETE FROM public.api_call_queue{{ suffix }}_processing AS q
                 WHERE q.id = ANY (p_job_ids)
                 RETURNING q.*
             ), finished AS (
-                -- The byte count given with the job (the first, should an id come twice).
-                SELECT g.*, GREATEST(COALESCE(p_actual_bytes[pg_catalog.array_position(p_job_ids, g.id)], 0), 0) AS done_bytes,
-                       COALESCE(pg_catalog.cardinality(r.endpoints), 1) AS calls
-                FROM gone AS g LEFT JOIN public.data_type_registry{{ suffix }} AS r ON r.data_type = g.data_type
+                SELECT g.*, i.bytes AS done_bytes, COALESCE(pg_catalog.cardinality(r.endpoints), 1) AS calls
+                FROM gone AS g
+                JOIN input AS i ON i.id = g.id
+                LEFT JOIN public.data_type_registry{{ suffix }} AS r ON r.data_type = g.data_type
             ), moved AS (
                 INSERT INTO public.api_call_queue{{ suffix }}_completed
                     (id, symbol, data_type, priority, status, attempts, max_attempts, scheduled_for, created_at,
