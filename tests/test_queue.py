@@ -145,6 +145,40 @@ def _wait_until_blocked(db, pid: int) -> None:
     raise AssertionError("the second session never waited for the lock")
 
 
+def test_a_budget_write_that_loses_a_race_is_recomputed_from_the_winner(queue_db):
+    # The claim reads the budget row without locking it and writes it back only if nobody
+    # wrote it meanwhile. Here another transaction writes it while the claim is cutting its
+    # batch: the claim must start over from the winner's row, not overwrite it.
+    unlimited(queue_db)
+    enqueue(queue_db, 3)
+    before = queue_db.scalar("SELECT reserved_total FROM public.api_quota_state_v2")
+    writer = psycopg.connect(queue_db.url)
+    claimer = psycopg.connect(queue_db.url, autocommit=True)
+    claimed, errors = [], []
+    try:
+        writer.execute("UPDATE public.api_quota_state_v2 SET reserved_total = reserved_total + 5000")
+
+        def claim():
+            try:
+                claimed.extend(claimer.execute(
+                    "SELECT id, estimated_bytes FROM public.get_queue_batch_v2('a', 3)").fetchall())
+            except Exception as exc:
+                errors.append(exc)
+
+        t = threading.Thread(target=claim)
+        t.start()
+        _wait_until_blocked(queue_db, claimer.info.backend_pid)
+        writer.commit()
+        t.join(10)
+    finally:
+        writer.close()
+        claimer.close()
+    assert not errors, errors
+    assert len(claimed) == 3
+    after = queue_db.scalar("SELECT reserved_total FROM public.api_quota_state_v2")
+    assert after == before + 5000 + sum(b for _, b in claimed)
+
+
 def test_row_moved_between_partitions_under_a_concurrent_locker(queue_db):
     unlimited(queue_db)
     job = queue_db.scalar("SELECT job_id FROM public.queue_refresh_if_not_exists_v2('AAPL', 'quote', 1)")

@@ -2,11 +2,12 @@
 -- then oldest, moving them pending -> processing, and never more than the API's budgets have
 -- left, across any number of concurrent claimers.
 --
--- Only the budget arithmetic is serialized. Candidates are locked (SKIP LOCKED) and moved
--- first, sized by a lock-free look at the budget; then the quota row is locked, the budgets
--- recomputed exactly, the longest prefix that fits is kept and any excess (another claimer
--- spent the budget meanwhile: rare, only at the edge of the budget) moved straight back.
--- The row lock is held from that point to commit: a few microseconds of arithmetic.
+-- Only the budget's write is serialized. Candidates are locked (SKIP LOCKED) and moved
+-- first, sized by a lock-free look at the budget; then the budgets are recomputed exactly
+-- from the quota row, the longest prefix that fits is kept, and the row is written back on
+-- condition that no other claim wrote it meanwhile (otherwise: read and cut again). Any
+-- excess (another claimer spent the budget meanwhile: rare, only at the edge of the budget)
+-- is moved straight back. The row lock is held from that write to commit.
 --
 -- The move is a DELETE from the pending partition and an INSERT into processing in one
 -- statement, not an UPDATE of the partition key: it costs less (no tuple routing, the locked
@@ -60,6 +61,7 @@ DECLARE
     c_calls  bigint := 0;
     c_bytes  bigint := 0;
     tries    integer := 0;
+    races    integer := 0;
 BEGIN
     IF p_batch_size IS NULL OR p_batch_size < 1 THEN
         RAISE EXCEPTION 'get_queue_batch{{ suffix }}: p_batch_size must be at least 1, got %', p_batch_size
@@ -132,48 +134,65 @@ BEGIN
         RETURN;
     END IF;
 
-    -- The serialized part: exact budgets, under the quota row's lock, until commit.
-    BEGIN
-        SELECT * INTO STRICT st FROM public.api_quota_state{{ suffix }} FOR UPDATE;
-    EXCEPTION WHEN serialization_failure THEN
-        -- Only under REPEATABLE READ or SERIALIZABLE: another claim changed the budget after
-        -- this transaction's snapshot. Nothing may be handed out; the caller asks again.
-        UPDATE public.api_call_queue{{ suffix }} AS q
-        SET status = 'pending', started_at = NULL, worker_id = NULL, attempts = q.attempts - 1
-        WHERE q.status = 'processing' AND q.id = ANY (ARRAY(SELECT m.id FROM pg_catalog.unnest(m_rows) AS m));
-        RETURN;
-    END;
-    v_ring := public.quota_ring_advance{{ suffix }}(st.call_ring, st.ring_epoch, v_now_s);
-    SELECT COALESCE(sum(x), 0) INTO v_calls FROM pg_catalog.unnest(v_ring) AS x;
-    SELECT * INTO v_wb FROM public.quota_window_bytes{{ suffix }}(v_now, st, cfg.byte_window_days);
-    IF v_calls + t_calls <= cfg.calls_per_window AND v_wb.bytes_used + t_bytes <= cfg.bytes_per_window THEN
-        -- The whole batch fits: the usual case, away from the edge of either budget.
-        keep := pg_catalog.cardinality(m_rows);
-        c_calls := t_calls;
-        c_bytes := t_bytes;
-    ELSE
-        -- The longest prefix that fits: running sums only grow, so the rows within both
-        -- budgets are exactly a prefix.
-        SELECT count(*), COALESCE(max(p.calls), 0), COALESCE(max(p.bytes), 0) INTO keep, c_calls, c_bytes
-        FROM (SELECT sum(COALESCE(pg_catalog.cardinality(u.endpoints), 1)) OVER w AS calls,
-                     sum(u.estimated_bytes) OVER w AS bytes
-              FROM pg_catalog.unnest(m_rows) WITH ORDINALITY AS u(id, symbol, data_type, priority, attempts, max_attempts,
-                                                                   estimated_bytes, endpoints, created_at, n)
-              WINDOW w AS (ORDER BY u.n)) AS p
-        WHERE v_calls + p.calls <= cfg.calls_per_window AND v_wb.bytes_used + p.bytes <= cfg.bytes_per_window;
-    END IF;
+    -- The serialized part: exact budgets. The budget row is read, the batch cut to fit, and
+    -- the row written back only if no other claim wrote it in between (else read again), so
+    -- its lock is held just from that write to commit. After a few lost races the row is
+    -- locked before reading instead, which always succeeds.
+    LOOP
+        BEGIN
+            IF races < 3 THEN
+                SELECT * INTO STRICT st FROM public.api_quota_state{{ suffix }};
+            ELSE
+                SELECT * INTO STRICT st FROM public.api_quota_state{{ suffix }} FOR UPDATE;
+            END IF;
+            v_ring := public.quota_ring_advance{{ suffix }}(st.call_ring, st.ring_epoch, v_now_s);
+            SELECT COALESCE(sum(x), 0) INTO v_calls FROM pg_catalog.unnest(v_ring) AS x;
+            SELECT * INTO v_wb FROM public.quota_window_bytes{{ suffix }}(v_now, st, cfg.byte_window_days);
+            IF v_calls + t_calls <= cfg.calls_per_window AND v_wb.bytes_used + t_bytes <= cfg.bytes_per_window THEN
+                -- The whole batch fits: the usual case, away from the edge of either budget.
+                keep := pg_catalog.cardinality(m_rows);
+                c_calls := t_calls;
+                c_bytes := t_bytes;
+            ELSE
+                -- The longest prefix that fits: running sums only grow, so the rows within both
+                -- budgets are exactly a prefix.
+                SELECT count(*), COALESCE(max(p.calls), 0), COALESCE(max(p.bytes), 0) INTO keep, c_calls, c_bytes
+                FROM (SELECT sum(COALESCE(pg_catalog.cardinality(u.endpoints), 1)) OVER w AS calls,
+                             sum(u.estimated_bytes) OVER w AS bytes
+                      FROM pg_catalog.unnest(m_rows) WITH ORDINALITY AS u(id, symbol, data_type, priority, attempts,
+                                                                           max_attempts, estimated_bytes, endpoints,
+                                                                           created_at, n)
+                      WINDOW w AS (ORDER BY u.n)) AS p
+                WHERE v_calls + p.calls <= cfg.calls_per_window AND v_wb.bytes_used + p.bytes <= cfg.bytes_per_window;
+            END IF;
+            IF keep > 0 THEN
+                v_ring[(v_now_s % pg_catalog.cardinality(v_ring)) + 1] :=
+                    v_ring[(v_now_s % pg_catalog.cardinality(v_ring)) + 1] + c_calls;
+            END IF;
+            -- Under READ COMMITTED a concurrent writer's row is re-checked against the values
+            -- read: any difference means the budget moved, and nothing is written.
+            UPDATE public.api_quota_state{{ suffix }} AS s
+            SET call_ring = v_ring, ring_epoch = GREATEST(st.ring_epoch, v_now_s),
+                window_from = v_wb.window_from, cached_until = v_wb.cached_until, cached_bytes = v_wb.cached_bytes,
+                released_cached = v_wb.released_cached, reserved_total = st.reserved_total + c_bytes
+            WHERE (s.call_ring, s.ring_epoch, s.window_from, s.cached_until, s.cached_bytes, s.reserved_total,
+                   s.released_cached)
+                  = (st.call_ring, st.ring_epoch, st.window_from, st.cached_until, st.cached_bytes, st.reserved_total,
+                     st.released_cached);
+            EXIT WHEN FOUND;
+            races := races + 1;
+        EXCEPTION WHEN serialization_failure THEN
+            -- Only under REPEATABLE READ or SERIALIZABLE: another claim changed the budget after
+            -- this transaction's snapshot. Nothing may be handed out; the caller asks again.
+            keep := 0;
+            EXIT;
+        END;
+    END LOOP;
     IF keep < pg_catalog.cardinality(m_rows) THEN
         UPDATE public.api_call_queue{{ suffix }} AS q
         SET status = 'pending', started_at = NULL, worker_id = NULL, attempts = q.attempts - 1
         WHERE q.status = 'processing' AND q.id = ANY (ARRAY(SELECT m.id FROM pg_catalog.unnest(m_rows[keep + 1:]) AS m));
     END IF;
-    IF keep > 0 THEN
-        v_ring[(v_now_s % pg_catalog.cardinality(v_ring)) + 1] := v_ring[(v_now_s % pg_catalog.cardinality(v_ring)) + 1] + c_calls;
-    END IF;
-    UPDATE public.api_quota_state{{ suffix }}
-    SET call_ring = v_ring, ring_epoch = GREATEST(st.ring_epoch, v_now_s),
-        window_from = v_wb.window_from, cached_until = v_wb.cached_until, cached_bytes = v_wb.cached_bytes,
-        released_cached = v_wb.released_cached, reserved_total = st.reserved_total + c_bytes;
     IF keep = 0 THEN
         RETURN;
     END IF;
