@@ -69,14 +69,15 @@ SELECT (s #>> '{quotas,calls_per_window}')::integer,
        (s #>> '{locks,processor_loop}')::bigint
 FROM (SELECT toolkit.param('settings') AS s) AS p;
 
--- One row: what the claim needs to enforce both limits quickly, under its row lock.
+-- One row: what the claim needs to enforce both limits quickly. Claims write it back only
+-- if it is unchanged since they read it, so every write is based on the one before.
 --   call_ring: calls handed out per second over the last call_window_seconds + 1 seconds
 --              (slot = epoch second mod ring length); ring_epoch is the newest second written.
 --              Counting window + 1 whole seconds means any real window of that length is covered.
 --   cached_bytes: actual bytes of the usage buckets in [window_from, cached_until), kept so a
 --                 claim reads only the few buckets that changed instead of 30 days of them.
 --   reserved_total / released_cached: estimated bytes of jobs in flight, as two running
---                 totals: claims add to the first under this lock; jobs leaving processing
+--                 totals: claims add to the first when they write this row; jobs leaving processing
 --                 record what they release in the usage buckets, without touching this row,
 --                 so completions never wait for claims.
 CREATE TABLE public.api_quota_state{{ suffix }} (
