@@ -57,7 +57,7 @@ class Ours:
     name = "ours"
     tables = ["api_call_queue_v2_pending", "api_call_queue_v2_processing", "api_call_queue_v2_completed",
               "api_quota_state_v2", "api_data_usage_v2", "data_type_registry_v2"]
-    note = "priority order (g % 10), quota lock per claim, one batch complete per claim"
+    note = "priority order (g % 10), one conditional quota-row write per claim, one batch complete per claim"
 
     def __init__(self, cluster: LocalCluster):
         self.cluster = cluster

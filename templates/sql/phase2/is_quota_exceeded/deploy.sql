@@ -1,6 +1,6 @@
 -- Where the budgets stand now. Reads without locking: a claim that runs at the same time
--- may have handed out more, so the claim itself never relies on this (it recomputes under
--- its lock); callers use it to skip work early (the presence check, the processor loop).
+-- may have handed out more, so the claim itself never relies on this (it recomputes and
+-- writes conditionally); callers use it to skip work early (the presence check, the processor loop).
 CREATE OR REPLACE FUNCTION public.get_quota_status{{ suffix }}()
 RETURNS jsonb
 LANGUAGE plpgsql
