@@ -29,7 +29,7 @@ $$;
 -- Completes many jobs in one statement; returns the ids it completed (a job no longer in
 -- processing, e.g. recovered after a timeout, is skipped, never completed twice). Like the
 -- claim, the move is a DELETE from processing and an INSERT into completed; the same
--- statement records the usage and corrects the size estimates, the work of every batch.
+-- statement corrects the size estimates, and one usage record follows for the whole batch.
 CREATE OR REPLACE FUNCTION public.complete_queue_jobs{{ suffix }}(p_job_ids bigint[], p_actual_bytes bigint[])
 RETURNS SETOF bigint
 LANGUAGE plpgsql
@@ -48,6 +48,9 @@ AS $$
 DECLARE
     cfg    public.queue_config{{ suffix }};
     ids    bigint[];
+    calls  bigint;
+    total  bigint;
+    freed  bigint;
     tries  integer := 0;
 BEGIN
     IF pg_catalog.cardinality(p_job_ids) IS DISTINCT FROM pg_catalog.cardinality(p_actual_bytes) THEN
@@ -81,16 +84,6 @@ BEGIN
                        f.scheduled_for, f.created_at, f.started_at, pg_catalog.clock_timestamp(), f.worker_id,
                        f.estimated_bytes, f.done_bytes, NULL
                 FROM finished AS f
-            ), usage AS (
-                -- record_api_usage{{ suffix }}'s upsert, inline: this is the hot path.
-                INSERT INTO public.api_data_usage{{ suffix }} AS u (bucket, calls, bytes, completed_jobs, released)
-                SELECT pg_catalog.date_trunc('minute', pg_catalog.clock_timestamp()), sum(f.calls), sum(f.done_bytes),
-                       count(*), sum(COALESCE(f.estimated_bytes, 0))
-                FROM finished AS f
-                HAVING count(*) > 0
-                ON CONFLICT (bucket) DO UPDATE
-                SET calls = u.calls + excluded.calls, bytes = u.bytes + excluded.bytes,
-                    completed_jobs = u.completed_jobs + excluded.completed_jobs, released = u.released + excluded.released
             ), estimates AS (
                 -- Size estimates: the first sample replaces a zero estimate; afterwards a random
                 -- share of completions moves it a fifth of the way towards the observed size, so
@@ -105,7 +98,9 @@ BEGIN
                   AND d.observed > 0
                   AND (r.estimated_bytes = 0 OR pg_catalog.random() < cfg.estimate_sample_rate)
             )
-            SELECT pg_catalog.array_agg(f.id) INTO ids FROM finished AS f;
+            SELECT pg_catalog.array_agg(f.id), sum(f.calls), sum(f.done_bytes), sum(COALESCE(f.estimated_bytes, 0))
+            INTO ids, calls, total, freed
+            FROM finished AS f;
             EXIT;
         EXCEPTION WHEN serialization_failure THEN
             -- A job moved by an UPDATE of its status (a recovery's, say) under us: try again on
@@ -117,6 +112,10 @@ BEGIN
         END;
     END LOOP;
 
+    IF ids IS NULL THEN
+        RETURN;
+    END IF;
+    PERFORM public.record_api_usage{{ suffix }}(calls, total, 0, pg_catalog.cardinality(ids), 0, freed);
     RETURN QUERY SELECT pg_catalog.unnest(ids);
 END
 $$;
