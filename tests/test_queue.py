@@ -285,6 +285,27 @@ def test_completion_accounts_bytes_and_corrects_estimates(queue_db):
     assert queue_db.rows("SELECT * FROM public.complete_queue_jobs_v2(%s, %s)", [ids, sizes]) == []
 
 
+def test_an_id_given_twice_completes_once_with_its_first_byte_count(queue_db):
+    unlimited(queue_db)
+    configure(queue_db, estimate_sample_rate=0.0)
+    queue_db.execute("UPDATE public.data_type_registry_v2 SET estimated_bytes = 0 WHERE data_type = 'financial-statements'")
+    enqueue(queue_db, 2, "quote", "Q")
+    enqueue(queue_db, 1, "financial-statements", "F")
+    jobs = dict(queue_db.rows("SELECT id, data_type FROM public.get_queue_batch_v2('w', 10)"))
+    a, b = sorted(i for i, t in jobs.items() if t == "quote")
+    f = next(i for i, t in jobs.items() if t == "financial-statements")
+    done = queue_db.rows("SELECT * FROM public.complete_queue_jobs_v2(%s, %s)",
+                         [[a, b, a, f], [100, 200, 999, 150_000]])
+    assert sorted(r[0] for r in done) == sorted([a, b, f])
+    assert queue_db.rows("SELECT id, actual_bytes FROM public.api_call_queue_v2_completed ORDER BY id") == sorted(
+        [(a, 100), (b, 200), (f, 150_000)])
+    assert queue_db.rows("SELECT sum(bytes), sum(completed_jobs) FROM public.api_data_usage_v2") == [(150_300, 3)]
+    # With sampling off, only a type's first sample moves its estimate.
+    estimates = dict(queue_db.rows("SELECT data_type, estimated_bytes FROM public.data_type_registry_v2 "
+                                   "WHERE data_type IN ('quote', 'financial-statements')"))
+    assert estimates == {"quote": 1200, "financial-statements": 150_000}
+
+
 def test_circuit_breaker_transitions(queue_db):
     configure(queue_db, breaker_failure_threshold=3, breaker_open_seconds=1)
     unlimited(queue_db)

@@ -28,8 +28,8 @@ $$;
 
 -- Completes many jobs in one statement; returns the ids it completed (a job no longer in
 -- processing, e.g. recovered after a timeout, is skipped, never completed twice). Like the
--- claim, the move is a DELETE from processing and an INSERT into completed; the same
--- statement corrects the size estimates, and one usage record follows for the whole batch.
+-- claim, the move is a DELETE from processing and an INSERT into completed; one usage record
+-- follows for the whole batch, and now and then a correction of the size estimates.
 CREATE OR REPLACE FUNCTION public.complete_queue_jobs{{ suffix }}(p_job_ids bigint[], p_actual_bytes bigint[])
 RETURNS SETOF bigint
 LANGUAGE plpgsql
@@ -46,12 +46,15 @@ SET plan_cache_mode = force_generic_plan
 SET search_path = ''
 AS $$
 DECLARE
-    cfg    public.queue_config{{ suffix }};
-    ids    bigint[];
-    calls  bigint;
-    total  bigint;
-    freed  bigint;
-    tries  integer := 0;
+    cfg     public.queue_config{{ suffix }};
+    ids     bigint[];
+    calls   bigint;
+    total   bigint;
+    freed   bigint;
+    first   boolean;
+    sampled boolean;
+    deduped boolean := false;
+    tries   integer := 0;
 BEGIN
     IF pg_catalog.cardinality(p_job_ids) IS DISTINCT FROM pg_catalog.cardinality(p_actual_bytes) THEN
         RAISE EXCEPTION 'complete_queue_jobs{{ suffix }}: % job ids but % byte counts',
@@ -62,19 +65,18 @@ BEGIN
 
     LOOP
         BEGIN
-            WITH input AS (
-                -- One byte count per id (the first, should an id come twice).
-                SELECT DISTINCT ON (i.id) i.id, GREATEST(COALESCE(i.bytes, 0), 0) AS bytes
-                FROM unnest(p_job_ids, p_actual_bytes) WITH ORDINALITY AS i(id, bytes, n)
-                ORDER BY i.id, i.n
-            ), gone AS (
+            WITH gone AS (
                 DELETE FROM public.api_call_queue{{ suffix }}_processing AS q
                 WHERE q.id = ANY (p_job_ids)
                 RETURNING q.*
             ), finished AS (
-                SELECT g.*, i.bytes AS done_bytes, COALESCE(pg_catalog.cardinality(r.endpoints), 1) AS calls
+                -- An id given twice would meet its job twice here and fail the INSERT below on
+                -- completed's key: see the handler, which keeps the first and tries again.
+                SELECT g.*, GREATEST(COALESCE(i.bytes, 0), 0) AS done_bytes,
+                       COALESCE(pg_catalog.cardinality(r.endpoints), 1) AS calls,
+                       r.estimated_bytes AS type_estimate
                 FROM gone AS g
-                JOIN input AS i ON i.id = g.id
+                JOIN unnest(p_job_ids, p_actual_bytes) AS i(id, bytes) ON i.id = g.id
                 LEFT JOIN public.data_type_registry{{ suffix }} AS r ON r.data_type = g.data_type
             ), moved AS (
                 INSERT INTO public.api_call_queue{{ suffix }}_completed
@@ -84,36 +86,53 @@ BEGIN
                        f.scheduled_for, f.created_at, f.started_at, pg_catalog.clock_timestamp(), f.worker_id,
                        f.estimated_bytes, f.done_bytes, NULL
                 FROM finished AS f
-            ), estimates AS (
-                -- Size estimates: the first sample replaces a zero estimate; afterwards a random
-                -- share of completions moves it a fifth of the way towards the observed size, so
-                -- one odd response cannot swing it and hot types do not contend on their row.
-                UPDATE public.data_type_registry{{ suffix }} AS r
-                SET estimated_bytes = CASE WHEN r.estimated_bytes = 0 THEN d.observed
-                                           ELSE pg_catalog.round(r.estimated_bytes * 0.8 + d.observed * 0.2)::bigint END,
-                    updated_at = pg_catalog.now()
-                FROM (SELECT f.data_type, pg_catalog.avg(f.done_bytes)::bigint AS observed
-                      FROM finished AS f GROUP BY f.data_type) AS d
-                WHERE r.data_type = d.data_type
-                  AND d.observed > 0
-                  AND (r.estimated_bytes = 0 OR pg_catalog.random() < cfg.estimate_sample_rate)
             )
-            SELECT pg_catalog.array_agg(f.id), sum(f.calls), sum(f.done_bytes), sum(COALESCE(f.estimated_bytes, 0))
-            INTO ids, calls, total, freed
+            SELECT pg_catalog.array_agg(f.id), sum(f.calls), sum(f.done_bytes), sum(COALESCE(f.estimated_bytes, 0)),
+                   bool_or(f.type_estimate = 0 AND f.done_bytes > 0)
+            INTO ids, calls, total, freed, first
             FROM finished AS f;
             EXIT;
-        EXCEPTION WHEN serialization_failure THEN
-            -- A job moved by an UPDATE of its status (a recovery's, say) under us: try again on
-            -- a fresh snapshot, where it is no longer in processing and is skipped.
-            tries := tries + 1;
-            IF tries > cfg.claim_retries THEN
-                RAISE;
-            END IF;
+        EXCEPTION
+            WHEN unique_violation THEN
+                -- Only an id given twice gets here (its job is moved once, but met twice):
+                -- keep each id's first byte count and do it again. Nothing was moved.
+                IF deduped THEN
+                    RAISE;
+                END IF;
+                SELECT pg_catalog.array_agg(d.id ORDER BY d.n), pg_catalog.array_agg(d.bytes ORDER BY d.n)
+                INTO p_job_ids, p_actual_bytes
+                FROM (SELECT DISTINCT ON (i.id) i.id, i.bytes, i.n
+                      FROM unnest(p_job_ids, p_actual_bytes) WITH ORDINALITY AS i(id, bytes, n)
+                      ORDER BY i.id, i.n) AS d;
+                deduped := true;
+            WHEN serialization_failure THEN
+                -- A job moved by an UPDATE of its status (a recovery's, say) under us: try again
+                -- on a fresh snapshot, where it is no longer in processing and is skipped.
+                tries := tries + 1;
+                IF tries > cfg.claim_retries THEN
+                    RAISE;
+                END IF;
         END;
     END LOOP;
 
     IF ids IS NULL THEN
         RETURN;
+    END IF;
+    -- Size estimates: a type's first sample replaces its zero estimate; otherwise a random
+    -- share of completed batches moves each type's estimate a fifth of the way towards the
+    -- average observed size, so one odd response cannot swing it and hot types do not
+    -- contend on their registry row. Decided per batch, so most batches skip this entirely.
+    sampled := pg_catalog.random() < cfg.estimate_sample_rate;
+    IF first OR sampled THEN
+        UPDATE public.data_type_registry{{ suffix }} AS r
+        SET estimated_bytes = CASE WHEN r.estimated_bytes = 0 THEN d.observed
+                                   ELSE pg_catalog.round(r.estimated_bytes * 0.8 + d.observed * 0.2)::bigint END,
+            updated_at = pg_catalog.now()
+        FROM (SELECT c.data_type, pg_catalog.avg(c.actual_bytes)::bigint AS observed
+              FROM public.api_call_queue{{ suffix }}_completed AS c
+              WHERE c.id = ANY (ids) AND c.status = 'completed'
+              GROUP BY c.data_type) AS d
+        WHERE r.data_type = d.data_type AND d.observed > 0 AND (r.estimated_bytes = 0 OR sampled);
     END IF;
     PERFORM public.record_api_usage{{ suffix }}(calls, total, 0, pg_catalog.cardinality(ids), 0, freed);
     RETURN QUERY SELECT pg_catalog.unnest(ids);
