@@ -70,11 +70,11 @@ BEGIN
     SELECT * INTO STRICT cfg FROM public.queue_config{{ suffix }};
 
     -- A lock-free look at the budget sizes the batch (and spares the work when none is left).
-    SELECT * INTO STRICT st FROM public.api_quota_state{{ suffix }};
     v_now := pg_catalog.clock_timestamp();
     v_now_s := pg_catalog.floor(EXTRACT(epoch FROM v_now))::bigint;
     SELECT COALESCE(sum(x), 0) INTO v_calls
-    FROM pg_catalog.unnest(public.quota_ring_advance{{ suffix }}(st.call_ring, st.ring_epoch, v_now_s)) AS x;
+    FROM public.api_quota_state{{ suffix }} AS s,
+         pg_catalog.unnest(public.quota_ring_advance{{ suffix }}(s.call_ring, s.ring_epoch, v_now_s)) AS x;
     peek := LEAST(p_batch_size, cfg.calls_per_window - v_calls);
     IF peek <= 0 THEN
         RETURN;
@@ -146,8 +146,9 @@ BEGIN
                 SELECT * INTO STRICT st FROM public.api_quota_state{{ suffix }} FOR UPDATE;
             END IF;
             v_ring := public.quota_ring_advance{{ suffix }}(st.call_ring, st.ring_epoch, v_now_s);
-            SELECT COALESCE(sum(x), 0) INTO v_calls FROM pg_catalog.unnest(v_ring) AS x;
-            SELECT * INTO v_wb FROM public.quota_window_bytes{{ suffix }}(v_now, st, cfg.byte_window_days);
+            SELECT w.*, (SELECT COALESCE(sum(x), 0) FROM pg_catalog.unnest(v_ring) AS x) AS calls INTO v_wb
+            FROM public.quota_window_bytes{{ suffix }}(v_now, st, cfg.byte_window_days) AS w;
+            v_calls := v_wb.calls;
             IF v_calls + t_calls <= cfg.calls_per_window AND v_wb.bytes_used + t_bytes <= cfg.bytes_per_window THEN
                 -- The whole batch fits: the usual case, away from the edge of either budget.
                 keep := pg_catalog.cardinality(m_rows);
