@@ -10,10 +10,13 @@ folder on a free port and removes it afterwards, also on an error or Ctrl-C.
 
 Method, for each system: one template database is set up and filled with N jobs (VACUUM
 ANALYZE, so every clone starts with the same statistics and visibility map); each cell of the
-matrix runs on a fresh `CREATE DATABASE ... TEMPLATE` clone, dropped afterwards, so enqueueing
-is never measured. W Python threads, each with its own autocommit psycopg connection, wait on
-one barrier; the clock runs from the barrier to the last completion. A worker loops claim(B)
-then finish(ids) until a claim comes back empty and nothing claimable is left.
+matrix runs on a fresh `CREATE DATABASE ... TEMPLATE` clone, checkpointed before the run and
+dropped afterwards, so neither enqueueing nor writing out the clone is measured. W Python
+threads, each with its own autocommit psycopg connection, wait on one barrier; the clock runs
+from the barrier to the last completion. A worker loops claim(B) then finish(ids) until a
+claim comes back empty and nothing claimable is left. With --repeat R the systems run back to
+back in each of R rounds (in reverse order every other round); the ratio table gives the ratio
+of the median runs and the median of the R per-round ratios.
 """
 
 from __future__ import annotations
@@ -213,6 +216,7 @@ class Result:
     system: str
     workers: int
     batch: int
+    round: int = 0
     seconds: float = 0.0
     jobs_per_s: float = 0.0
     p50_ms: float = 0.0
@@ -232,8 +236,8 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[k]
 
 
-def run_cell(adapter, url: str, jobs: int, workers: int, batch: int) -> Result:
-    res = Result(adapter.name, workers, batch)
+def run_cell(adapter, url: str, jobs: int, workers: int, batch: int, round_: int = 0) -> Result:
+    res = Result(adapter.name, workers, batch, round_)
     start = [0.0]
     barrier = threading.Barrier(workers, action=lambda: start.__setitem__(0, time.perf_counter()))
     claimed: list[list[int]] = [[] for _ in range(workers)]
@@ -347,7 +351,11 @@ def report(results: list[Result], workers: list[int], batches: list[int]) -> Non
             print(f"  {r.system} W={r.workers} B={r.batch}: {e}")
 
     by = {(r.system, r.workers, r.batch): r for r in medians}
-    print("\nratios of the medians (ours jobs/s / peer jobs/s; > 1 means ours is faster):")
+    # Paired: within a round the systems ran back to back, so their ratio is little moved by
+    # the machine's slower and faster spells; the median of those ratios is the steadier figure.
+    per_round = {(r.system, r.workers, r.batch, r.round): r.jobs_per_s for r in results}
+    print("\nratios (ours jobs/s / peer jobs/s; > 1 means ours is faster): of the medians, and the median "
+          "(min-max) of the per-round ratios")
     rrows = []
     for w in workers:
         for b in batches:
@@ -356,8 +364,12 @@ def report(results: list[Result], workers: list[int], batches: list[int]) -> Non
             for peer in ("pgmq", "procrastinate"):
                 p = by.get((peer, w, b))
                 row.append(f"{ours.jobs_per_s / p.jobs_per_s:.2f}" if ours and p and p.jobs_per_s else "-")
+                paired = sorted(per_round[("ours", w, b, k)] / per_round[(peer, w, b, k)]
+                                for k in range(len(cells.get(("ours", w, b), [])))
+                                if per_round.get((peer, w, b, k)) and ("ours", w, b, k) in per_round)
+                row.append(f"{paired[(len(paired) - 1) // 2]:.2f} ({paired[0]:.2f}-{paired[-1]:.2f})" if paired else "-")
             rrows.append(row)
-    print(fmt_table(["W", "B", "ours/pgmq", "ours/procrastinate"], rrows, right={0, 1, 2, 3}))
+    print(fmt_table(["W", "B", "ours/pgmq", "paired", "ours/procrastinate", "paired"], rrows, right={0, 1, 2, 3, 4, 5}))
 
 
 # -- main -------------------------------------------------------------------------------------------
@@ -411,7 +423,8 @@ def main() -> None:
                   f"procrastinate {dist_version('procrastinate')} ({Path(procrastinate.__file__).parent / 'sql' / 'schema.sql'})")
             print(f"method: N={args.jobs} jobs per cell, W threads x 1 autocommit psycopg connection, claim B then "
                   f"finish those ids; wall time from a barrier to the last completion; every cell on a fresh "
-                  f"CREATE DATABASE ... TEMPLATE clone of a pre-filled, VACUUM ANALYZEd database (enqueue not timed).")
+                  f"CREATE DATABASE ... TEMPLATE clone of a pre-filled, VACUUM ANALYZEd database, checkpointed before "
+                  f"the run (enqueue not timed).")
             for a in adapters:
                 print(f"  {a.name}: {a.note}; dead tuples summed over {', '.join(a.tables)}")
             print("claim latency = one adapter claim() call (for procrastinate with B > 1: B fetch calls); "
@@ -430,15 +443,20 @@ def main() -> None:
 
             for w in args.workers:
                 for b in args.batch:
-                    # Rounds interleave the systems, so a slow spell of the machine hits them alike.
-                    for _round, a in ((r, a) for r in range(args.repeat) for a in adapters):
+                    # Rounds interleave the systems, so a slow spell of the machine hits them alike;
+                    # every other round runs them in reverse order, so none always goes first.
+                    rounds = ((r, a) for r in range(args.repeat) for a in (adapters if r % 2 == 0 else adapters[::-1]))
+                    for rnd, a in rounds:
                         db = f"qb_{a.name}_w{w}_b{b}"
                         cluster.create_database(db, template=f"qb_{a.name}_tpl")
                         url = cluster.conninfo(db)
                         try:
                             with psycopg.connect(url, autocommit=True) as conn:
                                 a.before_run(conn)
-                            res = run_cell(a, url, args.jobs, w, b)
+                            # The clone's pages are written out now, not by a checkpoint during the run.
+                            with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
+                                conn.execute("CHECKPOINT")
+                            res = run_cell(a, url, args.jobs, w, b, rnd)
                             res.dead, res.autovacuums = dead_tuples(url, a.tables)
                         finally:
                             cluster.drop_database(db)
