@@ -145,6 +145,25 @@ def _wait_until_blocked(db, pid: int) -> None:
     raise AssertionError("the second session never waited for the lock")
 
 
+def _run_until_blocked_then_release(db, conn, sql: str, release) -> tuple[list, list]:
+    """Run sql on conn in a thread until its backend waits on a lock, then call release();
+    returns the rows it fetched and the errors it raised."""
+    rows, errors = [], []
+
+    def run():
+        try:
+            rows.extend(conn.execute(sql).fetchall())
+        except Exception as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=run)
+    t.start()
+    _wait_until_blocked(db, conn.info.backend_pid)
+    release()
+    t.join(10)
+    return rows, errors
+
+
 def test_a_budget_write_that_loses_a_race_is_recomputed_from_the_winner(queue_db):
     # The claim reads the budget row without locking it and writes it back only if nobody
     # wrote it meanwhile. Here another transaction writes it while the claim is cutting its
@@ -154,22 +173,10 @@ def test_a_budget_write_that_loses_a_race_is_recomputed_from_the_winner(queue_db
     before = queue_db.scalar("SELECT reserved_total FROM public.api_quota_state_v2")
     writer = psycopg.connect(queue_db.url)
     claimer = psycopg.connect(queue_db.url, autocommit=True)
-    claimed, errors = [], []
     try:
         writer.execute("UPDATE public.api_quota_state_v2 SET reserved_total = reserved_total + 5000")
-
-        def claim():
-            try:
-                claimed.extend(claimer.execute(
-                    "SELECT id, estimated_bytes FROM public.get_queue_batch_v2('a', 3)").fetchall())
-            except Exception as exc:
-                errors.append(exc)
-
-        t = threading.Thread(target=claim)
-        t.start()
-        _wait_until_blocked(queue_db, claimer.info.backend_pid)
-        writer.commit()
-        t.join(10)
+        claimed, errors = _run_until_blocked_then_release(
+            queue_db, claimer, "SELECT id, estimated_bytes FROM public.get_queue_batch_v2('a', 3)", writer.commit)
     finally:
         writer.close()
         claimer.close()
@@ -184,22 +191,12 @@ def test_row_moved_between_partitions_under_a_concurrent_locker(queue_db):
     job = queue_db.scalar("SELECT job_id FROM public.queue_refresh_if_not_exists_v2('AAPL', 'quote', 1)")
     claimer = psycopg.connect(queue_db.url)
     enqueuer = psycopg.connect(queue_db.url, autocommit=True)
-    result, errors = [], []
     try:
         assert claimer.execute("SELECT id FROM public.get_queue_batch_v2('a', 1)").fetchone()[0] == job
-
-        def enqueue_same():
-            try:
-                result.append(enqueuer.execute(
-                    "SELECT job_id, outcome FROM public.queue_refresh_if_not_exists_v2('AAPL', 'quote', 99)").fetchone())
-            except Exception as exc:
-                errors.append(exc)
-
-        t = threading.Thread(target=enqueue_same)
-        t.start()
-        _wait_until_blocked(queue_db, enqueuer.info.backend_pid)
-        claimer.commit()  # the row leaves the pending partition under the waiting locker
-        t.join(10)
+        # claimer.commit: the row leaves the pending partition under the waiting locker.
+        result, errors = _run_until_blocked_then_release(
+            queue_db, enqueuer, "SELECT job_id, outcome FROM public.queue_refresh_if_not_exists_v2('AAPL', 'quote', 99)",
+            claimer.commit)
     finally:
         claimer.close()
         enqueuer.close()
