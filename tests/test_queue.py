@@ -85,6 +85,22 @@ def test_byte_window_is_never_exceeded_by_estimates(queue_db):
     assert queue_db.scalar("SELECT count(*) FROM public.get_queue_batch_v2('late', 5)") == 0
 
 
+def test_a_batch_cut_to_the_budget_keeps_the_highest_priority_then_oldest_jobs(queue_db):
+    estimate = queue_db.scalar("SELECT estimated_bytes FROM public.data_type_registry_v2 WHERE data_type = 'quote'")
+    configure(queue_db, calls_per_window=1_000_000, bytes_per_window=estimate * 5 + estimate // 2,
+              estimate_sample_rate=0)
+    # Stored in an order unlike the claim's; the two priority-5 jobs differ only in age.
+    queue_db.execute(
+        "INSERT INTO public.api_call_queue_v2 (symbol, data_type, priority, scheduled_for) "
+        "SELECT v.s, 'quote', v.p, now() - make_interval(mins => v.m) FROM (VALUES "
+        "('NEW5', 5, 1), ('P0', 0, 9), ('P9', 9, 1), ('P1', 1, 9), ('P8', 8, 1), ('P7', 7, 1), "
+        "('OLD5', 5, 60), ('P6', 6, 1), ('P2', 2, 9)) AS v(s, p, m)")
+    got = queue_db.rows("SELECT symbol, attempts, scheduled_for <= now() FROM public.get_queue_batch_v2('w', 10)")
+    assert sorted(got) == [(s, 1, True) for s in ("OLD5", "P6", "P7", "P8", "P9")]
+    assert queue_db.rows("SELECT symbol, attempts, worker_id FROM public.api_call_queue_v2_pending ORDER BY symbol") == [
+        ("NEW5", 0, None), ("P0", 0, None), ("P1", 0, None), ("P2", 0, None)]
+
+
 def test_terminated_claimer_jobs_are_recovered_and_completed(queue_db):
     unlimited(queue_db)
     configure(queue_db, stuck_timeout_seconds=1)

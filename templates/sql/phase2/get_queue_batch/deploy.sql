@@ -1,6 +1,6 @@
--- The claim: one call hands a worker up to p_batch_size due jobs, highest priority first,
--- then oldest, moving them pending -> processing, and never more than the API's budgets have
--- left, across any number of concurrent claimers.
+-- The claim: one call hands a worker up to p_batch_size due jobs, the highest-priority first,
+-- then the oldest, moving them pending -> processing, and never more than the API's budgets
+-- have left, across any number of concurrent claimers.
 --
 -- Only the budget's write is serialized. Candidates are locked (SKIP LOCKED) and moved
 -- first, sized by a lock-free look at the budget; then the budgets are recomputed exactly
@@ -15,7 +15,8 @@
 -- under READ COMMITTED sees it deleted and passes over it instead of failing with 40001.
 
 -- One claimed job, as the claim returns it (the rows travel from the move to the caller in
--- an array of these, so they are not read back after the budget check).
+-- an array of these, so they are not read back after the budget check). A batch's rows come
+-- in no particular order: the batch as a whole is the highest-priority, oldest due jobs.
 CREATE TYPE public.queue_claim{{ suffix }} AS (
     id              bigint,
     symbol          text,
@@ -25,7 +26,8 @@ CREATE TYPE public.queue_claim{{ suffix }} AS (
     max_attempts    integer,
     estimated_bytes bigint,
     endpoints       text[],
-    created_at      timestamptz
+    created_at      timestamptz,
+    scheduled_for   timestamptz
 );
 
 CREATE OR REPLACE FUNCTION public.get_queue_batch{{ suffix }}(p_worker_id text, p_batch_size integer)
@@ -53,7 +55,6 @@ DECLARE
     v_ring   integer[];
     v_calls  bigint;
     v_wb     record;
-    peek     bigint;
     m_rows   public.queue_claim{{ suffix }}[];
     t_calls  bigint;
     t_bytes  bigint;
@@ -68,17 +69,8 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     SELECT * INTO STRICT cfg FROM public.queue_config{{ suffix }};
-
-    -- A lock-free look at the budget sizes the batch (and spares the work when none is left).
     v_now := pg_catalog.clock_timestamp();
     v_now_s := pg_catalog.floor(EXTRACT(epoch FROM v_now))::bigint;
-    SELECT COALESCE(sum(x), 0) INTO v_calls
-    FROM public.api_quota_state{{ suffix }} AS s,
-         pg_catalog.unnest(public.quota_ring_advance{{ suffix }}(s.call_ring, s.ring_epoch, v_now_s)) AS x;
-    peek := LEAST(p_batch_size, cfg.calls_per_window - v_calls);
-    IF peek <= 0 THEN
-        RETURN;
-    END IF;
 
     LOOP
         BEGIN
@@ -87,7 +79,11 @@ BEGIN
                 FROM public.api_call_queue{{ suffix }}_pending AS q
                 WHERE q.scheduled_for <= v_now
                 ORDER BY q.priority DESC, q.scheduled_for, q.id
-                LIMIT peek
+                -- A lock-free look at the call budget sizes the batch (none when it is spent).
+                LIMIT (SELECT GREATEST(0, LEAST(p_batch_size, cfg.calls_per_window - COALESCE(sum(x), 0)))
+                       FROM public.api_quota_state{{ suffix }} AS s,
+                            pg_catalog.unnest(public.quota_ring_advance{{ suffix }}(s.call_ring, s.ring_epoch, v_now_s))
+                                AS x)
                 FOR UPDATE OF q SKIP LOCKED
             ), gone AS (
                 -- A row updated after our snapshot was locked in its newest version, which
@@ -96,13 +92,14 @@ BEGIN
                 WHERE q.ctid = ANY (ARRAY(SELECT c.tid FROM candidates AS c))
                 RETURNING q.*
             ), claimed AS (
-                -- The jobs as they will be in processing, in claim order, with what the
-                -- budget needs: calls per job (one per endpoint) and its size estimate.
+                -- The jobs as they will be in processing, with what the budget needs: calls
+                -- per job (one per endpoint) and its size estimate. Not sorted back into claim
+                -- order (the delete returns them in physical order): only a batch that must be
+                -- cut needs that order, and sorts itself below.
                 SELECT g.id, g.symbol, g.data_type, g.priority, g.attempts + 1 AS attempts, g.max_attempts,
                        g.scheduled_for, g.created_at, g.actual_bytes, g.last_error,
                        COALESCE(g.estimated_bytes, r.estimated_bytes, 0) AS estimated_bytes, r.endpoints
                 FROM gone AS g LEFT JOIN public.data_type_registry{{ suffix }} AS r ON r.data_type = g.data_type
-                ORDER BY g.priority DESC, g.scheduled_for, g.id
             ), moved AS (
                 INSERT INTO public.api_call_queue{{ suffix }}_processing
                     (id, symbol, data_type, priority, status, attempts, max_attempts, scheduled_for, created_at,
@@ -112,9 +109,9 @@ BEGIN
                        c.last_error
                 FROM claimed AS c
             )
-            -- The array keeps claimed's order: highest priority, then oldest, first.
             SELECT pg_catalog.array_agg(ROW(c.id, c.symbol, c.data_type, c.priority, c.attempts, c.max_attempts,
-                                            c.estimated_bytes, c.endpoints, c.created_at)::public.queue_claim{{ suffix }}),
+                                            c.estimated_bytes, c.endpoints, c.created_at,
+                                            c.scheduled_for)::public.queue_claim{{ suffix }}),
                    sum(COALESCE(pg_catalog.cardinality(c.endpoints), 1)), sum(c.estimated_bytes)
             INTO m_rows, t_calls, t_bytes
             FROM claimed AS c;
@@ -155,14 +152,17 @@ BEGIN
                 c_calls := t_calls;
                 c_bytes := t_bytes;
             ELSE
-                -- The longest prefix that fits: running sums only grow, so the rows within both
-                -- budgets are exactly a prefix.
+                -- The batch must be cut: put it in claim order (highest priority, then oldest)
+                -- and keep the longest prefix that fits. Running sums only grow, so the rows
+                -- within both budgets are exactly a prefix.
+                m_rows := ARRAY(SELECT u FROM pg_catalog.unnest(m_rows) AS u
+                                ORDER BY u.priority DESC, u.scheduled_for, u.id);
                 SELECT count(*), COALESCE(max(p.calls), 0), COALESCE(max(p.bytes), 0) INTO keep, c_calls, c_bytes
                 FROM (SELECT sum(COALESCE(pg_catalog.cardinality(u.endpoints), 1)) OVER w AS calls,
                              sum(u.estimated_bytes) OVER w AS bytes
                       FROM pg_catalog.unnest(m_rows) WITH ORDINALITY AS u(id, symbol, data_type, priority, attempts,
                                                                            max_attempts, estimated_bytes, endpoints,
-                                                                           created_at, n)
+                                                                           created_at, scheduled_for, n)
                       WINDOW w AS (ORDER BY u.n)) AS p
                 WHERE v_calls + p.calls <= cfg.calls_per_window AND v_wb.bytes_used + p.bytes <= cfg.bytes_per_window;
             END IF;
