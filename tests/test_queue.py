@@ -221,6 +221,15 @@ def test_row_moved_between_partitions_under_a_concurrent_locker(queue_db):
     assert queue_db.rows("SELECT id, status FROM public.api_call_queue_v2") == [(job, "processing")]
 
 
+def test_a_status_outside_the_four_partitions_is_refused(queue_db):
+    enqueue(queue_db, 1)
+    with pytest.raises(psycopg.errors.CheckViolation, match="no partition"):
+        queue_db.execute("UPDATE public.api_call_queue_v2 SET status = 'done'")
+    with pytest.raises(psycopg.errors.CheckViolation, match="no partition"):
+        queue_db.execute("INSERT INTO public.api_call_queue_v2 (symbol, data_type, status) VALUES ('X', 'quote', 'bogus')")
+    assert queue_db.rows("SELECT status FROM public.api_call_queue_v2") == [("pending",)]
+
+
 @pytest.mark.parametrize("mover", ["direct update", "another claim"])
 def test_claim_under_a_stale_snapshot_returns_no_error(queue_db, mover):
     unlimited(queue_db)

@@ -17,9 +17,10 @@ CREATE TABLE public.api_call_queue{{ suffix }} (
     symbol          text        NOT NULL,
     data_type       text        NOT NULL,
     priority        integer     NOT NULL DEFAULT 0,
-    status          text        NOT NULL DEFAULT 'pending'
-                                CONSTRAINT api_call_queue{{ suffix }}_status_valid
-                                CHECK (status IN ('pending', 'processing', 'completed', 'failed')),
+    -- No CHECK on the value: the four partitions are the only places a row can be, so any
+    -- other status is refused already (no partition for it), and a CHECK would only be
+    -- compiled again in every statement that writes a row (each claim and completion).
+    status          text        NOT NULL DEFAULT 'pending',
     attempts        integer     NOT NULL DEFAULT 0
                                 CONSTRAINT api_call_queue{{ suffix }}_attempts_nonnegative
                                 CHECK (attempts >= 0),

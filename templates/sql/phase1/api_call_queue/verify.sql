@@ -15,6 +15,11 @@ SELECT toolkit.check(
               AND pg_get_expr(c.relpartbound, c.oid) = 'FOR VALUES IN (''' || s.status || ''')'),
     'public.api_call_queue{{ suffix }}_' || s.status || ' is the partition FOR VALUES IN (''' || s.status || ''')')
 FROM unnest(ARRAY['pending', 'processing', 'completed', 'failed']) AS s(status);
+-- Only those four (no DEFAULT partition): they are what keeps any other status out.
+SELECT toolkit.check(
+    (SELECT count(*) FROM pg_catalog.pg_inherits
+     WHERE inhparent = 'public.api_call_queue{{ suffix }}'::regclass) = 4,
+    'public.api_call_queue{{ suffix }} has no partition besides the four statuses');
 SELECT toolkit.check(
     (SELECT 'fillfactor=70' = ANY (reloptions) FROM pg_catalog.pg_class
      WHERE oid = ('public.api_call_queue{{ suffix }}_' || s.status)::regclass),
@@ -45,7 +50,7 @@ SELECT toolkit.check(
             WHERE conrelid = 'public.api_call_queue{{ suffix }}'::regclass AND contype = 'c'
               AND conname = 'api_call_queue{{ suffix }}_' || c.name),
     'public.api_call_queue{{ suffix }} has CHECK constraint api_call_queue{{ suffix }}_' || c.name)
-FROM unnest(ARRAY['status_valid', 'attempts_nonnegative', 'max_attempts_positive']) AS c(name);
+FROM unnest(ARRAY['attempts_nonnegative', 'max_attempts_positive']) AS c(name);
 
 -- Indexes by shape, not by name.
 SELECT toolkit.check(
