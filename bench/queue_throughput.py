@@ -6,15 +6,17 @@ Run by hand: .venv/bin/python bench/queue_throughput.py [--jobs N] [--workers 1,
 
 Needs the PyPI packages `pgmq` and `procrastinate` in the venv, only for the SQL they bundle
 (pgmq/sql/pgmq.sql, procrastinate/sql/schema.sql). Creates a throwaway cluster in a temporary
-folder on a free port and removes it afterwards, also on an error or Ctrl-C.
+folder on a free port and removes it afterwards, also on an error or Ctrl-C. Commits are
+synchronous, as on a Supabase project; fsync and full-page writes are off (the VM's disk is
+not what is measured).
 
 Method, for each system: one template database is set up and filled with N jobs (VACUUM
 ANALYZE, so every clone starts with the same statistics and visibility map); each cell of the
 matrix runs on a fresh `CREATE DATABASE ... TEMPLATE` clone, checkpointed before the run and
 dropped afterwards, so neither enqueueing nor writing out the clone is measured. W Python
-threads, each with its own autocommit psycopg connection, wait on one barrier; the clock runs
-from the barrier to the last completion. A worker loops claim(B) then finish(ids) until a
-claim comes back empty and nothing claimable is left. With --repeat R the systems run back to
+threads, each with its own autocommit psycopg connection (ids travel in binary), wait on one
+barrier; the clock runs from the barrier to the last completion. A worker loops claim(B) then
+finish(ids) until a claim comes back empty and nothing claimable is left. With --repeat R the systems run back to
 back in each of R rounds (in reverse order every other round); the ratio table gives the ratio
 of the median runs and the median of the R per-round ratios.
 """
@@ -422,9 +424,16 @@ def main() -> None:
             cluster.up()
             with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
                 pg_version = conn.execute("SHOW server_version").fetchone()[0]
+                # Commits as on a Supabase project (the local cluster's default is off). With
+                # asynchronous commits a deleted row's hint bits, and so the index entries that
+                # scans mark dead, wait for the WAL writer: claims walk the heap for jobs claimed
+                # up to 200 ms before. fsync stays off: this VM's disk is not what is measured.
+                conn.execute("ALTER SYSTEM SET synchronous_commit = on")
+                conn.execute("SELECT pg_reload_conf()")
             adapters = [cls(cluster) for cls in SYSTEMS if cls.name in args.systems]
             print(f"machine: {os.cpu_count()} CPUs (os.cpu_count), PostgreSQL {pg_version} "
-                  f"(throwaway local cluster: fsync/synchronous_commit/full_page_writes off, shared_buffers 128MB)")
+                  f"(throwaway local cluster: synchronous_commit on, fsync/full_page_writes off, "
+                  f"shared_buffers 128MB)")
             print(f"peers: pgmq {dist_version('pgmq')} (pgmq.sql {Pgmq.version()}), "
                   f"procrastinate {dist_version('procrastinate')} ({Path(procrastinate.__file__).parent / 'sql' / 'schema.sql'})")
             print(f"method: N={args.jobs} jobs per cell, W threads x 1 autocommit psycopg connection, claim B then "
