@@ -16,9 +16,9 @@ matrix runs on a fresh `CREATE DATABASE ... TEMPLATE` clone, checkpointed before
 dropped afterwards, so neither enqueueing nor writing out the clone is measured. W Python
 threads, each with its own autocommit psycopg connection (ids travel in binary), wait on one
 barrier; the clock runs from the barrier to the last completion. A worker loops claim(B) then
-finish(ids) until a claim comes back empty and nothing claimable is left. With --repeat R the systems run back to
-back in each of R rounds (in reverse order every other round); the ratio table gives the ratio
-of the median runs and the median of the R per-round ratios.
+finish(ids) until a claim comes back empty and nothing claimable is left. With --repeat R the
+systems run back to back in each of R rounds (in reverse order every other round); the ratio
+table gives the ratio of the median runs and the median of the R per-round ratios.
 """
 
 from __future__ import annotations
