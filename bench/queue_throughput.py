@@ -6,7 +6,7 @@ Run by hand: .venv/bin/python bench/queue_throughput.py [--jobs N] [--workers 1,
 
 Needs the PyPI packages `pgmq` and `procrastinate` in the venv, only for the SQL they bundle
 (pgmq/sql/pgmq.sql, procrastinate/sql/schema.sql). Creates a throwaway cluster in a temporary
-folder on a free port and removes it afterwards, also on an error or Ctrl-C. Commits are
+folder on a free port and removes it afterwards, also on an error or Ctrl-C. Its commits are
 synchronous, as on a Supabase project; fsync and full-page writes are off (the VM's disk is
 not what is measured).
 
@@ -424,16 +424,11 @@ def main() -> None:
             cluster.up()
             with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
                 pg_version = conn.execute("SHOW server_version").fetchone()[0]
-                # Commits as on a Supabase project (the local cluster's default is off). With
-                # asynchronous commits a deleted row's hint bits, and so the index entries that
-                # scans mark dead, wait for the WAL writer: claims walk the heap for jobs claimed
-                # up to 200 ms before. fsync stays off: this VM's disk is not what is measured.
-                conn.execute("ALTER SYSTEM SET synchronous_commit = on")
-                conn.execute("SELECT pg_reload_conf()")
+                settings = ", ".join(f"{name} {conn.execute(f'SHOW {name}').fetchone()[0]}" for name in (
+                    "synchronous_commit", "fsync", "full_page_writes", "shared_buffers"))
             adapters = [cls(cluster) for cls in SYSTEMS if cls.name in args.systems]
             print(f"machine: {os.cpu_count()} CPUs (os.cpu_count), PostgreSQL {pg_version} "
-                  f"(throwaway local cluster: synchronous_commit on, fsync/full_page_writes off, "
-                  f"shared_buffers 128MB)")
+                  f"(throwaway local cluster: {settings})")
             print(f"peers: pgmq {dist_version('pgmq')} (pgmq.sql {Pgmq.version()}), "
                   f"procrastinate {dist_version('procrastinate')} ({Path(procrastinate.__file__).parent / 'sql' / 'schema.sql'})")
             print(f"method: N={args.jobs} jobs per cell, W threads x 1 autocommit psycopg connection, claim B then "
