@@ -68,7 +68,9 @@ BEGIN
             WITH gone AS (
                 DELETE FROM public.api_call_queue{{ suffix }}_processing AS q
                 WHERE q.id = ANY (p_job_ids)
-                RETURNING q.*
+                -- Only what completed needs: every column carried costs in each step below.
+                RETURNING q.id, q.symbol, q.data_type, q.priority, q.attempts, q.max_attempts, q.scheduled_for,
+                          q.created_at, q.started_at, q.worker_id, q.estimated_bytes
             ), finished AS (
                 -- An id given twice would meet its job twice here and fail the INSERT below on
                 -- completed's key: see the handler, which keeps the first and tries again.

@@ -90,7 +90,8 @@ BEGIN
                 -- this snapshot does not see: it stays pending, untouched, for the next claim.
                 DELETE FROM public.api_call_queue{{ suffix }}_pending AS q
                 WHERE q.ctid = ANY (ARRAY(SELECT c.tid FROM candidates AS c))
-                RETURNING q.*
+                RETURNING q.id, q.symbol, q.data_type, q.priority, q.attempts, q.max_attempts, q.scheduled_for,
+                          q.created_at, q.estimated_bytes, q.actual_bytes, q.last_error
             ), claimed AS (
                 -- The jobs as they will be in processing, with what the budget needs: calls
                 -- per job (one per endpoint) and its size estimate. Not sorted back into claim
