@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -53,6 +54,16 @@ def test_local_up_apply_status_down(local_project):
     # Started again, the data is still there.
     assert cli("local", "up").exit_code == 0
     assert cli("--json", "phase", "plan", "1").exit_code == 0
+
+
+def test_destroy_leaves_no_folder_behind(local_project):
+    cluster = LocalCluster(local_project / ".toolkit" / "local", port=free_port())
+    cluster.up()
+    root = Path(cluster.state().data_root)
+    cluster.destroy()
+    assert cluster.state() is None and not (root / "data").exists()
+    if root != cluster.home:  # as root, with a home the server user cannot reach (CI's case)
+        assert not root.exists()
 
 
 def test_local_cluster_has_the_supabase_layer_and_the_legacy_app(cluster):

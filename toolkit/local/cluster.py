@@ -294,6 +294,12 @@ class LocalCluster:
             shutil.rmtree(state.socket_dir, ignore_errors=True)
             state.log_file.unlink(missing_ok=True)
             self.state_file.unlink(missing_ok=True)
+            root = Path(state.data_root)
+            if root != self.home:  # the folder made under FALLBACK_ROOT for this cluster alone
+                try:
+                    root.rmdir()
+                except OSError:
+                    pass  # not empty: someone put something there; leave it
 
     # -- databases -----------------------------------------------------------------------
     def bootstrap_database(self, dbname: str, example: Path | None = None) -> None:
