@@ -288,13 +288,18 @@ def test_permanent_error_fails_at_once_and_reset_keeps_the_attempt(queue_db):
     assert queue_db.rows("SELECT status, attempts FROM public.api_call_queue_v2 WHERE id = %s", [b]) == [("pending", 0)]
 
 
+def _claim_two_quotes_and_a_first_statement(db, sample_rate: float) -> dict[int, str]:
+    """Claims two quote jobs and one financial-statements job, a type with no size estimate yet."""
+    unlimited(db)
+    configure(db, estimate_sample_rate=sample_rate)
+    db.execute("UPDATE public.data_type_registry_v2 SET estimated_bytes = 0 WHERE data_type = 'financial-statements'")
+    enqueue(db, 2, "quote", "Q")
+    enqueue(db, 1, "financial-statements", "F")
+    return dict(db.rows("SELECT id, data_type FROM public.get_queue_batch_v2('w', 10)"))
+
+
 def test_completion_accounts_bytes_and_corrects_estimates(queue_db):
-    unlimited(queue_db)
-    configure(queue_db, estimate_sample_rate=1.0)
-    queue_db.execute("UPDATE public.data_type_registry_v2 SET estimated_bytes = 0 WHERE data_type = 'financial-statements'")
-    enqueue(queue_db, 2, "quote", "Q")
-    enqueue(queue_db, 1, "financial-statements", "F")
-    jobs = dict(queue_db.rows("SELECT id, data_type FROM public.get_queue_batch_v2('w', 10)"))
+    jobs = _claim_two_quotes_and_a_first_statement(queue_db, sample_rate=1.0)
     ids = sorted(jobs)
     sizes = [2000 if jobs[i] == "quote" else 150_000 for i in ids]
     done = queue_db.rows("SELECT * FROM public.complete_queue_jobs_v2(%s, %s)", [ids, sizes])
@@ -308,12 +313,7 @@ def test_completion_accounts_bytes_and_corrects_estimates(queue_db):
 
 
 def test_an_id_given_twice_completes_once_with_its_first_byte_count(queue_db):
-    unlimited(queue_db)
-    configure(queue_db, estimate_sample_rate=0.0)
-    queue_db.execute("UPDATE public.data_type_registry_v2 SET estimated_bytes = 0 WHERE data_type = 'financial-statements'")
-    enqueue(queue_db, 2, "quote", "Q")
-    enqueue(queue_db, 1, "financial-statements", "F")
-    jobs = dict(queue_db.rows("SELECT id, data_type FROM public.get_queue_batch_v2('w', 10)"))
+    jobs = _claim_two_quotes_and_a_first_statement(queue_db, sample_rate=0.0)
     a, b = sorted(i for i, t in jobs.items() if t == "quote")
     f = next(i for i, t in jobs.items() if t == "financial-statements")
     done = queue_db.rows("SELECT * FROM public.complete_queue_jobs_v2(%s, %s)",
