@@ -1,8 +1,13 @@
 -- The work queue. Partitioned by status so the hot partitions (pending, processing) stay
 -- small and their indexes stay in memory however much history completed/failed hold, and
 -- retention can drop or detach old history cheaply. A status change moves the row between
--- partitions, which is why the key is (id, status). The hot moves (claim, completion) are a
--- DELETE from one partition and an INSERT into the other; the rare ones an UPDATE of status.
+-- partitions. The hot moves (claim, completion) are a DELETE from one partition and an INSERT
+-- into the other; the rare ones an UPDATE of status.
+--
+-- No primary key on the parent: it would have to include the partition key, (id, status), and
+-- so give completed history an index that every completion pays for and nothing reads
+-- (history is read by finished_at). Each partition gets the indexes its readers use instead;
+-- the id is unique where jobs are looked up by it (pending, processing, failed).
 --
 -- Two consequences for the functions that use this table (PostgreSQL 15):
 -- * a new job is inserted through the parent: partitions do not inherit the identity, so a
@@ -34,8 +39,7 @@ CREATE TABLE public.api_call_queue{{ suffix }} (
     worker_id       text,
     estimated_bytes bigint,
     actual_bytes    bigint,
-    last_error      text,
-    CONSTRAINT api_call_queue{{ suffix }}_pkey PRIMARY KEY (id, status)
+    last_error      text
 ) PARTITION BY LIST (status);
 
 -- fillfactor 70: every job is updated in place several times (attempts, started_at,
@@ -59,15 +63,22 @@ CREATE INDEX api_call_queue{{ suffix }}_pending_claim_idx
 -- One live job per symbol and data type: enqueueing is idempotent per partition.
 CREATE UNIQUE INDEX api_call_queue{{ suffix }}_pending_live_key
     ON public.api_call_queue{{ suffix }}_pending (symbol, data_type);
--- Processing keeps only its primary key: every claimed job is inserted there and every
--- finished one deleted, so each further index is paid twice per job, while the partition
--- holds only the jobs in flight, small enough to scan (stuck-job recovery, the dedup's look
--- at running jobs). The dedup function keeps one live job per pair across both partitions.
--- Retention deletes by age.
+CREATE UNIQUE INDEX api_call_queue{{ suffix }}_pending_id_key
+    ON public.api_call_queue{{ suffix }}_pending (id);
+-- Processing keeps only its id: every claimed job is inserted there and every finished one
+-- deleted, so each further index is paid twice per job, while the partition holds only the
+-- jobs in flight, small enough to scan (stuck-job recovery, the dedup's look at running
+-- jobs). The dedup function keeps one live job per pair across both partitions.
+CREATE UNIQUE INDEX api_call_queue{{ suffix }}_processing_id_key
+    ON public.api_call_queue{{ suffix }}_processing (id);
+-- History is read and retired by age; completed is not looked up by id (a key on it would
+-- cost every completion an index entry), failed is (retry).
 CREATE INDEX api_call_queue{{ suffix }}_completed_finished_idx
     ON public.api_call_queue{{ suffix }}_completed (finished_at);
 CREATE INDEX api_call_queue{{ suffix }}_failed_finished_idx
     ON public.api_call_queue{{ suffix }}_failed (finished_at);
+CREATE UNIQUE INDEX api_call_queue{{ suffix }}_failed_id_key
+    ON public.api_call_queue{{ suffix }}_failed (id);
 
 -- RLS and privileges are per relation: a partition queried directly uses its own, and
 -- Supabase's default privileges granted each partition ALL to the API roles.

@@ -41,10 +41,10 @@ SELECT toolkit.check(
      WHERE attrelid = 'public.api_call_queue{{ suffix }}'::regclass AND attname = 'id') = 'a',
     'public.api_call_queue{{ suffix }}.id is GENERATED ALWAYS AS IDENTITY');
 SELECT toolkit.check(
-    EXISTS (SELECT FROM pg_catalog.pg_constraint
-            WHERE conrelid = 'public.api_call_queue{{ suffix }}'::regclass AND contype = 'p'
-              AND pg_get_constraintdef(oid) = 'PRIMARY KEY (id, status)'),
-    'public.api_call_queue{{ suffix }} has PRIMARY KEY (id, status)');
+    NOT EXISTS (SELECT FROM pg_catalog.pg_index
+                WHERE indrelid = 'public.api_call_queue{{ suffix }}_completed'::regclass
+                  AND pg_get_indexdef(indexrelid) LIKE '% USING btree (id%'),
+    'public.api_call_queue{{ suffix }}_completed has no index on id (each one slows every completion)');
 SELECT toolkit.check(
     EXISTS (SELECT FROM pg_catalog.pg_constraint
             WHERE conrelid = 'public.api_call_queue{{ suffix }}'::regclass AND contype = 'c'
@@ -63,12 +63,15 @@ SELECT toolkit.check(
 FROM (VALUES
     ('pending',    false, 'priority DESC, scheduled_for, id'),
     ('pending',    true,  'symbol, data_type'),
+    ('pending',    true,  'id'),
+    ('processing', true,  'id'),
     ('completed',  false, 'finished_at'),
-    ('failed',     false, 'finished_at')
+    ('failed',     false, 'finished_at'),
+    ('failed',     true,  'id')
 ) AS x(part, is_unique, cols);
 SELECT toolkit.check(
     (SELECT count(*) FROM pg_catalog.pg_index WHERE indrelid = 'public.api_call_queue{{ suffix }}_processing'::regclass) = 1,
-    'public.api_call_queue{{ suffix }}_processing has no index besides its primary key (each one slows every claim)');
+    'public.api_call_queue{{ suffix }}_processing has no index besides the one on id (each one slows every claim)');
 
 -- Row-level security and privileges on the parent and on every partition.
 SELECT toolkit.check((SELECT relrowsecurity FROM pg_catalog.pg_class WHERE oid = t.name::regclass),

@@ -51,7 +51,10 @@ DECLARE
     calls   bigint;
     total   bigint;
     freed   bigint;
-    first   boolean;
+    n_gone  bigint;
+    n_done  bigint;
+    s_types text[];
+    s_bytes bigint[];
     sampled boolean;
     deduped boolean := false;
     tries   integer := 0;
@@ -62,6 +65,11 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     SELECT * INTO STRICT cfg FROM public.queue_config{{ suffix }};
+    -- Size estimates: a type's first sample replaces its zero estimate; otherwise a random
+    -- share of completed batches moves each type's estimate a fifth of the way towards the
+    -- average observed size, so one odd response cannot swing it and hot types do not
+    -- contend on their registry row. Decided per batch, so most batches skip this entirely.
+    sampled := pg_catalog.random() < cfg.estimate_sample_rate;
 
     LOOP
         BEGIN
@@ -72,8 +80,8 @@ BEGIN
                 RETURNING q.id, q.symbol, q.data_type, q.priority, q.attempts, q.max_attempts, q.scheduled_for,
                           q.created_at, q.started_at, q.worker_id, q.estimated_bytes
             ), finished AS (
-                -- An id given twice would meet its job twice here and fail the INSERT below on
-                -- completed's key: see the handler, which keeps the first and tries again.
+                -- An id given twice meets its job twice here: counted below, and then undone
+                -- and done again with each id once (see the handler).
                 SELECT g.*, GREATEST(COALESCE(i.bytes, 0), 0) AS done_bytes,
                        COALESCE(pg_catalog.cardinality(r.endpoints), 1) AS calls,
                        r.estimated_bytes AS type_estimate
@@ -89,15 +97,23 @@ BEGIN
                        f.estimated_bytes, f.done_bytes, NULL
                 FROM finished AS f
             )
+            -- What the estimates need (rows of sampled batches and of types still without an
+            -- estimate) travels out as two arrays; completed is not read back by id.
             SELECT pg_catalog.array_agg(f.id), sum(f.calls), sum(f.done_bytes), sum(COALESCE(f.estimated_bytes, 0)),
-                   bool_or(f.type_estimate = 0 AND f.done_bytes > 0)
-            INTO ids, calls, total, freed, first
+                   pg_catalog.array_agg(f.data_type) FILTER (WHERE sampled OR f.type_estimate = 0),
+                   pg_catalog.array_agg(f.done_bytes) FILTER (WHERE sampled OR f.type_estimate = 0),
+                   count(*), (SELECT count(*) FROM gone)
+            INTO ids, calls, total, freed, s_types, s_bytes, n_done, n_gone
             FROM finished AS f;
+            IF n_done <> n_gone THEN
+                RAISE EXCEPTION 'complete_queue_jobs{{ suffix }}: a job id given twice'
+                    USING ERRCODE = 'unique_violation';
+            END IF;
             EXIT;
         EXCEPTION
             WHEN unique_violation THEN
-                -- Only an id given twice gets here (its job is moved once, but met twice):
-                -- keep each id's first byte count and do it again. Nothing was moved.
+                -- An id given twice (its job is moved once, but met twice): the block undid the
+                -- move; keep each id's first byte count and do it again.
                 IF deduped THEN
                     RAISE;
                 END IF;
@@ -120,20 +136,14 @@ BEGIN
     IF ids IS NULL THEN
         RETURN;
     END IF;
-    -- Size estimates: a type's first sample replaces its zero estimate; otherwise a random
-    -- share of completed batches moves each type's estimate a fifth of the way towards the
-    -- average observed size, so one odd response cannot swing it and hot types do not
-    -- contend on their registry row. Decided per batch, so most batches skip this entirely.
-    sampled := pg_catalog.random() < cfg.estimate_sample_rate;
-    IF first OR sampled THEN
+    IF s_types IS NOT NULL THEN
         UPDATE public.data_type_registry{{ suffix }} AS r
         SET estimated_bytes = CASE WHEN r.estimated_bytes = 0 THEN d.observed
                                    ELSE pg_catalog.round(r.estimated_bytes * 0.8 + d.observed * 0.2)::bigint END,
             updated_at = pg_catalog.now()
-        FROM (SELECT c.data_type, pg_catalog.avg(c.actual_bytes)::bigint AS observed
-              FROM public.api_call_queue{{ suffix }}_completed AS c
-              WHERE c.id = ANY (ids) AND c.status = 'completed'
-              GROUP BY c.data_type) AS d
+        FROM (SELECT x.data_type, pg_catalog.avg(x.bytes)::bigint AS observed
+              FROM unnest(s_types, s_bytes) AS x(data_type, bytes)
+              GROUP BY x.data_type) AS d
         WHERE r.data_type = d.data_type AND d.observed > 0 AND (r.estimated_bytes = 0 OR sampled);
     END IF;
     PERFORM public.record_api_usage{{ suffix }}(calls, total, 0, pg_catalog.cardinality(ids), 0, freed);

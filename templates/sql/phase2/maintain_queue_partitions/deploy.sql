@@ -1,6 +1,7 @@
 -- Housekeeping, each call bounded so that it never holds locks for long: completed and
 -- failed jobs past their retention, usage buckets older than the byte window, and the quota
--- cache rebuilt from the buckets (so that deleting them can never skew it).
+-- cache rebuilt from the buckets (so that deleting them can never skew it). History rows are
+-- found by age and deleted by their ctid (completed has no index on id).
 CREATE OR REPLACE FUNCTION public.maintain_queue_partitions{{ suffix }}()
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -23,20 +24,22 @@ BEGIN
     SELECT * INTO STRICT cfg FROM public.queue_config{{ suffix }};
 
     WITH old AS (
-        SELECT q.id FROM public.api_call_queue{{ suffix }}_completed AS q
+        SELECT q.ctid AS tid FROM public.api_call_queue{{ suffix }}_completed AS q
         WHERE q.finished_at < now_ts - pg_catalog.make_interval(secs => cfg.completed_retention_hours * 3600)
         ORDER BY q.finished_at LIMIT cfg.maintenance_batch_size FOR UPDATE SKIP LOCKED
     ), gone AS (
-        DELETE FROM public.api_call_queue{{ suffix }}_completed AS q USING old WHERE q.id = old.id RETURNING 1
+        DELETE FROM public.api_call_queue{{ suffix }}_completed AS q
+        WHERE q.ctid = ANY (ARRAY(SELECT o.tid FROM old AS o)) RETURNING 1
     )
     SELECT count(*) INTO completed FROM gone;
 
     WITH old AS (
-        SELECT q.id FROM public.api_call_queue{{ suffix }}_failed AS q
+        SELECT q.ctid AS tid FROM public.api_call_queue{{ suffix }}_failed AS q
         WHERE q.finished_at < now_ts - pg_catalog.make_interval(secs => cfg.failed_retention_days * 86400)
         ORDER BY q.finished_at LIMIT cfg.maintenance_batch_size FOR UPDATE SKIP LOCKED
     ), gone AS (
-        DELETE FROM public.api_call_queue{{ suffix }}_failed AS q USING old WHERE q.id = old.id RETURNING 1
+        DELETE FROM public.api_call_queue{{ suffix }}_failed AS q
+        WHERE q.ctid = ANY (ARRAY(SELECT o.tid FROM old AS o)) RETURNING 1
     )
     SELECT count(*) INTO failed FROM gone;
 
@@ -124,16 +127,22 @@ DECLARE
     m integer;
 BEGIN
     WITH old AS (
-        SELECT q.id FROM public.api_call_queue{{ suffix }}_completed AS q
+        SELECT q.ctid AS tid FROM public.api_call_queue{{ suffix }}_completed AS q
         WHERE q.finished_at < pg_catalog.clock_timestamp() - p_older_than
         ORDER BY q.finished_at LIMIT p_limit FOR UPDATE SKIP LOCKED
-    ), gone AS (DELETE FROM public.api_call_queue{{ suffix }}_completed AS q USING old WHERE q.id = old.id RETURNING 1)
+    ), gone AS (
+        DELETE FROM public.api_call_queue{{ suffix }}_completed AS q
+        WHERE q.ctid = ANY (ARRAY(SELECT o.tid FROM old AS o)) RETURNING 1
+    )
     SELECT count(*) INTO n FROM gone;
     WITH old AS (
-        SELECT q.id FROM public.api_call_queue{{ suffix }}_failed AS q
+        SELECT q.ctid AS tid FROM public.api_call_queue{{ suffix }}_failed AS q
         WHERE q.finished_at < pg_catalog.clock_timestamp() - p_older_than
         ORDER BY q.finished_at LIMIT GREATEST(p_limit - n, 0) FOR UPDATE SKIP LOCKED
-    ), gone AS (DELETE FROM public.api_call_queue{{ suffix }}_failed AS q USING old WHERE q.id = old.id RETURNING 1)
+    ), gone AS (
+        DELETE FROM public.api_call_queue{{ suffix }}_failed AS q
+        WHERE q.ctid = ANY (ARRAY(SELECT o.tid FROM old AS o)) RETURNING 1
+    )
     SELECT count(*) INTO m FROM gone;
     RETURN n + m;
 END
