@@ -7,7 +7,9 @@
 -- No primary key on the parent: it would have to include the partition key, (id, status), and
 -- so give completed history an index that every completion pays for and nothing reads
 -- (history is read by finished_at). Each partition gets the indexes its readers use instead;
--- the id is unique where jobs are looked up by it (pending, processing, failed).
+-- the id is unique where jobs are looked up by it (pending, processing, failed). Should the
+-- queue ever be added to a publication (Realtime, replication), give its partitions REPLICA
+-- IDENTITY FULL first: without a key PostgreSQL refuses to publish their deletes.
 --
 -- Two consequences for the functions that use this table (PostgreSQL 15):
 -- * a new job is inserted through the parent: partitions do not inherit the identity, so a
