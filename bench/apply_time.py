@@ -7,7 +7,6 @@ Creates a throwaway cluster in a temporary folder on a free port and removes it 
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
 import sys
 import tempfile
@@ -20,13 +19,10 @@ sys.path.insert(0, str(ROOT))
 from toolkit.config import load_plan  # noqa: E402
 from toolkit.db import target_from_url  # noqa: E402
 from toolkit.engine import Engine  # noqa: E402
-from toolkit.local.cluster import LocalCluster  # noqa: E402
+from toolkit.dev.local.cluster import LocalCluster  # noqa: E402
+from toolkit.dev.processes import free_port  # noqa: E402
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main() -> None:

@@ -9,7 +9,6 @@ Creates a throwaway cluster on a free port, serves the functions with Deno, remo
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
 import sys
 import tempfile
@@ -24,17 +23,14 @@ import psycopg  # noqa: E402
 
 from toolkit.config import load_plan  # noqa: E402
 from toolkit.db import target_from_url  # noqa: E402
-from toolkit.edge import serve  # noqa: E402
+from toolkit.dev.gateway import serve  # noqa: E402
 from toolkit.engine import Engine  # noqa: E402
-from toolkit.local.cluster import LocalCluster  # noqa: E402
+from toolkit.dev.local.cluster import LocalCluster  # noqa: E402
+from toolkit.dev.processes import free_port  # noqa: E402
 from toolkit.processor import Ticker  # noqa: E402
-from toolkit.sandbox.server import SandboxServer  # noqa: E402
+from toolkit.dev.sandbox.server import SandboxServer  # noqa: E402
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def worst_window(claims: list[tuple[float, int]], window: float) -> int:
@@ -70,8 +66,8 @@ def main() -> None:
                              "SELECT 'Q' || lpad(g::text, 5, '0'), 'quote', 0 FROM generate_series(1, %s) g",
                              [args.jobs])
             with SandboxServer(port=0, calls_per_minute=limit) as sandbox, \
-                    serve(url, port=None, jwt_secret="bench", market_data_url=sandbox.url, api_key="bench") as server:
-                ticker = Ticker(loaded.plan, target_from_url(url), f"{server.functions_url}/queue-processor-v2",
+                    serve(url, names=loaded.plan.names, port=None, jwt_secret="bench", market_data_url=sandbox.url, api_key="bench") as server:
+                ticker = Ticker(loaded.plan, target_from_url(url), f"{server.functions_url}/{loaded.plan.names.slug('queue-processor')}",
                                 server.token())
                 stop = time.monotonic() + args.minutes * 60
                 started = time.time()

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import sys
 import tempfile
 import threading
@@ -44,15 +43,12 @@ sys.path.insert(0, str(ROOT))
 from toolkit.config import load_plan  # noqa: E402
 from toolkit.db import target_from_url  # noqa: E402
 from toolkit.engine import Engine  # noqa: E402
-from toolkit.local.cluster import LocalCluster  # noqa: E402
+from toolkit.dev.local.cluster import LocalCluster  # noqa: E402
+from toolkit.dev.processes import free_port  # noqa: E402
 
 ENQUEUE_CHUNK = 5000
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- adapters: one per system -----------------------------------------------------------------

@@ -13,7 +13,6 @@ Creates a throwaway cluster per size on a free port and removes it afterwards.
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
 import sys
 import tempfile
@@ -28,7 +27,8 @@ import psycopg  # noqa: E402
 from toolkit.config import load_plan  # noqa: E402
 from toolkit.db import target_from_url  # noqa: E402
 from toolkit.engine import Engine  # noqa: E402
-from toolkit.local.cluster import LocalCluster  # noqa: E402
+from toolkit.dev.local.cluster import LocalCluster  # noqa: E402
+from toolkit.dev.processes import free_port  # noqa: E402
 
 # Rows per symbol for each per-symbol table: its key columns beyond the symbol.
 EXTRA_KEYS = {
@@ -47,10 +47,6 @@ EXTRA_VALUES = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def seed(conn: psycopg.Connection, registry: list[tuple], n: int, stale: float) -> None:

@@ -7,9 +7,7 @@ import itertools
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,39 +16,20 @@ import pytest
 from typer.testing import CliRunner
 
 from toolkit.cli import app
-from toolkit.local.cluster import CRON_TEST_DATABASE, LocalCluster
+from toolkit.dev.local.cluster import CRON_TEST_DATABASE, LocalCluster
+from toolkit.dev.processes import free_port, watchdog
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "legacy_app"
 TEMPLATE_DB = CRON_TEST_DATABASE
 
-_WATCHDOG = """
-import os, subprocess, sys, time
-parent, cmd = int(sys.argv[1]), sys.argv[2:]
-while True:
-    try:
-        os.kill(parent, 0)
-    except ProcessLookupError:
-        subprocess.run(cmd, capture_output=True)
-        break
-    time.sleep(1)
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _watch(cluster: LocalCluster) -> subprocess.Popen:
+def _watch(cluster: LocalCluster):
     """Stop the cluster if the test process dies without running its teardown."""
     state = cluster.state()
     stop = [str(Path(state.bindir) / "pg_ctl"), "-D", str(state.data_dir), "-m", "immediate", "stop"]
     if os.geteuid() == 0:
         stop = ["runuser", "-u", "postgres", "--", *stop]
-    return subprocess.Popen([sys.executable, "-c", _WATCHDOG, str(os.getpid()), *stop],
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return watchdog(cleanup=stop)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""The Edge Functions for real: Deno serving templates/edge through toolkit.edge.serve, against a
+"""The Edge Functions for real: Deno serving templates/edge through toolkit.dev.gateway.serve, against a
 real database with phases 0-3 applied and the market-data sandbox.
 
 The Deno servers start once per module (a database clone of the phase 0-3 template for the
@@ -24,8 +24,12 @@ import pytest
 from tests.conftest import ROOT, Cli, _clone, free_port
 from tests.queue_helpers import unlimited
 from toolkit import edge
-from toolkit.sandbox import SandboxServer
+from toolkit.config import load_plan
+from toolkit.dev import gateway
+from toolkit.dev.jwt import local_jwt_secret, mint_jwt
+from toolkit.dev.sandbox import SandboxServer
 
+NAMES = load_plan(ROOT / "phases.yaml").plan.names
 SECRET = "test-jwt-secret-for-the-edge-functions-0123456789"
 API_KEY = "sandbox-key-0123456789"
 SUBS = "SELECT count(*) FROM public.active_subscriptions_v2"
@@ -71,7 +75,7 @@ def _calm_sandbox(request):
 
 @pytest.fixture(scope="module")
 def server(edge_db, sandbox):
-    with edge.serve(edge_db.url, port=None, jwt_secret=SECRET, market_data_url=sandbox.url, api_key=API_KEY,
+    with gateway.serve(edge_db.url, names=NAMES, port=None, jwt_secret=SECRET, market_data_url=sandbox.url, api_key=API_KEY,
                     timeout_ms=1000) as s:
         yield s
 
@@ -80,7 +84,7 @@ def server(edge_db, sandbox):
 def down_server(sandbox):
     """Functions whose database is a closed port: connection refused at once."""
     url = f"postgresql://postgres:nope@127.0.0.1:{free_port()}/postgres?sslmode=disable"
-    with edge.serve(url, port=None, jwt_secret=SECRET, market_data_url=sandbox.url, api_key=API_KEY) as s:
+    with gateway.serve(url, names=NAMES, port=None, jwt_secret=SECRET, market_data_url=sandbox.url, api_key=API_KEY) as s:
         yield s
 
 
@@ -92,7 +96,7 @@ def hung_server(sandbox):
     listener.listen(64)  # never accept(): the kernel completes handshakes, nobody speaks
     url = f"postgresql://postgres:nope@127.0.0.1:{listener.getsockname()[1]}/postgres?sslmode=disable"
     try:
-        with edge.serve(url, port=None, jwt_secret=SECRET, market_data_url=sandbox.url, api_key=API_KEY) as s:
+        with gateway.serve(url, names=NAMES, port=None, jwt_secret=SECRET, market_data_url=sandbox.url, api_key=API_KEY) as s:
             yield s
     finally:
         listener.close()
@@ -103,7 +107,7 @@ def hung_server(sandbox):
 
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
 
-def call(server: edge.EdgeServer, name: str, body=None, token: str | None = None, method: str = "POST",
+def call(server: gateway.EdgeServer, name: str, body=None, token: str | None = None, method: str = "POST",
          raw: bytes | None = None, timeout: float = 30):
     """(status, headers, JSON body) of one request to a function."""
     data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
@@ -121,11 +125,11 @@ def call(server: edge.EdgeServer, name: str, body=None, token: str | None = None
 
 def user_token(sub: str | None = None) -> tuple[str, str]:
     sub = sub or str(uuid.uuid4())
-    return sub, edge.mint_jwt(SECRET, sub=sub, role="authenticated")
+    return sub, mint_jwt(SECRET, sub=sub, role="authenticated")
 
 
 def service_token() -> str:
-    return edge.mint_jwt(SECRET, sub="pytest", role="service_role")
+    return mint_jwt(SECRET, sub="pytest", role="service_role")
 
 
 def enable(db, *types: str) -> None:
@@ -180,11 +184,11 @@ def test_edge_commands_exit_2_without_deno(monkeypatch):
 def test_track_needs_a_token_and_a_signed_in_user(server, edge_db):
     before = edge_db.scalar(SUBS)
     assert call(server, "track-subscription-v2", {"symbol": "AAPL", "dataTypes": ["quote"]})[0] == 401
-    anon = edge.mint_jwt(SECRET, role="anon")
+    anon = mint_jwt(SECRET, role="anon")
     assert call(server, "track-subscription-v2", {"symbol": "AAPL", "dataTypes": ["quote"]}, anon)[0] == 401
-    forged = edge.mint_jwt("another-secret", sub=str(uuid.uuid4()))
+    forged = mint_jwt("another-secret", sub=str(uuid.uuid4()))
     assert call(server, "track-subscription-v2", {"symbol": "AAPL", "dataTypes": ["quote"]}, forged)[0] == 401
-    expired = edge.mint_jwt(SECRET, sub=str(uuid.uuid4()), ttl=-60)
+    expired = mint_jwt(SECRET, sub=str(uuid.uuid4()), ttl=-60)
     assert call(server, "track-subscription-v2", {"symbol": "AAPL", "dataTypes": ["quote"]}, expired)[0] == 401
     assert edge_db.scalar(SUBS) == before
 
@@ -423,7 +427,7 @@ def test_mint_jwt_is_hs256_that_the_functions_accept():
     import hashlib
     import hmac
 
-    token = edge.mint_jwt("s", sub="u", role="service_role", ttl=60)
+    token = mint_jwt("s", sub="u", role="service_role", ttl=60)
     head, body, sig = token.split(".")
     pad = lambda s: s + "=" * (-len(s) % 4)  # noqa: E731
     assert json.loads(base64.urlsafe_b64decode(pad(head))) == {"alg": "HS256", "typ": "JWT"}
@@ -434,14 +438,14 @@ def test_mint_jwt_is_hs256_that_the_functions_accept():
 
 
 def test_local_jwt_secret_is_private_and_stable(tmp_path):
-    first = edge.local_jwt_secret(tmp_path)
+    first = local_jwt_secret(tmp_path)
     path = tmp_path / ".toolkit" / "local" / "jwt_secret"
     assert oct(path.stat().st_mode & 0o777) == "0o600"
-    assert len(first) >= 32 and edge.local_jwt_secret(tmp_path) == first
+    assert len(first) >= 32 and local_jwt_secret(tmp_path) == first
 
 
 def test_server_listens_on_loopback_only_and_stops(edge_db):
-    with edge.serve(edge_db.url, port=None, jwt_secret=SECRET, market_data_url="http://127.0.0.1:9/stable",
+    with gateway.serve(edge_db.url, names=NAMES, port=None, jwt_secret=SECRET, market_data_url="http://127.0.0.1:9/stable",
                     api_key="k") as s:
         assert s.url.startswith("http://127.0.0.1:")
         out = subprocess.run(["ss", "-ltnp"], capture_output=True, text=True).stdout if _has("ss") else ""
@@ -456,8 +460,8 @@ def test_server_dies_with_a_process_that_dies_without_cleanup(edge_db):
     """The watchdog: a parent killed without running atexit still takes its server down."""
     script = (
         "import os, sys\n"
-        "from toolkit import edge\n"
-        f"s = edge.serve({edge_db.url!r}, port=None, jwt_secret='x', market_data_url='http://127.0.0.1:9/s', api_key='k')\n"
+        "from toolkit.dev import gateway\nfrom toolkit.names import Names\n"
+        f"s = gateway.serve({edge_db.url!r}, names=Names('_v2'), port=None, jwt_secret='x', market_data_url='http://127.0.0.1:9/s', api_key='k')\n"
         "print(s.process.pid, flush=True)\n"
         "os._exit(0)\n"
     )

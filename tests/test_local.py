@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from tests.conftest import ROOT, Cli, free_port
-from toolkit.local.cluster import LocalCluster
+from toolkit.dev.local.cluster import LocalCluster
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ from tests.conftest import ROOT, Database, apply_phases
 from tests.queue_helpers import configure
 from toolkit.config import load_plan
 from toolkit.db import target_from_url
-from toolkit.edge import serve
+from toolkit.dev.gateway import serve
 from toolkit.processor import Ticker
-from toolkit.sandbox.server import SandboxServer
+from toolkit.dev.sandbox.server import SandboxServer
 
 TIMEOUT_MS = 2000  # the processor's outbound timeout in these tests (10 s in production)
 SYMBOLS = ["AAPL", "MSFT", "GOOGL", "AMZN", "NVDA", "META", "TSLA", "JPM", "V", "WMT", "XOM",
@@ -30,7 +30,7 @@ def stack(cluster, staleness_template):
     cluster.create_database(name, template=staleness_template)
     db = Database(name, cluster.conninfo(name), cluster)
     sandbox = SandboxServer(port=0).start()
-    server = serve(db.url, port=None, jwt_secret="test-secret-for-the-processor",
+    server = serve(db.url, names=load_plan(ROOT / "phases.yaml").plan.names, port=None, jwt_secret="test-secret-for-the-processor",
                    market_data_url=sandbox.url, api_key="sandbox-key", timeout_ms=TIMEOUT_MS)
     ticker = Ticker(load_plan(ROOT / "phases.yaml").plan, target_from_url(db.url),
                     f"{server.functions_url}/queue-processor-v2", server.token())

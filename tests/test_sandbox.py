@@ -23,8 +23,9 @@ import pytest
 from typer.testing import CliRunner
 
 from toolkit.cli import app
-from toolkit.sandbox import Sandbox, SandboxServer
-from toolkit.sandbox.payloads import ENDPOINTS, payload
+from toolkit.dev.processes import free_port
+from toolkit.dev.sandbox import Sandbox, SandboxServer
+from toolkit.dev.sandbox.payloads import ENDPOINTS, payload
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via an http_proxy
@@ -50,10 +51,6 @@ def subject(endpoint: str) -> dict:
     return {"symbol": "AAPL"} if key == "symbol" else {"exchange": "NASDAQ"} if key else {}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class FakeClock:
@@ -132,7 +129,7 @@ def test_payload_sizes_are_realistic(server):
 
 def test_payloads_are_deterministic_across_processes():
     # sha256 seeding, not hash(): another process with another hash seed gets the same bytes.
-    code = ("import hashlib; from toolkit.sandbox.payloads import payload; "
+    code = ("import hashlib; from toolkit.dev.sandbox.payloads import payload; "
             "print(hashlib.sha256(payload('income-statement', {'symbol': 'AAPL', 'period': 'quarter'})).hexdigest())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT,
                          env={**os.environ, "PYTHONHASHSEED": "12345"})

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from toolkit.errors import ConfigError
+from toolkit.names import Names
 from toolkit.yamlfile import Lines, load_model
 
 IDENT = r"^[a-z_][a-z0-9_]{0,62}$"
@@ -88,11 +89,19 @@ class Settings(Strict):
     locks: Locks = Locks()
     timeouts: Timeouts = Timeouts()
     schedules: dict[str, str] = {}
-    processor_url: str = "http://127.0.0.1:54331/functions/v1/queue-processor-v2"
+    # Default: the local gateway's URL of the plan's queue-processor function.
+    processor_url: str = Field("", pattern=r"^(https?://\S+)?$")
     market_data_base_url: str = "https://financialmodelingprep.com/stable"
     scheduler_mode: Literal["postgres", "external"] = "external"
     bake_hours: float = Field(24, gt=0)
     monitor: Monitor = Monitor()
+
+    @model_validator(mode="after")
+    def _default_processor_url(self) -> "Settings":
+        if not self.processor_url:
+            slug = Names(self.suffix).slug("queue-processor")
+            object.__setattr__(self, "processor_url", f"http://127.0.0.1:54331/functions/v1/{slug}")
+        return self
 
 
 class DataType(Strict):
@@ -209,6 +218,16 @@ class Plan(Strict):
             if late:
                 raise ValueError(f"phase {p.id} requires {late}: a phase can only require earlier phases")
         return self
+
+    @property
+    def names(self) -> Names:
+        return Names(self.settings.suffix)
+
+    def data_type(self, name: str) -> DataType:
+        for d in self.data_types:
+            if d.name == name:
+                return d
+        raise ConfigError([f"unknown data type {name!r}; one of: {', '.join(d.name for d in self.data_types)}"])
 
     def phase(self, phase_id: int) -> Phase:
         for p in self.phases:

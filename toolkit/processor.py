@@ -89,7 +89,7 @@ def service_token(project_root: Path) -> str:
     """The processor's bearer token: SUPABASE_SERVICE_ROLE_KEY, or one minted for the local stack."""
     if os.environ.get("SUPABASE_SERVICE_ROLE_KEY"):
         return os.environ["SUPABASE_SERVICE_ROLE_KEY"]
-    from toolkit.edge import local_jwt_secret, mint_jwt
+    from toolkit.dev.jwt import local_jwt_secret, mint_jwt  # no key given: the local stack's
 
     return mint_jwt(local_jwt_secret(project_root), sub="toolkit-ticker", role="service_role", ttl=3600)
 

@@ -14,7 +14,7 @@ from toolkit.project import Project, find_project
 if TYPE_CHECKING:
     from toolkit.config import LoadedPlan
     from toolkit.db import Target
-    from toolkit.local.cluster import LocalCluster
+    from toolkit.dev.local.cluster import LocalCluster
 
 
 @dataclass
@@ -41,7 +41,7 @@ class AppContext:
         return self._plan
 
     def cluster(self, port: int | None = None) -> "LocalCluster":
-        from toolkit.local.cluster import LocalCluster
+        from toolkit.dev.local.cluster import LocalCluster
 
         if port is None and os.environ.get("TOOLKIT_LOCAL_PORT"):
             port = int(os.environ["TOOLKIT_LOCAL_PORT"])

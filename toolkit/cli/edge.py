@@ -20,20 +20,38 @@ def _report(app_ctx, run) -> None:
         raise typer.Exit(1)
 
 
+def _local_build(ctx: typer.Context):
+    """The plan's functions with the local gateway, in a temporary folder (removed by the caller)."""
+    from toolkit import edge
+    from toolkit.dev.gateway import temporary_build
+
+    return temporary_build(edge.functions_dir(ctx.obj.project), ctx.obj.load_plan().plan.names)
+
+
+def _on_build(ctx: typer.Context, run_on) -> None:
+    import shutil
+
+    folder = _local_build(ctx)
+    try:
+        _report(ctx.obj, run_on(folder))
+    finally:
+        shutil.rmtree(folder.parent, ignore_errors=True)
+
+
 @app.command()
 def check(ctx: typer.Context) -> None:
-    """`deno check` every function's index.ts and handler.ts (and the local server, the tests), then `deno lint`."""
+    """`deno check` every function's index.ts and handler.ts (and the local gateway, the tests), then `deno lint`."""
     from toolkit import edge
 
-    _report(ctx.obj, edge.check(edge.functions_dir(ctx.obj.project)))
+    _on_build(ctx, edge.check)
 
 
 @app.command()
 def test(ctx: typer.Context) -> None:
-    """Run the Deno unit tests (templates/edge/**/*_test.ts)."""
+    """Run the Deno unit tests of the functions and the local gateway, on the plan's build."""
     from toolkit import edge
 
-    _report(ctx.obj, edge.test(edge.functions_dir(ctx.obj.project)))
+    _on_build(ctx, edge.test)
 
 
 @app.command()
@@ -50,21 +68,24 @@ def serve(
 ) -> None:
     """Serve every function at http://127.0.0.1:PORT/functions/v1/<name> until Ctrl-C."""
     from toolkit import edge
+    from toolkit.dev.gateway import serve as serve_functions
+    from toolkit.dev.jwt import local_jwt_secret
 
     app_ctx = ctx.obj
     target = app_ctx.target()
     app_ctx.confirm(target, "serving the Edge Functions (the queue processor writes data)", destructive=False)
     url = market_data_url or app_ctx.load_plan().plan.settings.market_data_base_url
     project = app_ctx.project
-    secret = edge.local_jwt_secret(project.root)
+    secret = local_jwt_secret(project.root)
     console = err_console()
     if not api_key:
         console.print("[yellow]warning:[/] no --api-key / MARKET_DATA_API_KEY: the queue processor will refuse to run",
                       highlight=False)
-    server = edge.serve(target.conninfo, port=port, jwt_secret=secret, market_data_url=url,
+    names = app_ctx.load_plan().plan.names
+    server = serve_functions(target.conninfo, names=names, port=port, jwt_secret=secret, market_data_url=url,
                         api_key=api_key or "", timeout_ms=timeout_ms, folder=edge.functions_dir(project))
     try:
-        _announce(server, url)
+        _announce(server, url, names.slug("queue-processor"))
         _follow(server)
     except KeyboardInterrupt:
         pass
@@ -73,7 +94,7 @@ def serve(
         console.print("stopped", highlight=False)
 
 
-def _announce(server, market_data_url: str) -> None:
+def _announce(server, market_data_url: str, processor: str) -> None:
     token = server.token(role="service_role", sub="toolkit-local", ttl=7 * 24 * 3600)
     console = err_console()
     console.print(f"Edge Functions at [bold]{server.functions_url}[/]  (market data: {market_data_url})",
@@ -81,7 +102,7 @@ def _announce(server, market_data_url: str) -> None:
     console.print(f"service-role token (7 days):\n{token}", highlight=False, soft_wrap=True, markup=False)
     console.print("try:", highlight=False)
     console.print(f"  curl -s {server.functions_url}/health-check", highlight=False, soft_wrap=True, markup=False)
-    console.print(f"  curl -s -X POST -H 'Authorization: Bearer {token}' {server.functions_url}/queue-processor-v2",
+    console.print(f"  curl -s -X POST -H 'Authorization: Bearer {token}' {server.functions_url}/{processor}",
                   highlight=False, soft_wrap=True, markup=False)
     console.print("Ctrl-C stops.", highlight=False)
 

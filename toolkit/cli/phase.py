@@ -176,7 +176,7 @@ def _render_status(info: dict):
 
 def demo(ctx: typer.Context) -> None:
     """The main job on the embedded local stack: phases 0-3, sandbox, served functions, a backlog drained."""
-    from toolkit import demo as demo_job
+    from toolkit.dev import demo as demo_job
 
     app_ctx = ctx.obj
     if app_ctx.db_url:

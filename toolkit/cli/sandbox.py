@@ -32,7 +32,7 @@ def serve(
     import signal
 
     from toolkit.errors import ToolkitError
-    from toolkit.sandbox import SandboxServer
+    from toolkit.dev.sandbox import SandboxServer
 
     try:
         server = SandboxServer(port, calls_per_minute, api_key=api_key, seed=seed, error_rate=error_rate,

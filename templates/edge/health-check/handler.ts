@@ -7,6 +7,7 @@
 // deployed yet report {"deployed": false} and do not make the system unhealthy.
 import { db, sqlState, withTimeout } from "../_shared/db.ts";
 import { describeError, json, methodNotAllowed, preflight } from "../_shared/responses.ts";
+import { qualified } from "../_shared/names.ts";
 
 const PING_TIMEOUT_MS = 2000;
 const QUERY_TIMEOUT_MS = 2500;
@@ -44,7 +45,7 @@ async function ping(): Promise<Check> {
   }
 }
 
-/** Queue depth, stuck jobs, the breaker and the last processor run (queue_metrics_v2). */
+/** Queue depth, stuck jobs, the breaker and the last processor run (the plan's queue_metrics view). */
 async function queueCheck(): Promise<Check> {
   try {
     const [m] = await withTimeout(
@@ -52,7 +53,7 @@ async function queueCheck(): Promise<Check> {
         SELECT pending::int, processing::int, stuck::int, failed_last_hour::int, jobs_per_minute, error_rate,
                extract(epoch FROM oldest_pending_age)::float8 AS oldest_pending_age_seconds,
                breaker_state, last_processor_run
-        FROM public.queue_metrics_v2`,
+        FROM ${db()(qualified("queue_metrics"))}`,
       QUERY_TIMEOUT_MS,
     );
     return { ok: true, ...m };
@@ -63,7 +64,7 @@ async function queueCheck(): Promise<Check> {
 
 async function quotaCheck(): Promise<Check> {
   try {
-    const [r] = await withTimeout(db()`SELECT public.get_quota_status_v2() AS q`, QUERY_TIMEOUT_MS);
+    const [r] = await withTimeout(db()`SELECT ${db()(qualified("get_quota_status"))}() AS q`, QUERY_TIMEOUT_MS);
     return { ok: true, ...(r.q as Check) };
   } catch (err) {
     return notDeployedOr(err);

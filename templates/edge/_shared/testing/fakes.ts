@@ -36,6 +36,10 @@ export interface SqlCall {
 
 type Rows = Record<string, unknown>[];
 
+class Identifier {
+  constructor(readonly name: string) {}
+}
+
 /**
  * A fake client: every query (tagged or unsafe) is recorded and answered by `respond`, which
  * may return rows or throw. `sql.json(v)` passes v through, so responders see plain values.
@@ -47,8 +51,20 @@ export function fakeSql(respond: (call: SqlCall) => Rows | Promise<Rows>): Sql &
     const rows = await respond(call);
     return Object.assign([...rows], { count: rows.length });
   };
-  const sql = (strings: TemplateStringsArray, ...values: unknown[]) =>
-    run({ text: strings.join("$"), values });
+  // sql("schema.name") is postgres.js's identifier helper: inlined into the recorded text.
+  const sql = (strings: TemplateStringsArray | string, ...values: unknown[]) => {
+    if (typeof strings === "string") return new Identifier(strings);
+    let text = strings[0];
+    const kept: unknown[] = [];
+    values.forEach((v, i) => {
+      if (v instanceof Identifier) text += v.name + strings[i + 1];
+      else {
+        kept.push(v);
+        text += "$" + strings[i + 1];
+      }
+    });
+    return run({ text, values: kept });
+  };
   const extra = {
     calls,
     json: (v: unknown) => v,

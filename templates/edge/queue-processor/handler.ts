@@ -1,11 +1,11 @@
-// queue-processor-v2: claims due jobs in batches, fetches each job's data from the market-data
+// queue-processor: claims due jobs in batches, fetches each job's data from the market-data
 // provider through its data-type module, upserts it, and reports every outcome to the queue:
-//   success                      -> complete_queue_jobs_v2 (once per batch, with actual bytes)
-//   429 / 5xx / timeout / network -> fail_queue_job_v2(retryable) and a provider failure
-//   4xx, unknown symbol or type, malformed JSON, rows the table refuses -> fail_queue_job_v2(permanent)
+//   success                      -> complete_queue_jobs (once per batch, with actual bytes)
+//   429 / 5xx / timeout / network -> fail_queue_job(retryable) and a provider failure
+//   4xx, unknown symbol or type, malformed JSON, rows the table refuses -> fail_queue_job(permanent)
 //   deadlock / serialization failure on the upsert (after 3 retries), or the run's own time
-//   budget running out mid-call   -> reset_job_immediate_v2 (no attempt spent)
-// A 429 stops claiming for this run. At the end record_processor_result_v2 feeds the breaker.
+//   budget running out mid-call   -> reset_job_immediate (no attempt spent)
+// A 429 stops claiming for this run. At the end record_processor_result feeds the breaker.
 // Only the service role may call it (the pg_cron / ticker call sends the service-role key).
 import { db, isDataError, isTransientConflict, type Sql } from "../_shared/db.ts";
 import {
@@ -17,6 +17,7 @@ import {
   redact,
 } from "../_shared/http.ts";
 import { requestClaims } from "../_shared/jwt.ts";
+import { qualified } from "../_shared/names.ts";
 import { settleLimited } from "../_shared/pool.ts";
 import { describeError, errorResponse, json, methodNotAllowed, preflight } from "../_shared/responses.ts";
 import { route } from "../_shared/router.ts";
@@ -174,7 +175,7 @@ export async function runProcessor(sql: Sql, settings: Settings): Promise<Summar
         break;
       }
       const jobs = await sql<Job[]>`
-        SELECT id, symbol, data_type FROM public.get_queue_batch_v2(${worker}, ${settings.batchSize})`;
+        SELECT id, symbol, data_type FROM ${sql(qualified("get_queue_batch"))}(${worker}, ${settings.batchSize})`;
       if (jobs.length === 0) {
         s.stopped_by = "empty";
         break;
@@ -198,7 +199,7 @@ export async function runProcessor(sql: Sql, settings: Settings): Promise<Summar
   } finally {
     clearTimeout(budgetTimer);
   }
-  await sql`SELECT public.record_processor_result_v2(${s.provider_failures === 0}, ${firstProviderError})`;
+  await sql`SELECT ${sql(qualified("record_processor_result"))}(${s.provider_failures === 0}, ${firstProviderError})`;
   s.ms = Math.round(performance.now() - started);
   return s;
 }
@@ -297,7 +298,7 @@ async function report(sql: Sql, jobs: Job[], outcomes: Outcome[], s: Summary): P
   }
   if (doneIds.length) {
     const completed = await sql`
-      SELECT * FROM public.complete_queue_jobs_v2(
+      SELECT * FROM ${sql(qualified("complete_queue_jobs"))}(
         ARRAY(SELECT v::bigint FROM jsonb_array_elements_text(${
       sql.json(doneIds)
     }) WITH ORDINALITY AS a(v, n) ORDER BY n),
@@ -311,12 +312,12 @@ async function report(sql: Sql, jobs: Job[], outcomes: Outcome[], s: Summary): P
     if (o.kind === "fail") {
       if (o.providerFailure) s.provider_failures++;
       const [r] = await sql`
-        SELECT public.fail_queue_job_v2(${id}::bigint, ${o.reason}, ${o.retryable}, ${o.bytes}::bigint) AS outcome`;
+        SELECT ${sql(qualified("fail_queue_job"))}(${id}::bigint, ${o.reason}, ${o.retryable}, ${o.bytes}::bigint) AS outcome`;
       if (r.outcome === "retrying") s.retried++;
       else if (r.outcome === "failed") s.failed++;
     } else if (o.kind === "reset") {
       const [r] =
-        await sql`SELECT public.reset_job_immediate_v2(${id}::bigint, ${o.reason}, ${o.bytes}::bigint) AS ok`;
+        await sql`SELECT ${sql(qualified("reset_job_immediate"))}(${id}::bigint, ${o.reason}, ${o.bytes}::bigint) AS ok`;
       if (r.ok) s.reset++;
     }
   }

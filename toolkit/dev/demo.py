@@ -8,7 +8,7 @@ from typing import Callable
 from toolkit.config import LoadedPlan
 from toolkit.db import Target, connect, database_errors, target_from_url
 from toolkit.engine import Engine
-from toolkit.local.cluster import LocalCluster
+from toolkit.dev.local.cluster import LocalCluster
 from toolkit.project import Project
 from toolkit.queries import composed
 
@@ -27,9 +27,10 @@ def backlog(plan, target: Target) -> int:
 
 
 def run(project: Project, cluster: LocalCluster, loaded: LoadedPlan, actor: str, say: Callable[[str], None]) -> dict:
-    from toolkit.edge import local_jwt_secret, serve
+    from toolkit.dev.gateway import serve
+    from toolkit.dev.jwt import local_jwt_secret
     from toolkit.processor import Ticker
-    from toolkit.sandbox.server import SandboxServer
+    from toolkit.dev.sandbox.server import SandboxServer
 
     info = cluster.up(bootstrap_example=project.examples / "legacy_app")
     say(f"local cluster {info['action']} ({info['seconds']} s)")
@@ -38,12 +39,12 @@ def run(project: Project, cluster: LocalCluster, loaded: LoadedPlan, actor: str,
     say("phases 0-3 applied and verified")
     with SandboxServer(port=0) as sandbox:
         say(f"sandbox market-data API at {sandbox.url}")
-        with serve(cluster.conninfo(), port=None, jwt_secret=local_jwt_secret(project.root),
+        with serve(cluster.conninfo(), names=loaded.plan.names, port=None, jwt_secret=local_jwt_secret(project.root),
                    market_data_url=sandbox.url, api_key="sandbox") as server:
             say(f"Edge Functions served at {server.functions_url}")
             queued = backlog(loaded.plan, target)
             say(f"{queued} refresh jobs queued")
-            ticker = Ticker(loaded.plan, target, f"{server.functions_url}/queue-processor-v2", server.token())
+            ticker = Ticker(loaded.plan, target, f"{server.functions_url}/{loaded.plan.names.slug('queue-processor')}", server.token())
             result = ticker.run(interval=1, until_empty=True, max_ticks=60,
                                 report=lambda r: say(_summary(r)))
             stats = sandbox.stats()

@@ -1,6 +1,7 @@
-// The local stand-in for Supabase's Edge Runtime and its gateway: one Deno process serving
-// every function folder that has a handler.ts at /functions/v1/<name>, checking the JWT first
-// when the folder's config.json says verify_jwt (as the gateway does), on 127.0.0.1 only.
+// LOCAL ONLY. The stand-in for Supabase's Edge Runtime and its gateway: one Deno process serving
+// every function folder of a local build that has a handler.ts at /functions/v1/<name>, checking
+// the JWT first when the folder's config.json says verify_jwt (as the gateway does), on
+// 127.0.0.1 only. The toolkit copies this file into the build as _gateway/main.ts.
 //
 //   PORT        port to listen on (default 54331, phases.yaml's processor_url)
 //   JWT_SECRET  HS256 secret tokens are checked against (required)
@@ -33,7 +34,7 @@ async function readVerifyJwt(dir: URL): Promise<boolean> {
   }
 }
 
-/** Every function folder (not _shared, not _serve) with a handler.ts, imported up front. */
+/** Every function folder (not _shared, not _gateway) with a handler.ts, imported up front. */
 export async function loadFunctions(root: URL = ROOT): Promise<Map<string, LoadedFunction>> {
   const found = new Map<string, LoadedFunction>();
   const names: string[] = [];

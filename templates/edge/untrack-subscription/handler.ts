@@ -1,8 +1,9 @@
-// untrack-subscription-v2: the page no longer shows SYMBOL for this user. Same validation and
-// the same silent-failure rule as track-subscription-v2; one round trip,
-// public.untrack_subscription_v2. Optional for pages: heartbeats expire by themselves.
+// untrack-subscription: the page no longer shows SYMBOL for this user. Same validation and
+// the same silent-failure rule as track-subscription; one round trip,
+// public.untrack_subscription (with the plan's suffix). Optional for pages: heartbeats expire by themselves.
 import { db, withTimeout } from "../_shared/db.ts";
 import { requestClaims } from "../_shared/jwt.ts";
+import { qualified, SLUGS } from "../_shared/names.ts";
 import { describeError, errorResponse, json, methodNotAllowed, preflight } from "../_shared/responses.ts";
 import {
   checkUntrack,
@@ -26,13 +27,13 @@ export default async function handler(req: Request): Promise<Response> {
 
   try {
     const [row] = await withTimeout(
-      db()`SELECT public.untrack_subscription_v2(${user}::uuid, ${input.value.symbol}) AS r`,
+      db()`SELECT ${db()(qualified("untrack_subscription"))}(${user}::uuid, ${input.value.symbol}) AS r`,
       dbTimeoutMs(),
     );
     const r = row.r as { removed?: number };
     return json({ untracked: true, symbol: input.value.symbol, removed: Number(r.removed ?? 0) });
   } catch (err) {
-    console.error(`untrack-subscription-v2: ${describeError(err)}`);
+    console.error(`${SLUGS["untrack-subscription"]}: ${describeError(err)}`);
     return json({ untracked: false, reason: unavailable(err) });
   }
 }

@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 from urllib.parse import parse_qs, urlsplit
 
-from toolkit.sandbox import payloads
+from toolkit.dev.sandbox import payloads
 
 HOST = "127.0.0.1"  # never exposed beyond this machine
 PREFIX = "/stable/"

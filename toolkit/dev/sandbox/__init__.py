@@ -4,6 +4,6 @@
 with FMP's per-minute limit and fault knobs (errors, latency, malformed bodies, forced status).
 """
 
-from toolkit.sandbox.server import Faults, Sandbox, SandboxServer
+from toolkit.dev.sandbox.server import Faults, Sandbox, SandboxServer
 
 __all__ = ["Faults", "Sandbox", "SandboxServer"]

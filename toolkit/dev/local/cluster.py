@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from toolkit.errors import ToolkitError
-from toolkit.local.binaries import PgBinaries, find_binaries
+from toolkit.dev.local.binaries import PgBinaries, find_binaries
 
 DEFAULT_PORT = 54330          # not 54322, which `supabase start` takes
 SERVER_USER = "postgres"

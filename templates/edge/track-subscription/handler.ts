@@ -1,10 +1,11 @@
-// track-subscription-v2: the page says "this user is viewing SYMBOL with these data types".
-// Input is validated here; then ONE round trip, public.track_subscription_v2, records the
+// track-subscription: the page says "this user is viewing SYMBOL with these data types".
+// Input is validated here; then ONE round trip, public.track_subscription (suffixed), records the
 // heartbeat, applies the per-user rate limit and queues whatever is stale.
 // Silent failure: when the database cannot be reached the answer is still 200
 // {"tracked": false, "reason": ...}; tracking is best effort and must never break the page.
 import { db, withTimeout } from "../_shared/db.ts";
 import { requestClaims } from "../_shared/jwt.ts";
+import { qualified, SLUGS } from "../_shared/names.ts";
 import { describeError, errorResponse, json, methodNotAllowed, preflight } from "../_shared/responses.ts";
 import {
   checkTrack,
@@ -39,13 +40,13 @@ export default async function handler(req: Request): Promise<Response> {
   let result: TrackResult;
   try {
     const [row] = await withTimeout(
-      db()`SELECT public.track_subscription_v2(${user}::uuid, ${symbol},
+      db()`SELECT ${db()(qualified("track_subscription"))}(${user}::uuid, ${symbol},
              ARRAY(SELECT jsonb_array_elements_text(${db().json(dataTypes)}))) AS r`,
       dbTimeoutMs(),
     );
     result = row.r as TrackResult;
   } catch (err) {
-    console.error(`track-subscription-v2: ${describeError(err)}`);
+    console.error(`${SLUGS["track-subscription"]}: ${describeError(err)}`);
     return json({ tracked: false, reason: unavailable(err) });
   }
   return answer(symbol, result);

@@ -1,0 +1,54 @@
+"""LOCAL ONLY: HS256 tokens as Supabase issues them, signed with the local stack's secret.
+
+A hosted project signs its own tokens; the toolkit never mints one for it. Locally the
+functions gateway checks tokens against `.toolkit/local/jwt_secret`, created on first use.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import time
+from pathlib import Path
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def mint_jwt(secret: str, sub: str | None = None, role: str = "authenticated", ttl: int = 3600,
+             **claims) -> str:
+    """An HS256 token as Supabase issues them: role, sub, iat, exp (plus any extra claims)."""
+    now = int(time.time())
+    payload = {"role": role, "iat": now, "exp": now + int(ttl), **claims}
+    if sub is not None:
+        payload["sub"] = sub
+    if role == "authenticated":
+        payload.setdefault("aud", "authenticated")
+    header = _b64url(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    body = _b64url(json.dumps(payload, separators=(",", ":")).encode())
+    sig = hmac.new(secret.encode(), f"{header}.{body}".encode(), hashlib.sha256).digest()
+    return f"{header}.{body}.{_b64url(sig)}"
+
+
+def local_jwt_secret(project_root: Path) -> str:
+    """The project's local JWT secret, created (mode 0600) on first use and stable afterwards."""
+    path = Path(project_root) / ".toolkit" / "local" / "jwt_secret"
+    if path.is_file():
+        secret = path.read_text().strip()
+        if secret:
+            return secret
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    # O_EXCL: two first uses at once keep one secret (the loser reads the winner's).
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(secret + "\n")
+    return secret

@@ -1,0 +1,73 @@
+"""LOCAL ONLY: free loopback ports and watchdogs for the servers the local stack starts.
+
+A watchdog is a small separate process that runs a clean-up command (or kills a process
+group) when the process that started a server dies without stopping it, so that a crashed
+test run or CLI never leaves a server behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+_WATCHDOG = """
+import os, signal, subprocess, sys, time
+parent, child, group, cleanup = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4:]
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+while True:
+    time.sleep(0.5)
+    if child and not alive(child):
+        break                       # the server is gone: nothing to watch
+    if not alive(parent):
+        if group and child:
+            try:
+                os.killpg(child, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if cleanup:
+            subprocess.run(cleanup, capture_output=True)
+        break
+"""
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def watchdog(*, child: int = 0, kill_group: bool = False, cleanup: list[str] | None = None) -> subprocess.Popen:
+    """Watch this process: when it dies, SIGKILL `child`'s process group (kill_group) and/or run
+    `cleanup`. The watchdog ends by itself once `child` (when given) has exited."""
+    return subprocess.Popen(
+        [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(child), "1" if kill_group else "0", *(cleanup or [])],
+        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def stop_group(process: subprocess.Popen, timeout: float = 5.0) -> None:
+    """SIGTERM to the process group, SIGKILL after `timeout` seconds."""
+    if process.poll() is None:
+        signal_group(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            signal_group(process.pid, signal.SIGKILL)
+            process.wait(5)

@@ -1,1 +1,0 @@
-"""The embedded local target: a private PostgreSQL cluster with a Supabase compatibility layer."""
