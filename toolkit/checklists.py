@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Callable, Literal
 from pydantic import Field, model_validator
 
 from toolkit import ledger
-from toolkit.config import IDENT, DataType, Plan, Strict
+from toolkit.config import IDENT, DataType, Plan, Settings, Strict
 from toolkit.db import Target, connect, database_errors, sql_error_message
 from toolkit.errors import ConfigError, ToolkitError
 from toolkit.queries import query
@@ -125,7 +125,23 @@ def _load_file(path: Path, plan: Plan | None) -> Checklist:
     problems = _cross_checks(checklist, path, lines, plan)
     if problems:
         raise ConfigError(problems)
-    return checklist
+    return _with_names(checklist, path, (plan.settings if plan else Settings()).suffix)
+
+
+def _with_names(checklist: Checklist, path: Path, suffix: str) -> Checklist:
+    """Texts and checks name the plan's objects as the SQL templates do: `{{ suffix }}`."""
+    import jinja2
+
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+    def render(text: str | None) -> str | None:
+        try:
+            return None if text is None else env.from_string(text).render(suffix=suffix)
+        except jinja2.TemplateError as exc:
+            raise ConfigError([f"{path}: {exc} (checklists may use only {{{{ suffix }}}})"]) from None
+
+    items = [i.model_copy(update={"text": render(i.text), "check": render(i.check)}) for i in checklist.items]
+    return checklist.model_copy(update={"items": items})
 
 
 def _cross_checks(checklist: Checklist, path: Path, lines: Lines, plan: Plan | None) -> list[str]:

@@ -6,12 +6,13 @@ from toolkit import ledger
 from toolkit.config import Plan
 from toolkit.db import Target, connect, database_errors
 from toolkit.errors import ToolkitError
+from toolkit.names import CRON_JOBS
 from toolkit.queries import query
 
 
 def list_jobs(plan: Plan, target: Target) -> list[dict]:
     legacy = {d.legacy_job: d.name for d in plan.data_types}
-    suffix = plan.settings.suffix
+    own = {plan.names.cron_job(j) for j in CRON_JOBS}
     with connect(target, autocommit=True) as conn, database_errors():
         if not ledger.exists(conn, "cron.job"):
             raise ToolkitError(f"pg_cron is not installed on {target.describe()}",
@@ -23,7 +24,7 @@ def list_jobs(plan: Plan, target: Target) -> list[dict]:
         name = job["jobname"] or ""
         if name in legacy:
             job["owner"] = f"legacy ({legacy[name]})"
-        elif name.startswith("queue-") and name.endswith(suffix):
+        elif name in own:
             job["owner"] = "refresh system"
         else:
             job["owner"] = "other"

@@ -8,31 +8,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator
 
 from toolkit import ledger
-from toolkit.config import LoadedPlan, Phase, Step
+from toolkit.config import LoadedPlan, Phase
 from toolkit.db import Target, connect, sql_error_message
 from toolkit.errors import CheckFailed, ToolkitError
 from toolkit.queries import query
 from toolkit.render import RenderedStep, Renderer
+from toolkit.states import DEPLOYED, DRIFT, MANUAL, NEW, NOT_AVAILABLE, OTHER, StepState, classify, deployment
 
 if TYPE_CHECKING:
     import psycopg
-
-# Step states as plan and status report them.
-NEW, APPLIED, CHANGED = "new", "applied", "changed"
-NOT_AVAILABLE, MANUAL, OTHER = "not yet available", "manual", "not deployed by apply"
-
-
-@dataclass
-class StepState:
-    phase: int
-    step: str
-    task: str
-    kind: str
-    state: str
-    note: str = ""
-    applied_at: str | None = None
-    verified: bool | None = None
-
 
 @dataclass
 class PhaseReport:
@@ -53,30 +37,11 @@ class Engine:
         self.renderer = Renderer(loaded)
 
     # -- reading --------------------------------------------------------------------------
-    def step_states(self, conn: "psycopg.Connection", phase: Phase, done: dict | None = None) -> list[StepState]:
+    def step_states(self, conn: "psycopg.Connection", phase: Phase, done: dict | None = None,
+                    rendered: list[RenderedStep] | None = None) -> list[StepState]:
         done = ledger.entries(conn) if done is None else done
-        rendered = {r.step.id: r for r in self.renderer.phase(phase)}
-        states = []
-        for step in phase.steps:
-            entry = done.get((phase.id, step.id))
-            if not step.available:
-                state, note = NOT_AVAILABLE, step.planned or ""
-            elif step.kind == "manual":
-                state, note = MANUAL, "confirmed through a checklist"
-            elif step.kind != "sql":
-                state, note = OTHER, f"{step.kind} step"
-            elif entry is None:
-                state, note = NEW, ""
-            elif entry.checksum != rendered[step.id].checksum:
-                state, note = CHANGED, "template or settings changed since applied (drift)"
-            else:
-                state, note = APPLIED, ""
-            states.append(StepState(
-                phase=phase.id, step=step.id, task=step.task, kind=step.kind, state=state, note=note,
-                applied_at=entry.applied_at.isoformat(timespec="seconds") if entry else None,
-                verified=entry.verify_ok if entry else None,
-            ))
-        return states
+        by_id = {r.step.id: r for r in (self.renderer.phase(phase) if rendered is None else rendered)}
+        return [classify(phase.id, step, done.get((phase.id, step.id)), by_id.get(step.id)) for step in phase.steps]
 
     def plan_phase(self, phase_id: int) -> list[StepState]:
         phase = self.plan.phase(phase_id)
@@ -91,14 +56,14 @@ class Engine:
             for phase in self.plan.phases:
                 states = self.step_states(conn, phase, done)
                 deployable = [s for s in states if s.kind == "sql" and s.state != NOT_AVAILABLE]
-                applied = [s for s in deployable if s.state in (APPLIED, CHANGED)]
+                applied = [s for s in deployable if s.state in DEPLOYED]
                 phases.append({
                     "phase": phase.id,
                     "title": phase.title,
-                    "state": _phase_state(len(applied), len(deployable)),
+                    "state": deployment(states),
                     "applied": len(applied),
                     "deployable": len(deployable),
-                    "drift": sum(s.state == CHANGED for s in states),
+                    "drift": sum(s.state == DRIFT for s in states),
                     "verified": all(s.verified for s in applied) if applied else None,
                     "not_available": sum(s.state == NOT_AVAILABLE for s in states),
                     "manual": sum(s.state == MANUAL for s in states),
@@ -193,9 +158,9 @@ class Engine:
         report = PhaseReport(phase.id, phase.title, "")
         done = ledger.entries(conn)
         rendered = self.renderer.phase(phase)
-        todo = [r for r in rendered if (phase.id, r.step.id) not in done]
-        drift = [r.step.id for r in rendered
-                 if (phase.id, r.step.id) in done and done[(phase.id, r.step.id)].checksum != r.checksum]
+        states = {s.step: s.state for s in self.step_states(conn, phase, done, rendered)}
+        todo = [r for r in rendered if states[r.step.id] == NEW]
+        drift = [r.step.id for r in rendered if states[r.step.id] == DRIFT]
         unavailable = [s.id for s in phase.planned_steps]
         if not todo:
             report.result = "already applied" if rendered else "nothing to deploy yet"
@@ -282,21 +247,20 @@ class Engine:
         results = []
         with connect(self.target, autocommit=True) as conn:
             done = ledger.entries(conn)
-            rendered = {r.step.id: r for r in self.renderer.phase(phase)}
+            rendered = self.renderer.phase(phase)
+            by_id = {r.step.id: r for r in rendered}
             outcomes: dict[str, bool] = {}
             with conn.transaction():
                 self._session(conn)
-                for step in phase.steps:
-                    row = {"phase": phase.id, "step": step.id, "task": step.task}
-                    if not step.available:
-                        row.update(result=NOT_AVAILABLE, message=step.planned)
-                    elif not step.deployable:
-                        row.update(result=MANUAL if step.kind == "manual" else OTHER, message="")
-                    elif (phase.id, step.id) not in done:
+                for s in self.step_states(conn, phase, done, rendered):
+                    row = {"phase": phase.id, "step": s.step, "task": s.task}
+                    if s.state in (NOT_AVAILABLE, MANUAL, OTHER):
+                        row.update(result=s.state, message=s.note if s.state == NOT_AVAILABLE else "")
+                    elif s.state == NEW:
                         row.update(result="fail", message="not applied")
                     else:
-                        problem = self._verify_one(conn, rendered[step.id])
-                        outcomes[step.id] = problem is None
+                        problem = self._verify_one(conn, by_id[s.step])
+                        outcomes[s.step] = problem is None
                         row.update(result="pass" if problem is None else "fail", message=problem or "")
                     results.append(row)
             if outcomes:
@@ -354,10 +318,3 @@ class Engine:
         ledger.history(conn, action="revert", phase=r.phase, step=r.step.id, checksum=r.checksum,
                        actor=self.actor, ok=True)
 
-
-def _phase_state(applied: int, deployable: int) -> str:
-    if deployable == 0:
-        return "not yet available"
-    if applied == 0:
-        return "not started"
-    return "applied" if applied == deployable else "in progress"

@@ -38,7 +38,18 @@ def install(conn: "psycopg.Connection") -> None:
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", [INSTALL_LOCK])
         for name in SCHEMA_SCRIPTS:
-            conn.execute(script(name))
+            conn.execute(_schema_script(name))
+
+
+def _schema_script(name: str):
+    if name != "migrations.sql":
+        return script(name)
+    from psycopg import sql
+
+    from toolkit.states import MIGRATION_STATES
+
+    states = sql.SQL(", ").join(sql.Literal(s) for s, _ in MIGRATION_STATES)
+    return sql.SQL(script(name)).format(states=states)
 
 
 def exists(conn: "psycopg.Connection", relation: str) -> bool:

@@ -20,13 +20,12 @@ from toolkit.db import Target, connect, database_errors
 from toolkit.errors import CheckFailed, ToolkitError
 from toolkit.flags import set_flag
 from toolkit.queries import composed, query
+from toolkit.states import MIGRATE_STEPS as STEPS
+from toolkit.states import STAMPS
 
 if TYPE_CHECKING:
     import psycopg
 
-STEPS = ("registered", "flag_on", "legacy_disabled", "baking")
-STAMPS = {"registered": "registered_at", "flag_on": "flag_on_at", "legacy_disabled": "legacy_disabled_at",
-          "baking": "bake_started_at", "promoted": "promoted_at", "rolled_back": "rolled_back_at"}
 # The cron.job fields a rollback restores exactly (the job id changes if it had to be re-created).
 JOB_FIELDS = ("jobname", "schedule", "command", "nodename", "nodeport", "database", "username", "active")
 PRECONDITION_PHASES = range(0, 5)
@@ -38,10 +37,10 @@ class Migration:
         self.plan = loaded.plan
         self.target = target
         self.actor = actor
-        sfx = self.plan.settings.suffix
-        self.names = {"registry": f"data_type_registry{sfx}", "pending": f"api_call_queue{sfx}_pending",
-                      "completed": f"api_call_queue{sfx}_completed", "failed": f"api_call_queue{sfx}_failed",
-                      "subscriptions": f"active_subscriptions{sfx}"}
+        n = self.plan.names
+        self.names = {"registry": n["data_type_registry"], "pending": n.partition("pending"),
+                      "completed": n.partition("completed"), "failed": n.partition("failed"),
+                      "subscriptions": n["active_subscriptions"]}
 
     # -- reading --------------------------------------------------------------------------
     def data_type(self, name: str) -> DataType:

@@ -1,6 +1,6 @@
 """The external ticker: what pg_cron + pg_net do in "all in Postgres" mode, done from outside.
 
-A tick asks `invoke_processor_loop_v2()` whether to run (it holds lock 44, recovers stuck
+A tick asks `invoke_processor_loop` (with the plan's suffix) whether to run (it holds lock 44, recovers stuck
 jobs, consults the circuit breaker and the budget); when the answer is that an external
 ticker must call the processor, it calls the queue-processor Edge Function over HTTP. A
 call that fails outright is reported to the breaker, as pg_net's response check would.
@@ -31,9 +31,9 @@ class Ticker:
     token: str
 
     def _q(self, name: str):
-        sfx = self.plan.settings.suffix
-        return composed(name, "queue.sql", invoke_loop=f"invoke_processor_loop{sfx}",
-                        record_result=f"record_processor_result{sfx}", pending=f"api_call_queue{sfx}_pending")
+        n = self.plan.names
+        return composed(name, "queue.sql", invoke_loop=n["invoke_processor_loop"],
+                        record_result=n["record_processor_result"], pending=n.partition("pending"))
 
     def tick(self, body: dict | None = None) -> dict:
         with connect(self.target, autocommit=True) as conn, database_errors(NEEDS):

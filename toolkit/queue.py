@@ -21,12 +21,11 @@ class Queue:
     def __init__(self, plan: Plan, target: Target):
         self.plan = plan
         self.target = target
-        sfx = plan.settings.suffix
+        n = plan.names
         self.names = {
-            "metrics": f"queue_metrics{sfx}", "depth": f"queue_depth{sfx}", "quota_status": f"get_quota_status{sfx}",
-            "enqueue": f"queue_refresh_if_not_exists{sfx}", "retry_failed": f"retry_failed_jobs{sfx}",
-            "purge": f"purge_queue_history{sfx}", "completed": f"api_call_queue{sfx}_completed",
-            "failed": f"api_call_queue{sfx}_failed",
+            "metrics": n["queue_metrics"], "depth": n["queue_depth"], "quota_status": n["get_quota_status"],
+            "enqueue": n["queue_refresh_if_not_exists"], "retry_failed": n["retry_failed_jobs"],
+            "purge": n["purge_queue_history"], "completed": n.partition("completed"), "failed": n.partition("failed"),
         }
 
     def _q(self, name: str):

@@ -17,8 +17,7 @@ PHASES = [0, 1, 2, 3]
 
 def backlog(plan, target: Target) -> int:
     """One job per example symbol and on-demand type, one for the global type, one per exchange."""
-    sfx = plan.settings.suffix
-    q = composed("demo_backlog", "queue.sql", enqueue=f"queue_refreshes{sfx}")
+    q = composed("demo_backlog", "queue.sql", enqueue=plan.names["queue_refreshes"])
     per_symbol = [d.name for d in plan.data_types if d.key_column == "symbol"]
     globals_ = [d.name for d in plan.data_types if d.key_column is None]
     by_exchange = [d.name for d in plan.data_types if d.key_column == "exchange"]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from toolkit import ledger
 from toolkit.config import Phase, Plan, Step
-from toolkit.migration import STEPS
+from toolkit.states import DEPLOYED, MANUAL, RANK, STAMPS, StepState, classify, completion
 from toolkit.progress.document import (
     MIGRATION_PHASE, DocumentState, MigrationRow, PhaseState, TaskKey, TaskMark, task_text,
 )
@@ -18,10 +18,11 @@ from toolkit.progress.document import (
 if TYPE_CHECKING:
     import psycopg
 
-# How far a migration state has come, for the per-type checklist lines of phase 5.
-RANK = {state: rank for rank, state in enumerate((*STEPS, "promoted"), start=1)}
-CHECK_RANK = {"migration.registered": 1, "migration.flag_on": 2, "migration.legacy_disabled": 3,
-              "migration.baking": 4, "migration.promoted": 5, "migration.rollback": 5, "migration.all_promoted": 5}
+    from toolkit.config import LoadedPlan
+
+# The rank of migration state a phase 5/6 check line needs every type to have reached.
+CHECK_RANK = {**{f"migration.{state}": rank for state, rank in RANK.items()},
+              "migration.rollback": RANK["promoted"], "migration.all_promoted": RANK["promoted"]}
 MIGRATION_STATUS = {"promoted": "migrated", "rolled_back": "rolled back"}
 
 
@@ -29,16 +30,18 @@ MIGRATION_STATUS = {"promoted": "migrated", "rolled_back": "rolled back"}
 class Facts:
     """What the database says, gathered in one go."""
 
-    applied: dict[tuple[int, str], bool | None] = field(default_factory=dict)   # (phase, step) -> verify_ok
+    steps: dict[tuple[int, str], StepState] = field(default_factory=dict)       # (phase, step) -> its state
     checklists: dict[tuple[int, str], str] = field(default_factory=dict)        # manual (phase, step) -> result
     migrations: dict[str, dict] = field(default_factory=dict)                   # data type -> state row
 
 
-def gather(conn: "psycopg.Connection", root: Path) -> Facts:
+def gather(conn: "psycopg.Connection", loaded: "LoadedPlan", root: Path) -> Facts:
     from toolkit.checklists import latest_results, load_all
     from toolkit.queries import query
+    from toolkit.render import Renderer
 
-    facts = Facts(applied={k: e.verify_ok for k, e in ledger.entries(conn).items()})
+    done, renderer = ledger.entries(conn), Renderer(loaded)
+    facts = Facts(steps={(p.id, s.step): s for p in loaded.plan.phases for s in _states(p, done, renderer)})
     results = latest_results(conn)
     for checklist in load_all(root):
         if checklist.ticks is not None and (checklist.name, None) in results:
@@ -50,11 +53,16 @@ def gather(conn: "psycopg.Connection", root: Path) -> Facts:
     return facts
 
 
+def _states(phase: Phase, done: dict, renderer) -> list[StepState]:
+    rendered = {r.step.id: r for r in renderer.phase(phase)}
+    return [classify(phase.id, s, done.get((phase.id, s.id)), rendered.get(s.id)) for s in phase.steps]
+
+
 def step_mark(plan: Plan, phase: Phase, step: Step, facts: Facts) -> TaskMark:
-    if step.kind == "sql" and step.available:
-        ok = facts.applied.get((phase.id, step.id), "absent")
-        return "done" if ok is True else "failed" if ok is False else "open"
-    if step.kind == "manual":
+    state = facts.steps.get((phase.id, step.id))
+    if state is not None and state.state in DEPLOYED:
+        return "done" if state.verified is True else "failed" if state.verified is False else "open"
+    if state is not None and state.state == MANUAL:
         result = facts.checklists.get((phase.id, step.id))
         return "done" if result == "pass" else "failed" if result == "fail" else "open"
     if step.kind == "check" and step.check in CHECK_RANK:
@@ -93,12 +101,8 @@ def _phase_state(plan: Plan, phase: Phase, marks: dict[str, TaskMark], facts: Fa
         states = [facts.migrations.get(d.name, {}).get("state") for d in plan.data_types]
         promoted = sum(s == "promoted" for s in states)
         percent = round(100 * promoted / len(states))
-        started = any(s is not None for s in states)
-        status = "complete" if promoted == len(states) else "in progress" if started else "not started"
-        return PhaseState(phase.id, status, percent)
-    percent = round(100 * done / len(marks))
-    status = "complete" if done == len(marks) else "in progress" if done else "not started"
-    return PhaseState(phase.id, status, percent)
+        return PhaseState(phase.id, completion(promoted, len(states), any(s is not None for s in states)), percent)
+    return PhaseState(phase.id, completion(done, len(marks), done > 0), round(100 * done / len(marks)))
 
 
 def _migration_row(data_type: str, row: dict | None) -> MigrationRow:
@@ -106,7 +110,7 @@ def _migration_row(data_type: str, row: dict | None) -> MigrationRow:
         return MigrationRow(data_type, "not started", None, None)
     state = row["state"]
     status = MIGRATION_STATUS.get(state, "in progress")
-    when = row.get(f"{'promoted' if state == 'promoted' else 'rolled_back' if state == 'rolled_back' else 'registered'}_at")
+    when = row.get(STAMPS[state if state in ("promoted", "rolled_back") else "registered"])
     note = {"rolled_back": f"Rolled back: {row.get('note') or 'no reason given'}",
             "promoted": "Promoted", "baking": "Baking since " + _day(row.get("bake_started_at"))}.get(state, f"State: {state}")
     return MigrationRow(data_type, status, _day(when) if when else None, note)

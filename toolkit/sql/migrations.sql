@@ -3,7 +3,8 @@
 CREATE TABLE IF NOT EXISTS toolkit.migrations (
     data_type          text        PRIMARY KEY,
     state              text        NOT NULL
-                       CHECK (state IN ('registered', 'flag_on', 'legacy_disabled', 'baking', 'promoted', 'rolled_back')),
+                       -- The states are toolkit.states.MIGRATION_STATES, filled in by ledger.install().
+                       CHECK (state IN ({states})),
     legacy_snapshot    jsonb,
     registered_at      timestamptz,
     flag_on_at         timestamptz,
@@ -22,7 +23,7 @@ CREATE TABLE IF NOT EXISTS toolkit.migration_events (
     data_type  text        NOT NULL,
     event      text        NOT NULL,
     actor      text        NOT NULL,
-    detail     jsonb       NOT NULL DEFAULT '{}'
+    detail     jsonb       NOT NULL DEFAULT '{{}}'
 );
 CREATE INDEX IF NOT EXISTS migration_events_type_at_idx ON toolkit.migration_events (data_type, at);
 

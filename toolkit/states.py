@@ -1,0 +1,90 @@
+"""How far things have come: the one step-state classifier that status, plan, apply, verify and
+PROGRESS.md read, the names of a phase's states, and the one list of per-type migration states
+(read by the toolkit schema's CHECK, the state machine, its stamps and the document).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from toolkit.config import Step
+    from toolkit.ledger import Entry
+    from toolkit.render import RenderedStep
+
+# A step, as plan and status report it.
+NEW, APPLIED, DRIFT = "new", "applied", "changed"
+NOT_AVAILABLE, MANUAL, OTHER = "not yet available", "manual", "not deployed by apply"
+DEPLOYED = (APPLIED, DRIFT)
+
+# A phase's deployment (status, plan): how much of what apply deploys is applied.
+PhaseDeployment = Literal["not yet available", "not started", "in progress", "applied"]
+# A phase's completion (PROGRESS.md): every step done, the manual ones confirmed too.
+PhaseStatus = Literal["not started", "in progress", "complete"]
+
+
+@dataclass(frozen=True)
+class StepState:
+    phase: int
+    step: str
+    task: str | None
+    kind: str
+    state: str
+    note: str = ""
+    applied_at: str | None = None
+    verified: bool | None = None
+
+
+def classify(phase: int, step: "Step", entry: "Entry | None", rendered: "RenderedStep | None") -> StepState:
+    """A step's state from the plan, its ledger entry and its rendering (a pure function)."""
+    if not step.available:
+        state, note = NOT_AVAILABLE, step.planned or ""
+    elif step.kind == "manual":
+        state, note = MANUAL, "confirmed through a checklist"
+    elif step.kind != "sql":
+        state, note = OTHER, f"{step.kind} step"
+    elif entry is None:
+        state, note = NEW, ""
+    elif rendered is not None and entry.checksum != rendered.checksum:
+        state, note = DRIFT, "template or settings changed since applied (drift)"
+    else:
+        state, note = APPLIED, ""
+    return StepState(
+        phase=phase, step=step.id, task=step.task, kind=step.kind, state=state, note=note,
+        applied_at=entry.applied_at.isoformat(timespec="seconds") if entry else None,
+        verified=entry.verify_ok if entry else None,
+    )
+
+
+def deployment(states: list[StepState]) -> PhaseDeployment:
+    deployable = [s for s in states if s.kind == "sql" and s.state != NOT_AVAILABLE]
+    applied = sum(s.state in DEPLOYED for s in deployable)
+    if not deployable:
+        return "not yet available"
+    if applied == 0:
+        return "not started"
+    return "applied" if applied == len(deployable) else "in progress"
+
+
+def completion(done: int, total: int, started: bool) -> PhaseStatus:
+    if total and done == total:
+        return "complete"
+    return "in progress" if started else "not started"
+
+
+# -- per-type migration ------------------------------------------------------------------------
+# Each state and the column stamping when it was reached, in the order a migration passes them.
+MIGRATION_STATES = (
+    ("registered", "registered_at"),
+    ("flag_on", "flag_on_at"),
+    ("legacy_disabled", "legacy_disabled_at"),
+    ("baking", "bake_started_at"),
+    ("promoted", "promoted_at"),
+    ("rolled_back", "rolled_back_at"),
+)
+STAMPS = dict(MIGRATION_STATES)
+# The steps `migrate` walks through; promotion and rollback are commands of their own.
+MIGRATE_STEPS = tuple(s for s, _ in MIGRATION_STATES[:4])
+# How far a state has come, for the per-type checklist lines (a rollback ends the road too).
+RANK = {state: rank for rank, state in enumerate((*MIGRATE_STEPS, "promoted"), start=1)}
