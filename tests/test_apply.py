@@ -22,7 +22,7 @@ def test_fresh_apply_verify_and_reapply_is_a_noop(cli, db):
     steps = db.rows("SELECT phase, step, verify_ok FROM toolkit.ledger ORDER BY phase, step")
     assert {(p, s) for p, s, _ in steps} == {
         (0, "feature_flags"), (0, "ops_events"),
-        (1, "data_type_registry"), (1, "is_valid_identifier"), (1, "active_subscriptions"),
+        (1, "data_type_registry"), (1, "is_valid_identifier"), (1, "is_valid_symbol"), (1, "active_subscriptions"),
         (1, "api_call_queue"), (1, "is_data_stale"), (1, "is_profile_stale"),
     }
     assert all(ok for _, _, ok in steps)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from toolkit.errors import ConfigError
 from toolkit.names import Names
+from toolkit.rules import PRIORITY_MAX, PRIORITY_MIN
 from toolkit.yamlfile import Lines, load_model
 
 IDENT = r"^[a-z_][a-z0-9_]{0,62}$"
@@ -110,7 +111,7 @@ class DataType(Strict):
     key_column: str | None = Field(pattern=IDENT)
     timestamp_column: str = Field(pattern=IDENT)
     ttl_seconds: int = Field(gt=0)
-    priority: int
+    priority: int = Field(ge=PRIORITY_MIN, le=PRIORITY_MAX)
     estimated_bytes: int = Field(ge=0)
     endpoints: list[str] = Field(min_length=1)
     strategy: Literal["on-demand", "scheduled"]

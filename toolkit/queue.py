@@ -10,8 +10,8 @@ from toolkit.config import Plan
 from toolkit.db import Target, connect, database_errors
 from toolkit.errors import ToolkitError
 from toolkit.queries import composed
+from toolkit.rules import check_priority, check_symbol
 
-SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9.\-^]{0,11}$")
 DURATION = re.compile(r"^(\d+)\s*(s|m|h|d|w)$")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 NEEDS = "`toolkit phase apply 2` deploys the queue"
@@ -42,9 +42,8 @@ class Queue:
         return {"target": self.target.describe(), "metrics": metrics, "depth": depth, "quota": quota}
 
     def enqueue(self, symbol: str, data_type: str, priority: int) -> dict:
-        symbol = symbol.strip().upper()
-        if not SYMBOL.match(symbol):
-            raise ToolkitError(f"{symbol!r} is not a ticker symbol (letters, digits, '.', '-', '^'; at most 12)")
+        symbol = check_symbol(symbol)
+        check_priority(priority)
         known = [d.name for d in self.plan.data_types]
         if data_type not in known:
             raise ToolkitError(f"unknown data type {data_type!r}", hint=f"one of: {', '.join(known)}")

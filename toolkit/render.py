@@ -10,6 +10,7 @@ from functools import cached_property
 import jinja2
 
 from toolkit.config import SCRIPTS, LoadedPlan, Phase, Step
+from toolkit import rules
 from toolkit.errors import ToolkitError
 
 # Scripts that read toolkit.param() depend on the plan's values as well as on their text.
@@ -49,11 +50,13 @@ class Renderer:
             "suffix": plan.settings.suffix,
             "settings": plan.settings.model_dump(),
             "data_types": [d.model_dump() for d in plan.data_types],
+            "rules": rules.context(),
         }
 
     def params(self, drop_data: bool = False) -> str:
         """The one bind parameter every script receives, as JSON text."""
-        return json.dumps({**self.context, "drop_data": drop_data}, sort_keys=True)
+        values = {k: v for k, v in self.context.items() if k != "rules"}  # rules render into the SQL
+        return json.dumps({**values, "drop_data": drop_data}, sort_keys=True)
 
     def step(self, phase: Phase, step: Step) -> RenderedStep:
         texts: dict[str, str] = {}

@@ -4,7 +4,9 @@
 
 export const MAX_BODY_BYTES = 4096;
 export const MAX_DATA_TYPES = 11;
-export const SYMBOL = /^[A-Z0-9][A-Z0-9.\-^]{0,11}$/;
+// The ticker-symbol rule of toolkit.rules (a test holds the two, and SQL's, to one table of cases).
+export const SYMBOL = /^[A-Z0-9][A-Z0-9.^-]{0,11}$/;
+export const SYMBOL_RULE = "1 to 12 of A-Z, 0-9, dot, dash and caret, starting with a letter or a digit";
 export const DATA_TYPE = /^[a-z][a-z0-9-]{0,40}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -61,11 +63,17 @@ function parseObject(text: string): Checked<Record<string, unknown>> {
   return { ok: true, value: body as Record<string, unknown> };
 }
 
+/** The one message for a refused symbol (the same as toolkit.rules and public.symbol_error). */
+export function symbolMessage(symbol: string): string {
+  const shown = symbol.length > 40 ? symbol.slice(0, 40) + "..." : symbol;
+  return `'${shown.replaceAll("'", "''")}' is not a ticker symbol (${SYMBOL_RULE})`;
+}
+
 export function checkSymbol(value: unknown): Checked<string> {
   if (typeof value !== "string") return { ok: false, error: "symbol must be a string" };
   const symbol = value.trim().toUpperCase();
   if (!SYMBOL.test(symbol)) {
-    return { ok: false, error: "symbol must be a ticker symbol: letters, digits, '.', '-', '^'; at most 12" };
+    return { ok: false, error: symbolMessage(value) };
   }
   return { ok: true, value: symbol };
 }

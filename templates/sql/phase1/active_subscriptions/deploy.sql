@@ -5,9 +5,9 @@ CREATE TABLE public.active_subscriptions{{ suffix }} (
     id         bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     user_id    uuid        NOT NULL,
     symbol     text        NOT NULL
-                           -- Ticker shapes seen in the market data: BRK.B, BF-B, ^GSPC, 0700.HK.
+                           -- The ticker-symbol rule of toolkit.rules (public.is_valid_symbol's).
                            CONSTRAINT active_subscriptions{{ suffix }}_symbol_format
-                           CHECK (symbol ~ '^[A-Z0-9.^-]{1,12}$'),
+                           CHECK (symbol ~ '{{ rules.symbol_pattern }}'),
     data_types text[]      NOT NULL
                            CONSTRAINT active_subscriptions{{ suffix }}_data_types_nonempty
                            CHECK (cardinality(data_types) > 0 AND array_position(data_types, NULL) IS NULL),

@@ -35,6 +35,17 @@ BEGIN
         RAISE EXCEPTION 'queue_refreshes{{ suffix }}: symbol, data type and priority are required'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    SELECT r.s INTO unknown FROM unnest(p_symbols) AS r(s)
+    WHERE r.s <> '*' AND NOT public.is_valid_symbol(r.s) LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION '%', public.symbol_error(unknown) USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT r.p INTO unknown FROM unnest(p_priorities) AS r(p)
+    WHERE r.p NOT BETWEEN {{ rules.priority_min }} AND {{ rules.priority_max }} LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'priority % is out of range ({{ rules.priority_min }} to {{ rules.priority_max }})', unknown
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     SELECT t INTO unknown FROM pg_catalog.unnest(p_data_types) AS t
     WHERE NOT EXISTS (SELECT 1 FROM public.data_type_registry{{ suffix }} AS r WHERE r.data_type = t) LIMIT 1;
     IF unknown IS NOT NULL THEN

@@ -21,8 +21,11 @@ DECLARE
     q_types  text[] := '{}';
     q_prios  integer[] := '{}';
 BEGIN
-    IF p_symbol IS NULL OR p_symbol !~ '^[A-Z0-9][A-Z0-9.\-^]{0,11}$' THEN
-        RAISE EXCEPTION 'check_and_queue_stale_batch{{ suffix }}: % is not a ticker symbol', pg_catalog.quote_nullable(p_symbol)
+    IF NOT public.is_valid_symbol(p_symbol) THEN
+        RAISE EXCEPTION '%', public.symbol_error(p_symbol) USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_priority NOT BETWEEN {{ rules.priority_min }} AND {{ rules.priority_max }} THEN
+        RAISE EXCEPTION 'priority % is out of range ({{ rules.priority_min }} to {{ rules.priority_max }})', p_priority
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_data_types IS NULL OR pg_catalog.cardinality(p_data_types) = 0 OR p_priority IS NULL THEN

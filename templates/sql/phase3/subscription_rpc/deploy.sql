@@ -44,8 +44,8 @@ BEGIN
             'retry_after', GREATEST(1, pg_catalog.ceil(EXTRACT(epoch FROM started + interval '1 minute' - pg_catalog.now())))::integer);
     END IF;
 
-    IF p_symbol IS NULL OR p_symbol !~ '^[A-Z0-9][A-Z0-9.\-^]{0,11}$' THEN
-        RETURN pg_catalog.jsonb_build_object('status', 'invalid', 'error', 'not a ticker symbol');
+    IF NOT public.is_valid_symbol(p_symbol) THEN
+        RETURN pg_catalog.jsonb_build_object('status', 'invalid', 'error', public.symbol_error(p_symbol));
     END IF;
     SELECT pg_catalog.array_agg(DISTINCT t ORDER BY t) INTO types FROM pg_catalog.unnest(p_data_types) AS t;
     IF types IS NULL OR pg_catalog.cardinality(types) = 0 THEN

@@ -1,0 +1,2 @@
+DROP FUNCTION IF EXISTS public.symbol_error(text);
+DROP FUNCTION IF EXISTS public.is_valid_symbol(text);
