@@ -1,4 +1,11 @@
-"""Where the project's files are: phases.yaml, templates/, examples/ and .toolkit/."""
+"""Where the project's files are: the plan, its templates and example app, and the workspace
+(.toolkit/ state, PROGRESS.md).
+
+The toolkit ships its own plan, templates, checklists and example app (`toolkit/bundled/`:
+links to the repository's folders in a checkout, real files in an installed wheel). A
+project may bring its own plan; what it does not bring beside the plan (templates/,
+examples/) comes from the bundle.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +14,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PLAN_FILE = "phases.yaml"
+BUNDLED = Path(__file__).resolve().parent / "bundled"
 
 
 @dataclass(frozen=True)
 class Project:
-    root: Path
+    root: Path          # the workspace: the plan's folder, or the current one for the bundled plan
     plan_file: Path
+
+    def _beside_plan(self, name: str) -> Path:
+        here = self.plan_file.parent / name
+        return here if here.is_dir() else BUNDLED / name
 
     @property
     def templates(self) -> Path:
-        return self.root / "templates"
+        return self._beside_plan("templates")
 
     @property
     def examples(self) -> Path:
-        return self.root / "examples"
+        return self._beside_plan("examples")
 
     @property
     def state_dir(self) -> Path:
@@ -31,13 +43,9 @@ class Project:
         return self.state_dir / "local"
 
 
-def _bundled_root() -> Path:
-    # An editable install or a checkout: the repository root sits above the package.
-    return Path(__file__).resolve().parent.parent
-
-
 def find_project(start: Path | None = None, plan_file: Path | None = None) -> Project:
-    """The nearest folder upward from `start` holding phases.yaml, else the toolkit's own."""
+    """The nearest folder upward from `start` holding phases.yaml, else the bundled plan with
+    the current folder as the workspace."""
     if plan_file is None and os.environ.get("TOOLKIT_PLAN"):
         plan_file = Path(os.environ["TOOLKIT_PLAN"])
     if plan_file is not None:
@@ -47,5 +55,4 @@ def find_project(start: Path | None = None, plan_file: Path | None = None) -> Pr
     for folder in (here, *here.parents):
         if (folder / PLAN_FILE).is_file():
             return Project(root=folder, plan_file=folder / PLAN_FILE)
-    root = _bundled_root()
-    return Project(root=root, plan_file=root / PLAN_FILE)
+    return Project(root=here, plan_file=BUNDLED / PLAN_FILE)
