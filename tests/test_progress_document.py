@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from toolkit.config import load_plan
+from toolkit.progress.atomic import write_atomic
 from toolkit.progress.document import (
     DocumentError,
     DocumentState,
@@ -17,7 +18,6 @@ from toolkit.progress.document import (
     ProgressDocument,
     TaskKey,
     render_fresh,
-    write_atomic,
 )
 from toolkit.textfix import repair
 

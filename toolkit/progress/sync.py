@@ -11,7 +11,8 @@ from pathlib import Path
 from toolkit.config import LoadedPlan
 from toolkit.db import Target, connect, database_errors
 from toolkit.errors import CheckFailed, ToolkitError
-from toolkit.progress.document import DocumentError, DocumentState, ProgressDocument, render_fresh, write_atomic
+from toolkit.progress.atomic import write_atomic
+from toolkit.progress.document import DocumentError, DocumentState, ProgressDocument, render_fresh
 from toolkit.progress.state import Facts, build, gather
 
 DEFAULT_NAME = "PROGRESS.md"
