@@ -24,21 +24,16 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, NoReturn
+from typing import NoReturn
 
 import jinja2
 
 from toolkit.config import DataType, Phase, Plan
+from toolkit.progress.model import MIGRATION_PHASE, DocumentState, MigrationRow, PhaseState, TaskKey, TaskMark
 from toolkit.textfix import repair
-
-TaskMark = Literal["done", "failed", "open"]
-PhaseStatus = Literal["not started", "in progress", "complete"]
-MigrationStatus = Literal["not started", "in progress", "migrated", "rolled back"]
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates/progress"
 TEMPLATE = "PROGRESS.md.j2"
-# The phase carried out once per data type; the seed lays its section out differently.
-MIGRATION_PHASE = 5
 
 BAR_CELLS = 10
 FILLED, EMPTY = "█", "░"
@@ -58,7 +53,6 @@ TABLE_COLUMNS = 4
 _CHECKBOX = re.compile(
     r"^(?P<indent>[ \t]*)- \[(?P<box>[ xX])\] (?P<text>.*?\S)(?P<marker> ✅/❌| ✅| ❌)?(?P<trail>[ \t]*)$"
 )
-_MARKER_TAIL = re.compile(r" (✅/❌|✅|❌)$")
 _SECTION = re.compile(r"^#{1,2} +(?P<title>.*?)\s*$")
 _PHASE_HEADING = re.compile(r"^## +Phase (?P<n>\d+):")
 _SUBHEADING = re.compile(r"^#{3,6} +(?P<title>.*?)\s*$")
@@ -67,44 +61,6 @@ _FIELD = re.compile(r"^(?P<label>\*\*(?P<name>Last Updated|Current Phase|Overall
 _BAR_LINE = re.compile(r"^Phase (?P<n>\d+):")
 _BAR = re.compile(r"^(?P<head>Phase \d+:.*\[)(?P<cells>[^\[\]]*)(?P<mid>\][ \t]*)(?P<percent>\d+)%(?P<tail>.*)$")
 _PIPE = re.compile(r"(?<!\\)\|")
-
-
-def task_text(task: str) -> str:
-    """A task line's key text: the line without its trailing result marker."""
-    return _MARKER_TAIL.sub("", task)
-
-
-@dataclass(frozen=True)
-class TaskKey:
-    """Identifies one checkbox line."""
-
-    phase: int
-    text: str  # without "- [ ] " and without a trailing result marker
-    parent: str | None  # for a sub-item: the text of the top-level item above it
-
-
-@dataclass
-class PhaseState:
-    phase: int
-    status: PhaseStatus
-    percent: int  # 0..100
-
-
-@dataclass
-class MigrationRow:
-    data_type: str
-    status: MigrationStatus
-    date: str | None  # None -> "-"
-    notes: str | None  # None -> the row's notes cell is kept
-
-
-@dataclass
-class DocumentState:
-    phases: list[PhaseState]
-    tasks: dict[TaskKey, TaskMark]  # lines whose key is absent are left as they are
-    migration: list[MigrationRow]  # rows whose type is absent are left as they are
-    last_updated: str
-    current_phase: str
 
 
 class DocumentError(Exception):

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from toolkit import ledger
 from toolkit.config import Phase, Plan, Step
 from toolkit.migration import STEPS
-from toolkit.progress.document import (
+from toolkit.progress.model import (
     MIGRATION_PHASE, DocumentState, MigrationRow, PhaseState, TaskKey, TaskMark, task_text,
 )
 

@@ -12,7 +12,8 @@ from toolkit.config import LoadedPlan
 from toolkit.db import Target, connect, database_errors
 from toolkit.errors import CheckFailed, ToolkitError
 from toolkit.progress.atomic import write_atomic
-from toolkit.progress.document import DocumentError, DocumentState, ProgressDocument, render_fresh
+from toolkit.progress.document import DocumentError, ProgressDocument, render_fresh
+from toolkit.progress.model import DocumentState
 from toolkit.progress.state import Facts, build, gather
 
 DEFAULT_NAME = "PROGRESS.md"
@@ -57,7 +58,7 @@ def report(loaded: LoadedPlan, target: Target, root: Path) -> dict:
 
 
 def _key(phase: int, task: str | None):
-    from toolkit.progress.document import TaskKey, task_text
+    from toolkit.progress.model import TaskKey, task_text
 
     return TaskKey(phase, task_text(task), None) if task else None
 
