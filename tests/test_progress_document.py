@@ -17,8 +17,8 @@ from toolkit.progress.document import (
     PhaseState,
     ProgressDocument,
     TaskKey,
-    render_fresh,
 )
+from toolkit.progress.fresh import render_fresh
 from toolkit.textfix import repair
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,7 +12,8 @@ from toolkit.config import LoadedPlan
 from toolkit.db import Target, connect, database_errors
 from toolkit.errors import CheckFailed, ToolkitError
 from toolkit.progress.atomic import write_atomic
-from toolkit.progress.document import DocumentError, ProgressDocument, render_fresh
+from toolkit.progress.document import DocumentError, ProgressDocument
+from toolkit.progress.fresh import render_fresh
 from toolkit.progress.model import DocumentState
 from toolkit.progress.state import Facts, build, gather
 
