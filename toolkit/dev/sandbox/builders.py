@@ -1,5 +1,9 @@
 """The payload builders: for each FMP endpoint, the rows of its JSON body.
 
+Every builder is a `Builder`: it takes the request's subject (a symbol, an exchange code, or
+None where the endpoint has none) and its checked optional parameters, so that the endpoint
+table calls them all alike.
+
 Field names are FMP's camelCase, chosen so that they map onto the columns of
 examples/legacy_app/schema.sql (`changesPercentage` -> changes_percentage, ...).
 """
@@ -14,7 +18,9 @@ from functools import lru_cache
 from typing import Callable
 
 from toolkit.dev.sandbox.determinism import AS_OF, rng_for
-from toolkit.dev.sandbox.reference import EXCHANGES, Company, Exchange, currency_of
+from toolkit.dev.sandbox.reference import EXCHANGES, Company, Exchange, company, currency_of
+
+Builder = Callable[[str | None, dict], list[dict]]
 
 
 # ------------------------------------------------------------------------------------------
@@ -43,7 +49,8 @@ def _today() -> date:
 # ------------------------------------------------------------------------------------------
 # quote, profile
 # ------------------------------------------------------------------------------------------
-def quote(c: Company, params: dict) -> list[dict]:
+def quote(subject: str | None, params: dict) -> list[dict]:
+    c = company(subject)
     r = rng_for("quote", c.symbol)
     prev = round(c.price * (1 + r.uniform(-0.025, 0.025)), 2)
     change = round(c.price - prev, 2)
@@ -117,9 +124,10 @@ _STREETS = ["Main Street", "Park Avenue", "Innovation Way", "Market Street", "Co
             "Commerce Boulevard", "Technology Parkway", "Harbor Road"]
 
 
-def profile(c: Company, params: dict) -> list[dict]:
+def profile(subject: str | None, params: dict) -> list[dict]:
+    c = company(subject)
     r = rng_for("profile", c.symbol)
-    q = quote(c, params)[0]
+    q = quote(subject, params)[0]
     full = EXCHANGES[c.exchange]
     return [{
         "symbol": c.symbol, "price": c.price, "marketCap": c.market_cap, "beta": c.beta,
@@ -333,8 +341,9 @@ def _cash_flow(c: Company, p: Period) -> dict:
     }
 
 
-def _statement(body: Callable[[Company, Period], dict]) -> Callable[[Company, dict], list[dict]]:
-    def build(c: Company, params: dict) -> list[dict]:
+def _statement(body: Callable[[Company, Period], dict]) -> Builder:
+    def build(subject: str | None, params: dict) -> list[dict]:
+        c = company(subject)
         period = params.get("period") or "annual"
         quarterly = period == "quarter" or period.startswith("Q")
         wanted = period if period in ("FY", "Q1", "Q2", "Q3", "Q4") else None
@@ -351,7 +360,8 @@ cash_flow_statement = _statement(_cash_flow)
 # ------------------------------------------------------------------------------------------
 # ratios-ttm: from the latest fiscal year, so it agrees with the statements
 # ------------------------------------------------------------------------------------------
-def ratios_ttm(c: Company, params: dict) -> list[dict]:
+def ratios_ttm(subject: str | None, params: dict) -> list[dict]:
+    c = company(subject)
     r = rng_for("ratios-ttm", c.symbol)
     latest = _periods(c, False)[0]
     i, b, f = _core(c, latest), _balance(c, latest), _cash_flow(c, latest)
@@ -418,7 +428,8 @@ def ratios_ttm(c: Company, params: dict) -> list[dict]:
 _FREQUENCY = {12: "Monthly", 4: "Quarterly", 2: "Semi-Annual", 1: "Annual"}
 
 
-def dividends(c: Company, params: dict) -> list[dict]:
+def dividends(subject: str | None, params: dict) -> list[dict]:
+    c = company(subject)
     if not c.div_per_year:
         return []  # non-payers: FMP answers with an empty list
     r = rng_for("dividends", c.symbol)
@@ -441,7 +452,8 @@ def dividends(c: Company, params: dict) -> list[dict]:
     return rows[: params.get("limit") or 100]
 
 
-def shares_float(c: Company, params: dict) -> list[dict]:
+def shares_float(subject: str | None, params: dict) -> list[dict]:
+    c = company(subject)
     r = rng_for("shares-float", c.symbol)
     free = round(r.uniform(0.85, 0.999) * 100, 4)
     stamp = AS_OF - timedelta(hours=r.randint(1, 20), minutes=r.randint(0, 59), seconds=r.randint(0, 59))
@@ -451,7 +463,8 @@ def shares_float(c: Company, params: dict) -> list[dict]:
     }]
 
 
-def revenue_segmentation(c: Company, params: dict) -> list[dict]:
+def revenue_segmentation(subject: str | None, params: dict) -> list[dict]:
+    c = company(subject)
     quarterly = params.get("period") == "quarter"
     weights = [rng_for("segment", c.symbol, s).uniform(1, 4) for s in c.segments]
     rows = []
@@ -466,7 +479,8 @@ def revenue_segmentation(c: Company, params: dict) -> list[dict]:
     return rows
 
 
-def grades_historical(c: Company, params: dict) -> list[dict]:
+def grades_historical(subject: str | None, params: dict) -> list[dict]:
+    c = company(subject)
     r = rng_for("grades-historical", c.symbol)
     analysts = max(3, min(60, round(math.log10(max(c.market_cap, 1e8)) * 9 - 70)))
     consensus = r.uniform(0.2, 0.9)
@@ -493,13 +507,14 @@ _VARIANTS = [(".DE", "XETRA", 0.92, True), (".NE", "NEO", 0.069, True), (".F", "
              (".MX", "MEX", 18.6, False)]
 
 
-def exchange_variants(c: Company, params: dict) -> list[dict]:
+def exchange_variants(subject: str | None, params: dict) -> list[dict]:
+    c = company(subject)
     r = rng_for("search-exchange-variants", c.symbol)
     listings = [(c.symbol, EXCHANGES[c.exchange], 1.0)]
     if c.country == "US":
         listings += [(c.symbol + sfx, EXCHANGES[code], fx) for sfx, code, fx, always in _VARIANTS
                      if always or r.random() < 0.5]
-    q = quote(c, params)[0]
+    q = quote(subject, params)[0]
     return [_variant(c, symbol, ex, fx, q, r) for symbol, ex, fx in listings]
 
 
@@ -519,7 +534,7 @@ def _variant(c: Company, symbol: str, ex: Exchange, fx: float, q: dict, r: rando
     }
 
 
-def available_exchanges(params: dict) -> list[dict]:
+def available_exchanges(subject: str | None, params: dict) -> list[dict]:
     return [{"exchange": e.code, "name": e.name, "countryName": e.country, "countryCode": e.country_code,
              "symbolSuffix": e.suffix, "delay": e.delay} for e in EXCHANGES.values()]
 
@@ -536,8 +551,8 @@ def _is_open(exchange: Exchange, at: datetime) -> bool:
     return local.weekday() < 5 and minutes(exchange.opening) <= now < minutes(exchange.closing)
 
 
-def market_hours(exchange: str, params: dict) -> list[dict]:
-    e = EXCHANGES.get(exchange)
+def market_hours(subject: str | None, params: dict) -> list[dict]:
+    e = EXCHANGES.get(subject)
     if e is None:
         return []  # FMP answers unknown exchanges with an empty list
     return [{"exchange": e.code, "name": e.name, "openingHour": e.opening, "closingHour": e.closing,

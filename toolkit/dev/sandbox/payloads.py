@@ -9,10 +9,8 @@ import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable
 
 from toolkit.dev.sandbox import builders
-from toolkit.dev.sandbox.reference import company
 
 TICKER = re.compile(r"^[A-Z0-9.\-^]{1,12}$")
 UNKNOWN = re.compile(r"^ZZ")
@@ -29,7 +27,7 @@ class BadRequest(ValueError):
 @dataclass(frozen=True)
 class Endpoint:
     key: str | None                 # the query parameter naming the subject: symbol, exchange or none
-    build: Callable
+    build: builders.Builder
     params: tuple[str, ...] = ()    # optional parameters FMP accepts: limit, period
     periods: tuple[str, ...] = ()
 
@@ -48,7 +46,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "revenue-product-segmentation": Endpoint("symbol", builders.revenue_segmentation, ("period",), ("annual", "quarter")),
     "grades-historical": Endpoint("symbol", builders.grades_historical, ("limit",)),
     "search-exchange-variants": Endpoint("symbol", builders.exchange_variants),
-    "available-exchanges": Endpoint(None, lambda _subject, params: builders.available_exchanges(params)),
+    "available-exchanges": Endpoint(None, builders.available_exchanges),
     "exchange-market-hours": Endpoint("exchange", builders.market_hours),
 }
 
@@ -76,14 +74,8 @@ def parse_params(endpoint: str, query: dict[str, str]) -> tuple[str | None, dict
 @lru_cache(maxsize=256)  # bounded: a body can be hundreds of kB
 def _render(endpoint: str, subject: str | None, frozen: tuple) -> bytes:
     params = dict(frozen)
-    if subject is not None and UNKNOWN.match(subject):
-        rows: list = []
-    elif endpoint == "exchange-market-hours":
-        rows = builders.market_hours(subject, params)
-    elif subject is None:
-        rows = ENDPOINTS[endpoint].build(None, params)
-    else:
-        rows = ENDPOINTS[endpoint].build(company(subject), params)
+    unknown = subject is not None and UNKNOWN.match(subject)
+    rows = [] if unknown else ENDPOINTS[endpoint].build(subject, params)
     # Pretty-printed with two spaces, as FMP sends it: byte counts stay close to the real API's.
     return json.dumps(rows, indent=2, ensure_ascii=False).encode()
 
