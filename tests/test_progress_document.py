@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from toolkit.config import load_plan
+from toolkit.progress.atomic import write_atomic
 from toolkit.progress.document import (
     DocumentError,
     DocumentState,
@@ -16,9 +17,8 @@ from toolkit.progress.document import (
     PhaseState,
     ProgressDocument,
     TaskKey,
-    render_fresh,
-    write_atomic,
 )
+from toolkit.progress.fresh import render_fresh
 from toolkit.textfix import repair
 
 ROOT = Path(__file__).resolve().parent.parent

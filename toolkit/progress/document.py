@@ -20,28 +20,14 @@ Structure, as parse() reads it:
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, NoReturn
+from typing import NoReturn
 
-import jinja2
-
-from toolkit.config import DataType, Phase, Plan
+from toolkit.progress.model import DocumentState, MigrationRow, PhaseState, TaskKey, TaskMark
 from toolkit.textfix import repair
-
-TaskMark = Literal["done", "failed", "open"]
-PhaseStatus = Literal["not started", "in progress", "complete"]
-MigrationStatus = Literal["not started", "in progress", "migrated", "rolled back"]
-
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates/progress"
-TEMPLATE = "PROGRESS.md.j2"
-# The phase carried out once per data type; the seed lays its section out differently.
-MIGRATION_PHASE = 5
 
 BAR_CELLS = 10
 FILLED, EMPTY = "█", "░"
@@ -61,7 +47,6 @@ TABLE_COLUMNS = 4
 _CHECKBOX = re.compile(
     r"^(?P<indent>[ \t]*)- \[(?P<box>[ xX])\] (?P<text>.*?\S)(?P<marker> ✅/❌| ✅| ❌)?(?P<trail>[ \t]*)$"
 )
-_MARKER_TAIL = re.compile(r" (✅/❌|✅|❌)$")
 _SECTION = re.compile(r"^#{1,2} +(?P<title>.*?)\s*$")
 _PHASE_HEADING = re.compile(r"^## +Phase (?P<n>\d+):")
 _SUBHEADING = re.compile(r"^#{3,6} +(?P<title>.*?)\s*$")
@@ -70,44 +55,6 @@ _FIELD = re.compile(r"^(?P<label>\*\*(?P<name>Last Updated|Current Phase|Overall
 _BAR_LINE = re.compile(r"^Phase (?P<n>\d+):")
 _BAR = re.compile(r"^(?P<head>Phase \d+:.*\[)(?P<cells>[^\[\]]*)(?P<mid>\][ \t]*)(?P<percent>\d+)%(?P<tail>.*)$")
 _PIPE = re.compile(r"(?<!\\)\|")
-
-
-def task_text(task: str) -> str:
-    """A task line's key text: the line without its trailing result marker."""
-    return _MARKER_TAIL.sub("", task)
-
-
-@dataclass(frozen=True)
-class TaskKey:
-    """Identifies one checkbox line."""
-
-    phase: int
-    text: str  # without "- [ ] " and without a trailing result marker
-    parent: str | None  # for a sub-item: the text of the top-level item above it
-
-
-@dataclass
-class PhaseState:
-    phase: int
-    status: PhaseStatus
-    percent: int  # 0..100
-
-
-@dataclass
-class MigrationRow:
-    data_type: str
-    status: MigrationStatus
-    date: str | None  # None -> "-"
-    notes: str | None  # None -> the row's notes cell is kept
-
-
-@dataclass
-class DocumentState:
-    phases: list[PhaseState]
-    tasks: dict[TaskKey, TaskMark]  # lines whose key is absent are left as they are
-    migration: list[MigrationRow]  # rows whose type is absent are left as they are
-    last_updated: str
-    current_phase: str
 
 
 class DocumentError(Exception):
@@ -482,112 +429,3 @@ class ProgressDocument:
         for row in self._layout.rows:
             if row.data_type in by_type:
                 yield row.index, row.rendered(by_type[row.data_type])
-
-
-# ---------------------------------------------------------------------------------------------
-# Writing
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace the file in one step: readers see the old or the new text, never a mix."""
-    target = path.resolve()  # through a symlink, so the link stays a link
-    mode = _mode_for(target)
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:  # bytes: no newline translation
-            out.write(text.encode("utf-8"))
-            out.flush()
-            os.fsync(out.fileno())
-            os.fchmod(out.fileno(), mode)
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
-    _fsync_dir(target.parent)
-
-
-def _mode_for(target: Path) -> int:
-    try:
-        return target.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        # A new file gets what open() would give it (mkstemp's 0600 would hide it from others).
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-def _fsync_dir(folder: Path) -> None:
-    # The rename itself is durable only once the folder is synced.
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-# ---------------------------------------------------------------------------------------------
-# A new document
-
-
-def render_fresh(plan: Plan, state: DocumentState) -> str:
-    """A whole new PROGRESS.md for the plan, showing the state (`progress init`)."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    text = env.get_template(TEMPLATE).render(phases=_fresh_phases(plan), data_types=_fresh_data_types(plan))
-    # The template shows a neutral document; the state goes in the same way it does for an update.
-    return ProgressDocument.parse(text, TEMPLATES / TEMPLATE).render(state)
-
-
-def _fresh_phases(plan: Plan) -> list[dict]:
-    labels = [f"Phase {p.id}: {p.title}" for p in plan.phases]
-    width = max(map(len, labels)) + 2  # the seed leaves two spaces after its longest title
-    return [
-        {
-            "id": p.id,
-            "title": p.title,
-            "label": label.ljust(width),
-            "target": p.target or "-",
-            "blockers": _blockers(p),
-            "migration": p.id == MIGRATION_PHASE,
-            "steps": [s for s in p.steps if s.task],
-        }
-        for p, label in zip(plan.phases, labels)
-    ]
-
-
-def _blockers(phase: Phase) -> str:
-    if not phase.requires:
-        return "None"
-    names = ", ".join(f"Phase {r}" for r in phase.requires)
-    note = " (all types migrated)" if MIGRATION_PHASE in phase.requires else ""
-    return f"{names} must be complete{note}"
-
-
-def _fresh_data_types(plan: Plan) -> list[dict]:
-    on_demand = [d.name for d in plan.data_types if d.strategy == "on-demand"]
-    return [
-        {
-            "name": d.name,
-            "order_note": _order_note(d, on_demand),
-            "status_note": "Scheduled type" if d.strategy == "scheduled" else "-",
-        }
-        for d in plan.data_types
-    ]
-
-
-def _order_note(data_type: DataType, on_demand: list[str]) -> str:
-    """The seed's wording for the recommended migration order."""
-    if data_type.strategy == "scheduled":
-        return "scheduled, not on-demand"
-    rank = on_demand.index(data_type.name)
-    if rank == 0:
-        return "highest volume, most critical"
-    if rank == len(on_demand) - 1:
-        return "lowest volume"
-    return "high volume" if rank == 1 else "lower volume"

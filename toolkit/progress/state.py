@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 from toolkit import ledger
 from toolkit.config import Phase, Plan, Step
-from toolkit.states import DEPLOYED, MANUAL, RANK, STAMPS, StepState, classify, completion
-from toolkit.progress.document import (
+from toolkit.progress.model import (
     MIGRATION_PHASE, DocumentState, MigrationRow, PhaseState, TaskKey, TaskMark, task_text,
 )
+from toolkit.states import DEPLOYED, MANUAL, RANK, STAMPS, StepState, classify, completion
 
 if TYPE_CHECKING:
     import psycopg

@@ -11,7 +11,10 @@ from pathlib import Path
 from toolkit.config import LoadedPlan
 from toolkit.db import Target, connect, database_errors
 from toolkit.errors import CheckFailed, ToolkitError
-from toolkit.progress.document import DocumentError, DocumentState, ProgressDocument, render_fresh, write_atomic
+from toolkit.progress.atomic import write_atomic
+from toolkit.progress.document import DocumentError, ProgressDocument
+from toolkit.progress.fresh import render_fresh
+from toolkit.progress.model import DocumentState
 from toolkit.progress.state import Facts, build, gather
 
 DEFAULT_NAME = "PROGRESS.md"
@@ -56,7 +59,7 @@ def report(loaded: LoadedPlan, target: Target, root: Path) -> dict:
 
 
 def _key(phase: int, task: str | None):
-    from toolkit.progress.document import TaskKey, task_text
+    from toolkit.progress.model import TaskKey, task_text
 
     return TaskKey(phase, task_text(task), None) if task else None
 

@@ -1,0 +1,56 @@
+"""The values PROGRESS.md shows, shared by the document reader, the fresh document and the
+state computed from the database."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from toolkit.states import PhaseStatus
+
+TaskMark = Literal["done", "failed", "open"]
+MigrationStatus = Literal["not started", "in progress", "migrated", "rolled back"]
+
+# The phase carried out once per data type; the seed lays its section out differently.
+MIGRATION_PHASE = 5
+
+_MARKER_TAIL = re.compile(r" (✅/❌|✅|❌)$")
+
+
+def task_text(task: str) -> str:
+    """A task line's key text: the line without its trailing result marker."""
+    return _MARKER_TAIL.sub("", task)
+
+
+@dataclass(frozen=True)
+class TaskKey:
+    """Identifies one checkbox line."""
+
+    phase: int
+    text: str  # without "- [ ] " and without a trailing result marker
+    parent: str | None  # for a sub-item: the text of the top-level item above it
+
+
+@dataclass
+class PhaseState:
+    phase: int
+    status: PhaseStatus
+    percent: int  # 0..100
+
+
+@dataclass
+class MigrationRow:
+    data_type: str
+    status: MigrationStatus
+    date: str | None  # None -> "-"
+    notes: str | None  # None -> the row's notes cell is kept
+
+
+@dataclass
+class DocumentState:
+    phases: list[PhaseState]
+    tasks: dict[TaskKey, TaskMark]  # lines whose key is absent are left as they are
+    migration: list[MigrationRow]  # rows whose type is absent are left as they are
+    last_updated: str
+    current_phase: str
