@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from toolkit.dev.sandbox import builders
+from toolkit.rules import is_valid_symbol
 
-TICKER = re.compile(r"^[A-Z0-9.\-^]{1,12}$")
 UNKNOWN = re.compile(r"^ZZ")
 MAX_LIMIT = 1000
 
@@ -57,7 +57,7 @@ def parse_params(endpoint: str, query: dict[str, str]) -> tuple[str | None, dict
     subject = None
     if spec.key:
         subject = query.get(spec.key, "")
-        if not TICKER.match(subject):
+        if not is_valid_symbol(subject):  # the queue's own rule: nothing else reaches the provider
             raise BadRequest(f"Invalid or missing query parameter: {spec.key}={subject!r}")
     params: dict = {}
     if "limit" in spec.params and query.get("limit"):
