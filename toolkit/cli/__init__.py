@@ -1,4 +1,6 @@
-"""The `toolkit` command line: thin commands over library functions.
+"""The `toolkit` command line: thin commands over library functions. No logic of the rollout
+lives here (it belongs to the library, where tests and other callers reach it): a command
+parses options, calls one function, and prints its payload.
 
 Heavy libraries (psycopg, jinja2, pydantic) are imported inside the commands, so that
 `toolkit --help` stays as quick as typer itself.
