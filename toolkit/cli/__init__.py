@@ -102,6 +102,7 @@ from toolkit.cli import processor as _processor  # noqa: E402
 from toolkit.cli import progress as _progress  # noqa: E402
 from toolkit.cli import queue as _queue  # noqa: E402
 from toolkit.cli import sandbox as _sandbox  # noqa: E402
+from toolkit.cli import secrets as _secrets  # noqa: E402
 
 app.add_typer(_local.app, name="local")
 app.add_typer(_phase.app, name="phase")
@@ -113,6 +114,7 @@ app.add_typer(_progress.app, name="progress")
 app.add_typer(_edge.app, name="edge")
 app.add_typer(_sandbox.app, name="sandbox")
 app.add_typer(_processor.app, name="processor")
+app.add_typer(_secrets.app, name="secrets")
 for _name, _command in _migration.COMMANDS.items():
     app.command(_name)(_command)
 app.command("status")(_phase.status)
