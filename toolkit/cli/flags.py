@@ -36,7 +36,7 @@ def _switch(ctx: typer.Context, flag: str, enabled: bool, reason: str) -> None:
     result = flags.set(flag, enabled, app_ctx.actor_name(), reason)
     word = "on" if enabled else "off"
     emit(app_ctx.json, result, lambda c: c.print(
-        f"{flag}: {word}" + ("" if result["changed"] else f" already (nothing changed)")))
+        f"{flag}: {word}" + ("" if result["changed"] else " already (nothing changed)")))
 
 
 @app.command()

@@ -18,6 +18,15 @@ def _migration(ctx: typer.Context):
     return Migration(app_ctx.load_plan(), app_ctx.target(), app_ctx.actor_name())
 
 
+def _change(ctx: typer.Context, doing: str, run, line) -> None:
+    """A command that changes a type's migration: where it goes, the change, its line, PROGRESS.md."""
+    m = _migration(ctx)
+    ctx.obj.confirm(m.target, doing, destructive=False)
+    result = run(m)
+    emit(ctx.obj.json, result, lambda c: c.print(line(result)))
+    ctx.obj.after_change(m.target)
+
+
 def migrate(
     ctx: typer.Context,
     data_type: str = TYPE,
@@ -25,12 +34,8 @@ def migrate(
     reason: Optional[str] = typer.Option(None, "--reason", help="Why --out-of-order (recorded)."),
 ) -> None:
     """Register the type, enable its flag, disable its legacy cron job (snapshotted), start the bake."""
-    m = _migration(ctx)
-    ctx.obj.confirm(m.target, f"migrating {data_type}", destructive=False)
-    result = m.migrate(data_type, out_of_order=out_of_order, reason=reason)
-    emit(ctx.obj.json, result, lambda c: c.print(
-        f"{data_type}: {', '.join(result['done']) or 'nothing to do'} -> {styled(result['state'])}. {result['message']}"))
-    ctx.obj.after_change(m.target)
+    _change(ctx, f"migrating {data_type}", lambda m: m.migrate(data_type, out_of_order=out_of_order, reason=reason),
+            lambda r: f"{data_type}: {', '.join(r['done']) or 'nothing to do'} -> {styled(r['state'])}. {r['message']}")
 
 
 def monitor(
@@ -61,11 +66,8 @@ def promote(
     reason: Optional[str] = typer.Option(None, "--reason", help="Why --force (recorded)."),
 ) -> None:
     """Mark a baked type migrated (needs the bake time and a passing monitor verdict)."""
-    m = _migration(ctx)
-    ctx.obj.confirm(m.target, f"promoting {data_type}", destructive=False)
-    result = m.promote(data_type, force=force, reason=reason)
-    emit(ctx.obj.json, result, lambda c: c.print(f"{data_type}: {styled(result['state'])}"))
-    ctx.obj.after_change(m.target)
+    _change(ctx, f"promoting {data_type}", lambda m: m.promote(data_type, force=force, reason=reason),
+            lambda r: f"{data_type}: {styled(r['state'])}")
 
 
 def rollback(
@@ -74,13 +76,10 @@ def rollback(
     reason: str = typer.Option(..., "--reason", help="Why (required; recorded with the flag change)."),
 ) -> None:
     """Restore the legacy cron job exactly as it was and disable the type's flag."""
-    m = _migration(ctx)
-    ctx.obj.confirm(m.target, f"rolling back {data_type}", destructive=False)
-    result = m.rollback(data_type, reason=reason)
-    job = result.get("legacy_job")
-    emit(ctx.obj.json, result, lambda c: c.print(
-        f"{data_type}: {styled(result['state'])}" + (f"; legacy job {job['how']} (id {job['jobid']})" if job else "")))
-    ctx.obj.after_change(m.target)
+    def line(r: dict) -> str:
+        job = r.get("legacy_job")
+        return f"{data_type}: {styled(r['state'])}" + (f"; legacy job {job['how']} (id {job['jobid']})" if job else "")
+    _change(ctx, f"rolling back {data_type}", lambda m: m.rollback(data_type, reason=reason), line)
 
 
 def migrations(ctx: typer.Context) -> None:

@@ -43,6 +43,14 @@ def progress(ctx: typer.Context) -> None:
     emit(app_ctx.json, info, render)
 
 
+def _document_and_state(app_ctx, file: Optional[Path]):
+    """The document's path and what it should say, from the database."""
+    from toolkit.progress.sync import current, document_path
+
+    state, _ = current(app_ctx.load_plan(), app_ctx.target(), app_ctx.project.root)
+    return document_path(app_ctx.project.root, file), state
+
+
 @app.command()
 def sync(
     ctx: typer.Context,
@@ -50,11 +58,10 @@ def sync(
     check: bool = typer.Option(False, "--check", help="Change nothing; exit 1 when the document is out of date."),
 ) -> None:
     """Update only the parts of PROGRESS.md the toolkit owns, in place, atomically."""
-    from toolkit.progress.sync import current, document_path, sync as do_sync
+    from toolkit.progress.sync import sync as do_sync
 
     app_ctx = ctx.obj
-    path = document_path(app_ctx.project.root, file)
-    state, _ = current(app_ctx.load_plan(), app_ctx.target(), app_ctx.project.root)
+    path, state = _document_and_state(app_ctx, file)
     result = do_sync(path, state, check=check)
     word = "up to date" if not result["changed"] else "updated"
     emit(app_ctx.json, result, lambda c: c.print(f"{path}: {word}"))
@@ -67,11 +74,9 @@ def init(
     force: bool = typer.Option(False, "--force", help="Replace an existing document."),
 ) -> None:
     """Write a fresh PROGRESS.md from phases.yaml, showing the database's state."""
-    from toolkit.progress.sync import current, document_path, init as do_init
+    from toolkit.progress.sync import init as do_init
 
     app_ctx = ctx.obj
-    path = document_path(app_ctx.project.root, file)
-    loaded = app_ctx.load_plan()
-    state, _ = current(loaded, app_ctx.target(), app_ctx.project.root)
-    result = do_init(path, loaded, state, force)
+    path, state = _document_and_state(app_ctx, file)
+    result = do_init(path, app_ctx.load_plan(), state, force)
     emit(app_ctx.json, result, lambda c: c.print(f"{path}: written"))

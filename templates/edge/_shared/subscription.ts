@@ -1,6 +1,8 @@
 // Input checks of track- and untrack-subscription: everything is validated here, before the
 // database is touched, so malformed or hostile input never reaches SQL (and never counts
 // against the user's rate limit).
+import { requestClaims } from "./jwt.ts";
+import { errorResponse, json, methodNotAllowed, preflight } from "./responses.ts";
 
 export const MAX_BODY_BYTES = 4096;
 export const MAX_DATA_TYPES = 11;
@@ -126,4 +128,23 @@ export function unavailable(err: unknown): string {
   const code = (err as { code?: unknown })?.code;
   const kind = typeof code === "string" ? code : err instanceof Error ? err.name : "error";
   return `database unavailable (${kind})`;
+}
+
+/**
+ * The front half track and untrack share: the method, a signed-in user, a bounded body and its
+ * checked input; an answer to send back when any of them is missing.
+ */
+export async function subscriptionRequest<T>(
+  req: Request,
+  check: (text: string) => Checked<T>,
+): Promise<Response | { user: string; input: T }> {
+  if (req.method === "OPTIONS") return preflight();
+  if (req.method !== "POST") return methodNotAllowed(["POST"]);
+  const user = userId(await requestClaims(req));
+  if (!user) return json({ code: 401, message: "a signed-in user is required" }, 401);
+  const text = await readBody(req);
+  if (text === null) return errorResponse(400, `the body is larger than ${MAX_BODY_BYTES} bytes`);
+  const input = check(text);
+  if (!input.ok) return errorResponse(400, input.error);
+  return { user, input: input.value };
 }

@@ -4,17 +4,9 @@
 // Silent failure: when the database cannot be reached the answer is still 200
 // {"tracked": false, "reason": ...}; tracking is best effort and must never break the page.
 import { db, withTimeout } from "../_shared/db.ts";
-import { requestClaims } from "../_shared/jwt.ts";
 import { qualified, SLUGS } from "../_shared/names.ts";
-import { describeError, errorResponse, json, methodNotAllowed, preflight } from "../_shared/responses.ts";
-import {
-  checkTrack,
-  dbTimeoutMs,
-  MAX_BODY_BYTES,
-  readBody,
-  unavailable,
-  userId,
-} from "../_shared/subscription.ts";
+import { describeError, errorResponse, json } from "../_shared/responses.ts";
+import { checkTrack, dbTimeoutMs, subscriptionRequest, unavailable } from "../_shared/subscription.ts";
 
 interface TrackResult {
   status: "tracked" | "rate_limited" | "invalid";
@@ -26,16 +18,9 @@ interface TrackResult {
 }
 
 export default async function handler(req: Request): Promise<Response> {
-  if (req.method === "OPTIONS") return preflight();
-  if (req.method !== "POST") return methodNotAllowed(["POST"]);
-  const user = userId(await requestClaims(req));
-  if (!user) return json({ code: 401, message: "a signed-in user is required" }, 401);
-
-  const text = await readBody(req);
-  if (text === null) return errorResponse(400, `the body is larger than ${MAX_BODY_BYTES} bytes`);
-  const input = checkTrack(text);
-  if (!input.ok) return errorResponse(400, input.error);
-  const { symbol, dataTypes } = input.value;
+  const request = await subscriptionRequest(req, checkTrack);
+  if (request instanceof Response) return request;
+  const { user, input: { symbol, dataTypes } } = request;
 
   let result: TrackResult;
   try {
