@@ -1,0 +1,131 @@
+"""LOCAL ONLY: starts and stops the pg_net stand-in's worker process (worker.py).
+
+Never for a hosted project, where pg_net's background worker sends the requests. The worker
+runs in a session of its own, is stopped at interpreter exit, and a watchdog kills it should
+this process die without stopping it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import select
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from toolkit.dev.pg_net.settings import (CONNINFO_ENV, DEFAULT_BATCH_SIZE, DEFAULT_POLL_INTERVAL,
+                                         DEFAULT_TTL_SECONDS, Settings)
+from toolkit.dev.processes import stop_group, watchdog
+from toolkit.errors import ToolkitError
+
+READY_TIMEOUT = 15.0
+# The folder holding the `toolkit` package, for a child started from a source checkout.
+_ROOT = Path(__file__).resolve().parents[3]
+
+
+@dataclass
+class WorkerHandle:
+    """A running worker; stop() (or leaving the `with` block) ends it."""
+
+    process: subprocess.Popen
+    log_file: Path
+    settings: Settings
+    _watchdog: subprocess.Popen | None = field(default=None, repr=False)
+    _own_log: bool = field(default=False, repr=False)   # a temporary log, removed on stop
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def log(self) -> str:
+        try:
+            return self.log_file.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM; the worker writes the responses of the batch in flight and exits. After
+        `timeout` seconds it is killed, and that batch's responses are lost."""
+        stop_group(self.process, timeout)
+        if self._watchdog and self._watchdog.poll() is None:
+            self._watchdog.terminate()
+            self._watchdog.wait(5)
+        if self._own_log:
+            self.log_file.unlink(missing_ok=True)
+        atexit.unregister(self.stop)
+
+    def __enter__(self) -> "WorkerHandle":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def start_worker(conninfo: str, *, batch_size: int = DEFAULT_BATCH_SIZE,
+                 ttl_seconds: float = DEFAULT_TTL_SECONDS, poll_interval: float = DEFAULT_POLL_INTERVAL,
+                 log_file: Path | None = None, ready_timeout: float = READY_TIMEOUT) -> WorkerHandle:
+    """Start a worker for the database of `conninfo` (where `install` put schema net) and
+    wait until it listens for requests.
+
+    batch_size and ttl_seconds are pg_net.batch_size and pg_net.ttl. The worker logs problems
+    to `log_file` (a temporary file, removed on stop, when None)."""
+    settings = Settings(conninfo=conninfo, batch_size=batch_size, ttl_seconds=ttl_seconds,
+                        poll_interval=poll_interval)
+    own_log = log_file is None
+    if log_file is None:
+        fd, name = tempfile.mkstemp(prefix="pg-net-worker-", suffix=".log")
+        os.close(fd)
+        log_file = Path(name)
+    env = {**os.environ, CONNINFO_ENV: conninfo,
+           "PYTHONPATH": os.pathsep.join(p for p in (str(_ROOT), os.environ.get("PYTHONPATH")) if p)}
+    ready_read, ready_write = os.pipe()
+    try:
+        with open(log_file, "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "toolkit.dev.pg_net.worker", "--batch-size", str(batch_size),
+                 "--ttl-seconds", str(ttl_seconds), "--poll-interval", str(poll_interval),
+                 "--ready-fd", str(ready_write)],
+                env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                pass_fds=(ready_write,), start_new_session=True,
+            )
+        os.close(ready_write)
+        ready_write = -1
+        handle = WorkerHandle(process=process, log_file=log_file, settings=settings, _own_log=own_log)
+        atexit.register(handle.stop)
+        handle._watchdog = watchdog(child=process.pid, kill_group=True,
+                                    cleanup=["rm", "-f", str(log_file)] if own_log else None)
+        try:
+            _wait_ready(handle, ready_read, ready_timeout)
+        except BaseException:
+            handle.stop()
+            raise
+        return handle
+    finally:
+        os.close(ready_read)
+        if ready_write >= 0:
+            os.close(ready_write)
+
+
+def _wait_ready(handle: WorkerHandle, ready_read: int, timeout: float) -> None:
+    """Until the worker reports that it listens; it closes the pipe without a word if it dies."""
+    deadline = time.monotonic() + timeout
+    while (remaining := deadline - time.monotonic()) > 0:
+        readable, _, _ = select.select([ready_read], [], [], remaining)
+        if readable:
+            if os.read(ready_read, 64).startswith(b"ready"):
+                return
+            handle.process.wait(5)
+            raise ToolkitError(f"the pg_net stand-in worker exited ({handle.process.returncode}):\n{_tail(handle.log())}")
+    raise ToolkitError(f"the pg_net stand-in worker did not reach its database within {timeout:g} s:\n{_tail(handle.log())}",
+                       hint="is the local cluster up? `toolkit local status` says")
+
+
+def _tail(text: str, lines: int = 10) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
