@@ -192,6 +192,22 @@ def test_verify_fails_after_a_verified_object_is_dropped(cli, db):
     assert db.scalar("SELECT verify_ok FROM toolkit.ledger WHERE step = 'is_profile_stale'") is False
 
 
+def test_verify_fails_when_a_client_role_may_call_a_private_function(cli, db):
+    assert cli("phase", "apply", "0..1").exit_code == 0
+    db.execute("GRANT EXECUTE ON FUNCTION public.is_data_stale_v2(timestamptz, integer) TO anon")
+    result = cli("--json", "phase", "verify", "1")
+    failed = {r["step"]: r["message"] for r in json.loads(result.stdout) if r["result"] == "fail"}
+    assert result.exit_code == 1 and list(failed) == ["is_data_stale"]
+    assert "anon can execute public.is_data_stale_v2(timestamptz, integer)" in failed["is_data_stale"]
+
+
+def test_verify_brings_the_helpers_an_older_toolkit_schema_lacks(cli, db):
+    assert cli("phase", "apply", "0").exit_code == 0
+    db.execute("DROP FUNCTION toolkit.check_private_function(text, boolean)")
+    result = cli("phase", "verify", "0")
+    assert result.exit_code == 0, result.output
+
+
 def test_dry_run_prints_sql_and_changes_nothing(cli, db):
     result = cli("phase", "apply", "0", "--dry-run")
     assert result.exit_code == 0

@@ -247,6 +247,10 @@ class Engine:
         results = []
         with connect(self.target, autocommit=True) as conn:
             done = ledger.entries(conn)
+            if done:
+                # Verify scripts call the toolkit's helpers: a schema that an older toolkit
+                # installed lacks the newer ones.
+                ledger.install(conn)
             rendered = self.renderer.phase(phase)
             by_id = {r.step.id: r for r in rendered}
             outcomes: dict[str, bool] = {}

@@ -64,6 +64,46 @@ BEGIN
 END
 $$;
 
+-- Verify scripts call this for each function that only service_role may call (signature
+-- schema-qualified, argument types only): it exists, sets search_path = '', is SECURITY
+-- DEFINER (with definer => false: SECURITY INVOKER), and anon and authenticated cannot
+-- execute it while service_role can. Supabase's default privileges grant EXECUTE to anon and
+-- authenticated by name, so a deploy that forgets to revoke it shows up here. The first
+-- fault raises through toolkit.check, naming the function. It reads only the catalog, so it
+-- needs no superuser (on Supabase the owner, postgres, is none).
+CREATE OR REPLACE FUNCTION toolkit.check_private_function(signature text, definer boolean DEFAULT true)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    fn     regprocedure;
+    fn_row record;
+    client text;
+BEGIN
+    BEGIN
+        fn := pg_catalog.to_regprocedure(signature);
+    EXCEPTION WHEN undefined_object THEN
+        -- An argument type that does not exist (yet): then neither does the function.
+        fn := NULL;
+    END;
+    PERFORM toolkit.check(fn IS NOT NULL, pg_catalog.format('function %s does not exist', signature));
+    SELECT p.prosecdef, p.proconfig INTO fn_row FROM pg_catalog.pg_proc AS p WHERE p.oid = fn;
+    PERFORM toolkit.check('search_path=""' = ANY (fn_row.proconfig),
+                          pg_catalog.format('%s does not SET search_path = ''''', signature));
+    PERFORM toolkit.check(fn_row.prosecdef = definer,
+                          pg_catalog.format('%s is %s', signature, CASE WHEN definer
+                                            THEN 'SECURITY INVOKER; expected SECURITY DEFINER'
+                                            ELSE 'SECURITY DEFINER; expected SECURITY INVOKER' END));
+    FOREACH client IN ARRAY ARRAY['anon', 'authenticated'] LOOP
+        PERFORM toolkit.check(NOT pg_catalog.has_function_privilege(client, fn, 'EXECUTE'),
+                              pg_catalog.format('%s can execute %s; only service_role may', client, signature));
+    END LOOP;
+    PERFORM toolkit.check(pg_catalog.has_function_privilege('service_role', fn, 'EXECUTE'),
+                          pg_catalog.format('service_role cannot execute %s', signature));
+END
+$$;
+
 -- Revert scripts call this instead of DROP TABLE: an empty table (or any table under
 -- --drop-data) is dropped; one holding rows moves, with its partitions, indexes and
 -- sequences, to a schema of its own for this revert (toolkit_archive_<time>), so a revert

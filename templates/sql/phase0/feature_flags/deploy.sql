@@ -1,3 +1,4 @@
+{% from '_macros.sql' import private_definer, service_role_only -%}
 -- Feature flags: the switch for every cut-over from a legacy pg_cron job to the queue, plus
 -- an append-only audit trail so "who turned quotes on, and why" always has an answer.
 
@@ -74,12 +75,7 @@ $$;
 
 -- SECURITY DEFINER so the audit row is written even though no API role (not even
 -- service_role) may insert into the audit table itself: audit rows only come from here.
-CREATE OR REPLACE FUNCTION public.feature_flags_write_audit()
-RETURNS trigger
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = ''
-AS $$
+{% call private_definer('public.feature_flags_write_audit', returns='trigger') %}
 BEGIN
     INSERT INTO public.feature_flag_audit (flag_name, operation, old_enabled, new_enabled, actor, reason)
     VALUES (
@@ -92,7 +88,7 @@ BEGIN
     );
     RETURN NULL;
 END
-$$;
+{% endcall %}
 
 CREATE OR REPLACE FUNCTION public.feature_flag_audit_append_only()
 RETURNS trigger
@@ -152,14 +148,8 @@ REVOKE UPDATE, DELETE, TRUNCATE ON TABLE public.feature_flag_audit FROM CURRENT_
 GRANT SELECT ON TABLE public.feature_flag_audit TO service_role;
 REVOKE ALL ON SEQUENCE public.feature_flag_audit_id_seq FROM PUBLIC, anon, authenticated, service_role;
 
-REVOKE EXECUTE ON FUNCTION public.feature_flag_actor() FROM PUBLIC, anon, authenticated;
-REVOKE EXECUTE ON FUNCTION public.feature_flags_stamp() FROM PUBLIC, anon, authenticated;
-REVOKE EXECUTE ON FUNCTION public.feature_flags_write_audit() FROM PUBLIC, anon, authenticated;
-REVOKE EXECUTE ON FUNCTION public.feature_flag_audit_append_only() FROM PUBLIC, anon, authenticated;
-GRANT EXECUTE ON FUNCTION public.feature_flag_actor() TO service_role;
-GRANT EXECUTE ON FUNCTION public.feature_flags_stamp() TO service_role;
-GRANT EXECUTE ON FUNCTION public.feature_flags_write_audit() TO service_role;
-GRANT EXECUTE ON FUNCTION public.feature_flag_audit_append_only() TO service_role;
+{{ service_role_only(['public.feature_flag_actor()', 'public.feature_flags_stamp()',
+                      'public.feature_flags_write_audit()', 'public.feature_flag_audit_append_only()']) }}
 
 REVOKE EXECUTE ON FUNCTION public.is_feature_enabled(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION public.is_feature_enabled(text) TO anon, authenticated, service_role;

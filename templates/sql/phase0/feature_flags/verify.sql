@@ -2,10 +2,10 @@
 -- "does not exist" instead of a verify message.
 SELECT toolkit.check(to_regclass('public.feature_flags') IS NOT NULL, 'table public.feature_flags exists');
 SELECT toolkit.check(to_regclass('public.feature_flag_audit') IS NOT NULL, 'table public.feature_flag_audit exists');
-SELECT toolkit.check(to_regprocedure('public.feature_flag_actor()') IS NOT NULL, 'function public.feature_flag_actor() exists');
-SELECT toolkit.check(to_regprocedure('public.feature_flags_stamp()') IS NOT NULL, 'function public.feature_flags_stamp() exists');
-SELECT toolkit.check(to_regprocedure('public.feature_flags_write_audit()') IS NOT NULL, 'function public.feature_flags_write_audit() exists');
-SELECT toolkit.check(to_regprocedure('public.feature_flag_audit_append_only()') IS NOT NULL, 'function public.feature_flag_audit_append_only() exists');
+SELECT toolkit.check_private_function('public.feature_flag_actor()', definer => false);
+SELECT toolkit.check_private_function('public.feature_flags_stamp()', definer => false);
+SELECT toolkit.check_private_function('public.feature_flags_write_audit()');
+SELECT toolkit.check_private_function('public.feature_flag_audit_append_only()', definer => false);
 SELECT toolkit.check(to_regprocedure('public.is_feature_enabled(text)') IS NOT NULL, 'function public.is_feature_enabled(text) exists');
 
 -- Column sets, types and nullability, in order.
@@ -84,17 +84,9 @@ SELECT toolkit.check(NOT has_sequence_privilege(r.role, pg_get_serial_sequence('
                      r.role || ' has no privilege on the sequence of public.feature_flag_audit')
 FROM unnest(ARRAY['anon', 'authenticated']) AS r(role);
 
-SELECT toolkit.check(NOT has_function_privilege(r.role, f.sig, 'EXECUTE'), r.role || ' cannot execute ' || f.sig)
-FROM unnest(ARRAY['anon', 'authenticated']) AS r(role),
-     unnest(ARRAY['public.feature_flag_actor()', 'public.feature_flags_stamp()',
-                  'public.feature_flags_write_audit()', 'public.feature_flag_audit_append_only()']) AS f(sig);
 SELECT toolkit.check(has_function_privilege(r.role, 'public.is_feature_enabled(text)', 'EXECUTE'),
                      r.role || ' can execute public.is_feature_enabled(text)')
 FROM unnest(ARRAY['anon', 'authenticated', 'service_role']) AS r(role);
-
-SELECT toolkit.check(p.prosecdef AND 'search_path=""' = ANY (p.proconfig),
-                     'public.feature_flags_write_audit() is SECURITY DEFINER with an empty search_path')
-FROM pg_catalog.pg_proc AS p WHERE p.oid = 'public.feature_flags_write_audit()'::regprocedure;
 SELECT toolkit.check(NOT p.prosecdef AND p.provolatile = 's',
                      'public.is_feature_enabled(text) is STABLE and SECURITY INVOKER')
 FROM pg_catalog.pg_proc AS p WHERE p.oid = 'public.is_feature_enabled(text)'::regprocedure;

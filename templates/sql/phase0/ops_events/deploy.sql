@@ -1,3 +1,4 @@
+{% from '_macros.sql' import private_definer, service_role_only -%}
 -- Operational event log: the one place jobs, functions and the toolkit report what they did,
 -- so monitoring can query it instead of scraping function logs.
 
@@ -20,13 +21,8 @@ CREATE INDEX ops_events_at_idx ON public.ops_events (at);
 CREATE INDEX ops_events_level_at_idx ON public.ops_events (level, at);
 
 -- SECURITY DEFINER so callers (jobs, service_role) log without write access to the table.
-CREATE OR REPLACE FUNCTION public.log_ops_event(p_source text, p_level text, p_event text, p_details jsonb)
-RETURNS bigint
-LANGUAGE plpgsql
-VOLATILE
-SECURITY DEFINER
-SET search_path = ''
-AS $$
+{% call private_definer('public.log_ops_event', 'p_source text, p_level text, p_event text, p_details jsonb',
+                        returns='bigint') %}
 DECLARE
     v_id bigint;
 BEGIN
@@ -35,7 +31,7 @@ BEGIN
     RETURNING id INTO v_id;
     RETURN v_id;
 END
-$$;
+{% endcall %}
 
 -- No policy: clients never see operational details. service_role reads for dashboards and
 -- the health check; writes go through log_ops_event().
@@ -44,5 +40,4 @@ REVOKE ALL ON TABLE public.ops_events FROM PUBLIC, anon, authenticated, service_
 GRANT SELECT ON TABLE public.ops_events TO service_role;
 REVOKE ALL ON SEQUENCE public.ops_events_id_seq FROM PUBLIC, anon, authenticated, service_role;
 
-REVOKE EXECUTE ON FUNCTION public.log_ops_event(text, text, text, jsonb) FROM PUBLIC, anon, authenticated;
-GRANT EXECUTE ON FUNCTION public.log_ops_event(text, text, text, jsonb) TO service_role;
+{{ service_role_only(['public.log_ops_event(text, text, text, jsonb)']) }}

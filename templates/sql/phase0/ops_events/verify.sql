@@ -1,6 +1,5 @@
 SELECT toolkit.check(to_regclass('public.ops_events') IS NOT NULL, 'table public.ops_events exists');
-SELECT toolkit.check(to_regprocedure('public.log_ops_event(text,text,text,jsonb)') IS NOT NULL,
-                     'function public.log_ops_event(text, text, text, jsonb) exists');
+SELECT toolkit.check_private_function('public.log_ops_event(text, text, text, jsonb)');
 
 SELECT toolkit.check(
     (SELECT array_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END ORDER BY a.attnum)
@@ -28,15 +27,6 @@ FROM unnest(ARRAY['anon', 'authenticated']) AS r(role);
 SELECT toolkit.check(NOT has_sequence_privilege(r.role, pg_get_serial_sequence('public.ops_events', 'id'), 'USAGE, SELECT, UPDATE'),
                      r.role || ' has no privilege on the sequence of public.ops_events')
 FROM unnest(ARRAY['anon', 'authenticated']) AS r(role);
-
-SELECT toolkit.check(NOT has_function_privilege(r.role, 'public.log_ops_event(text,text,text,jsonb)', 'EXECUTE'),
-                     r.role || ' cannot execute public.log_ops_event()')
-FROM unnest(ARRAY['anon', 'authenticated']) AS r(role);
-SELECT toolkit.check(has_function_privilege('service_role', 'public.log_ops_event(text,text,text,jsonb)', 'EXECUTE'),
-                     'service_role can execute public.log_ops_event()');
-SELECT toolkit.check(p.prosecdef AND 'search_path=""' = ANY (p.proconfig),
-                     'public.log_ops_event() is SECURITY DEFINER with an empty search_path')
-FROM pg_catalog.pg_proc AS p WHERE p.oid = 'public.log_ops_event(text,text,text,jsonb)'::regprocedure;
 
 -- Behaviour, rolled back by the sentinel exception so verify leaves no event behind.
 DO $$

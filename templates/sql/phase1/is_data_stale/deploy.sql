@@ -1,3 +1,4 @@
+{% from '_macros.sql' import service_role_only -%}
 -- Staleness is decided here and only here. No parameter defaults: a default TTL would be a
 -- second source of truth next to data_type_registry{{ suffix }}, and a caller that forgot the TTL
 -- would silently get it. A missing or non-positive TTL is a bug in the caller, so it raises
@@ -22,5 +23,4 @@ BEGIN
 END
 $$;
 
-REVOKE EXECUTE ON FUNCTION public.is_data_stale{{ suffix }}(timestamptz, integer) FROM PUBLIC, anon, authenticated;
-GRANT EXECUTE ON FUNCTION public.is_data_stale{{ suffix }}(timestamptz, integer) TO service_role;
+{{ service_role_only(['public.is_data_stale' ~ suffix ~ '(timestamptz, integer)']) }}

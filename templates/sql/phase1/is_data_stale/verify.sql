@@ -1,23 +1,16 @@
-SELECT toolkit.check(to_regprocedure('public.is_data_stale{{ suffix }}(timestamptz,integer)') IS NOT NULL,
-                     'function public.is_data_stale{{ suffix }}(timestamptz, integer) exists');
+SELECT toolkit.check_private_function('public.is_data_stale{{ suffix }}(timestamptz, integer)', definer => false);
 
 SELECT toolkit.check(p.pronargdefaults = 0,
                      'public.is_data_stale{{ suffix }}() has no parameter defaults (the registry is the only TTL source)')
 FROM pg_catalog.pg_proc AS p WHERE p.oid = 'public.is_data_stale{{ suffix }}(timestamptz,integer)'::regprocedure;
-SELECT toolkit.check(p.provolatile = 's' AND p.prorettype = 'boolean'::regtype AND 'search_path=""' = ANY (p.proconfig),
-                     'public.is_data_stale{{ suffix }}() is STABLE, returns boolean, with an empty search_path')
+SELECT toolkit.check(p.provolatile = 's' AND p.prorettype = 'boolean'::regtype,
+                     'public.is_data_stale{{ suffix }}() is STABLE and returns boolean')
 FROM pg_catalog.pg_proc AS p WHERE p.oid = 'public.is_data_stale{{ suffix }}(timestamptz,integer)'::regprocedure;
 -- No other overload that could be picked instead (e.g. a leftover with defaults).
 SELECT toolkit.check(
     (SELECT count(*) FROM pg_catalog.pg_proc
      WHERE proname = 'is_data_stale{{ suffix }}' AND pronamespace = 'public'::regnamespace) = 1,
     'public.is_data_stale{{ suffix }} has exactly one signature');
-
-SELECT toolkit.check(NOT has_function_privilege(r.role, 'public.is_data_stale{{ suffix }}(timestamptz,integer)', 'EXECUTE'),
-                     r.role || ' cannot execute public.is_data_stale{{ suffix }}()')
-FROM unnest(ARRAY['anon', 'authenticated']) AS r(role);
-SELECT toolkit.check(has_function_privilege('service_role', 'public.is_data_stale{{ suffix }}(timestamptz,integer)', 'EXECUTE'),
-                     'service_role can execute public.is_data_stale{{ suffix }}()');
 
 SELECT toolkit.check(
     public.is_data_stale{{ suffix }}(c.last_updated, c.ttl) IS NOT DISTINCT FROM c.expected,

@@ -1,3 +1,4 @@
+{% from '_macros.sql' import service_role_only -%}
 -- A company profile is also stale when it lacks its core fields (a partial fetch), however
 -- recent it is. TTL handling is delegated so there is one rule and one validation; no
 -- parameter defaults, for the same reason as is_data_stale{{ suffix }}.
@@ -21,5 +22,4 @@ BEGIN
 END
 $$;
 
-REVOKE EXECUTE ON FUNCTION public.is_profile_stale{{ suffix }}(timestamptz, integer, boolean) FROM PUBLIC, anon, authenticated;
-GRANT EXECUTE ON FUNCTION public.is_profile_stale{{ suffix }}(timestamptz, integer, boolean) TO service_role;
+{{ service_role_only(['public.is_profile_stale' ~ suffix ~ '(timestamptz, integer, boolean)']) }}

@@ -1,5 +1,4 @@
-SELECT toolkit.check(to_regprocedure('public.is_profile_stale{{ suffix }}(timestamptz,integer,boolean)') IS NOT NULL,
-                     'function public.is_profile_stale{{ suffix }}(timestamptz, integer, boolean) exists');
+SELECT toolkit.check_private_function('public.is_profile_stale{{ suffix }}(timestamptz, integer, boolean)', definer => false);
 -- It calls is_data_stale{{ suffix }} at run time; plpgsql records no dependency, so check it here.
 SELECT toolkit.check(to_regprocedure('public.is_data_stale{{ suffix }}(timestamptz,integer)') IS NOT NULL,
                      'function public.is_data_stale{{ suffix }}(timestamptz, integer), used by public.is_profile_stale{{ suffix }}, exists');
@@ -7,19 +6,13 @@ SELECT toolkit.check(to_regprocedure('public.is_data_stale{{ suffix }}(timestamp
 SELECT toolkit.check(p.pronargdefaults = 0,
                      'public.is_profile_stale{{ suffix }}() has no parameter defaults')
 FROM pg_catalog.pg_proc AS p WHERE p.oid = 'public.is_profile_stale{{ suffix }}(timestamptz,integer,boolean)'::regprocedure;
-SELECT toolkit.check(p.provolatile = 's' AND p.prorettype = 'boolean'::regtype AND 'search_path=""' = ANY (p.proconfig),
-                     'public.is_profile_stale{{ suffix }}() is STABLE, returns boolean, with an empty search_path')
+SELECT toolkit.check(p.provolatile = 's' AND p.prorettype = 'boolean'::regtype,
+                     'public.is_profile_stale{{ suffix }}() is STABLE and returns boolean')
 FROM pg_catalog.pg_proc AS p WHERE p.oid = 'public.is_profile_stale{{ suffix }}(timestamptz,integer,boolean)'::regprocedure;
 SELECT toolkit.check(
     (SELECT count(*) FROM pg_catalog.pg_proc
      WHERE proname = 'is_profile_stale{{ suffix }}' AND pronamespace = 'public'::regnamespace) = 1,
     'public.is_profile_stale{{ suffix }} has exactly one signature');
-
-SELECT toolkit.check(NOT has_function_privilege(r.role, 'public.is_profile_stale{{ suffix }}(timestamptz,integer,boolean)', 'EXECUTE'),
-                     r.role || ' cannot execute public.is_profile_stale{{ suffix }}()')
-FROM unnest(ARRAY['anon', 'authenticated']) AS r(role);
-SELECT toolkit.check(has_function_privilege('service_role', 'public.is_profile_stale{{ suffix }}(timestamptz,integer,boolean)', 'EXECUTE'),
-                     'service_role can execute public.is_profile_stale{{ suffix }}()');
 
 SELECT toolkit.check(
     public.is_profile_stale{{ suffix }}(c.last_updated, 86400, c.has_core) IS NOT DISTINCT FROM c.expected,

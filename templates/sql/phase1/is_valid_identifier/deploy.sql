@@ -1,3 +1,4 @@
+{% from '_macros.sql' import service_role_only -%}
 -- Gate for names that reach dynamic SQL (table and column names read from the registry).
 -- Deliberately narrower than what PostgreSQL accepts: ASCII only, no quoting, no schema
 -- qualification, at most 63 bytes (NAMEDATALEN - 1, beyond which PostgreSQL truncates
@@ -20,5 +21,4 @@ AS $$
         false)
 $$;
 
-REVOKE EXECUTE ON FUNCTION public.is_valid_identifier(text) FROM PUBLIC, anon, authenticated;
-GRANT EXECUTE ON FUNCTION public.is_valid_identifier(text) TO service_role;
+{{ service_role_only(['public.is_valid_identifier(text)']) }}

@@ -1,16 +1,8 @@
-SELECT toolkit.check(to_regprocedure('public.is_valid_identifier(text)') IS NOT NULL,
-                     'function public.is_valid_identifier(text) exists');
+SELECT toolkit.check_private_function('public.is_valid_identifier(text)', definer => false);
 
-SELECT toolkit.check(p.provolatile = 's' AND NOT p.proisstrict AND p.prorettype = 'boolean'::regtype
-                     AND 'search_path=""' = ANY (p.proconfig),
-                     'public.is_valid_identifier(text) is STABLE, not STRICT, returns boolean, with an empty search_path')
+SELECT toolkit.check(p.provolatile = 's' AND NOT p.proisstrict AND p.prorettype = 'boolean'::regtype,
+                     'public.is_valid_identifier(text) is STABLE, not STRICT, returns boolean')
 FROM pg_catalog.pg_proc AS p WHERE p.oid = 'public.is_valid_identifier(text)'::regprocedure;
-
-SELECT toolkit.check(NOT has_function_privilege(r.role, 'public.is_valid_identifier(text)', 'EXECUTE'),
-                     r.role || ' cannot execute public.is_valid_identifier(text)')
-FROM unnest(ARRAY['anon', 'authenticated']) AS r(role);
-SELECT toolkit.check(has_function_privilege('service_role', 'public.is_valid_identifier(text)', 'EXECUTE'),
-                     'service_role can execute public.is_valid_identifier(text)');
 
 -- Behaviour: one check over a table of cases; the message lists every case it got wrong.
 SELECT toolkit.check(

@@ -1,3 +1,4 @@
+{% from '_macros.sql' import service_role_only -%}
 -- The ticker-symbol rule, the one every SQL entry point calls (rendered from toolkit.rules,
 -- which the Python and TypeScript checks are tested against). IMMUTABLE: it reads nothing.
 -- Not STRICT: NULL answers false, so callers can write IF NOT ...
@@ -25,5 +26,4 @@ AS $$
         || ' is not a ticker symbol ({{ rules.symbol_rule }})' END
 $$;
 
-REVOKE EXECUTE ON FUNCTION public.is_valid_symbol(text), public.symbol_error(text) FROM PUBLIC, anon, authenticated;
-GRANT EXECUTE ON FUNCTION public.is_valid_symbol(text), public.symbol_error(text) TO service_role;
+{{ service_role_only(['public.is_valid_symbol(text)', 'public.symbol_error(text)']) }}

@@ -1,11 +1,8 @@
-SELECT toolkit.check(to_regprocedure(f) IS NOT NULL, 'function ' || f || ' exists')
-FROM unnest(ARRAY['public.is_valid_symbol(text)', 'public.symbol_error(text)']) AS f;
-SELECT toolkit.check(p.provolatile = 'i' AND NOT p.proisstrict AND 'search_path=""' = ANY (p.proconfig),
-                     'public.is_valid_symbol(text) is IMMUTABLE, not STRICT, with an empty search_path')
+SELECT toolkit.check_private_function('public.is_valid_symbol(text)', definer => false);
+SELECT toolkit.check_private_function('public.symbol_error(text)', definer => false);
+SELECT toolkit.check(p.provolatile = 'i' AND NOT p.proisstrict,
+                     'public.is_valid_symbol(text) is IMMUTABLE, not STRICT')
 FROM pg_catalog.pg_proc AS p WHERE p.oid = 'public.is_valid_symbol(text)'::regprocedure;
-SELECT toolkit.check(NOT has_function_privilege(r, 'public.is_valid_symbol(text)', 'EXECUTE'),
-                     r || ' cannot execute public.is_valid_symbol(text)')
-FROM unnest(ARRAY['anon', 'authenticated']) AS r;
 SELECT toolkit.check(
     count(*) = 0,
     'public.is_valid_symbol(text) misjudges: '

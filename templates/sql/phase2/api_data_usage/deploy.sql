@@ -1,3 +1,4 @@
+{% from '_macros.sql' import service_role_only -%}
 -- Accounting for the market-data API's two limits, and the queue's settings.
 --
 -- api_data_usage{{ suffix }}: calls and bytes per minute, written when a call's outcome is
@@ -168,9 +169,5 @@ REVOKE ALL ON TABLE public.api_data_usage{{ suffix }}, public.queue_config{{ suf
 GRANT SELECT ON TABLE public.api_data_usage{{ suffix }}, public.queue_config{{ suffix }}, public.api_quota_state{{ suffix }}
     TO service_role;
 
-REVOKE EXECUTE ON FUNCTION public.quota_ring_advance{{ suffix }}(integer[], bigint, bigint),
-                           public.quota_window_bytes{{ suffix }}(timestamptz, public.api_quota_state{{ suffix }}, integer)
-    FROM PUBLIC, anon, authenticated;
-GRANT EXECUTE ON FUNCTION public.quota_ring_advance{{ suffix }}(integer[], bigint, bigint),
-                          public.quota_window_bytes{{ suffix }}(timestamptz, public.api_quota_state{{ suffix }}, integer)
-    TO service_role;
+{{ service_role_only(['public.quota_ring_advance' ~ suffix ~ '(integer[], bigint, bigint)',
+                      'public.quota_window_bytes' ~ suffix ~ '(timestamptz, public.api_quota_state' ~ suffix ~ ', integer)']) }}

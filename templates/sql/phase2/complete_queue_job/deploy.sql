@@ -1,19 +1,16 @@
+{% from '_macros.sql' import private_definer, service_role_only -%}
 -- Completion: the job moves processing -> completed with the bytes the API really sent, the
 -- minute's usage bucket records the calls and bytes, and now and then the type's size
 -- estimate in the registry is corrected towards what responses really weigh.
 
 -- The usage bucket of the current minute (one upsert per completed batch, not per job): calls
 -- and bytes spent, and the estimates the finished jobs no longer hold in flight.
-CREATE OR REPLACE FUNCTION public.record_api_usage{{ suffix }}(
-    p_calls bigint, p_bytes bigint, p_errors bigint, p_completed bigint, p_failed bigint, p_released bigint)
-RETURNS void
+--
 -- plpgsql, not sql: a SECURITY DEFINER sql function is parsed and planned on every call,
 -- while plpgsql keeps the statement's plan for the session.
-LANGUAGE plpgsql
-VOLATILE
-SECURITY DEFINER
-SET search_path = ''
-AS $$
+{% call private_definer('public.record_api_usage' ~ suffix,
+                        'p_calls bigint, p_bytes bigint, p_errors bigint, p_completed bigint, p_failed bigint, p_released bigint',
+                        returns='void') %}
 BEGIN
     INSERT INTO public.api_data_usage{{ suffix }} AS u (bucket, calls, bytes, errors, completed_jobs, failed_jobs, released)
     VALUES (pg_catalog.date_trunc('minute', pg_catalog.clock_timestamp()),
@@ -24,27 +21,20 @@ BEGIN
         completed_jobs = u.completed_jobs + excluded.completed_jobs, failed_jobs = u.failed_jobs + excluded.failed_jobs,
         released = u.released + excluded.released;
 END
-$$;
+{% endcall %}
 
 -- Completes many jobs in one statement; returns the ids it completed (a job no longer in
 -- processing, e.g. recovered after a timeout, is skipped, never completed twice). Like the
 -- claim, the move is a DELETE from processing and an INSERT into completed; one usage record
 -- follows for the whole batch, and now and then a correction of the size estimates.
-CREATE OR REPLACE FUNCTION public.complete_queue_jobs{{ suffix }}(p_job_ids bigint[], p_actual_bytes bigint[])
-RETURNS SETOF bigint
-LANGUAGE plpgsql
-VOLATILE
-SECURITY DEFINER
+--
 -- The processing partition churns faster than its statistics follow: stay on the index,
 -- with one generic plan (the statement does not depend on its parameters' values), and
 -- join the registry (a dozen rows) by hashing rather than once per job.
-SET enable_seqscan = off
-SET enable_nestloop = off
-SET enable_mergejoin = off
-SET jit = off
-SET plan_cache_mode = force_generic_plan
-SET search_path = ''
-AS $$
+{% call private_definer('public.complete_queue_jobs' ~ suffix, 'p_job_ids bigint[], p_actual_bytes bigint[]',
+                        returns='SETOF bigint',
+                        config=['enable_seqscan = off', 'enable_nestloop = off', 'enable_mergejoin = off',
+                                'jit = off', 'plan_cache_mode = force_generic_plan']) %}
 DECLARE
     cfg     public.queue_config{{ suffix }};
     ids     bigint[];
@@ -149,23 +139,13 @@ BEGIN
     PERFORM public.record_api_usage{{ suffix }}(calls, total, 0, pg_catalog.cardinality(ids), 0, freed);
     RETURN QUERY SELECT pg_catalog.unnest(ids);
 END
-$$;
+{% endcall %}
 
-CREATE OR REPLACE FUNCTION public.complete_queue_job{{ suffix }}(p_job_id bigint, p_actual_bytes bigint)
-RETURNS boolean
-LANGUAGE sql
-VOLATILE
-SECURITY DEFINER
-SET search_path = ''
-AS $$
+{% call private_definer('public.complete_queue_job' ~ suffix, 'p_job_id bigint, p_actual_bytes bigint',
+                        returns='boolean', language='sql') %}
     SELECT EXISTS (SELECT 1 FROM public.complete_queue_jobs{{ suffix }}(ARRAY[p_job_id], ARRAY[p_actual_bytes]))
-$$;
+{% endcall %}
 
-REVOKE EXECUTE ON FUNCTION public.record_api_usage{{ suffix }}(bigint, bigint, bigint, bigint, bigint, bigint),
-                           public.complete_queue_jobs{{ suffix }}(bigint[], bigint[]),
-                           public.complete_queue_job{{ suffix }}(bigint, bigint)
-    FROM PUBLIC, anon, authenticated;
-GRANT EXECUTE ON FUNCTION public.record_api_usage{{ suffix }}(bigint, bigint, bigint, bigint, bigint, bigint),
-                          public.complete_queue_jobs{{ suffix }}(bigint[], bigint[]),
-                          public.complete_queue_job{{ suffix }}(bigint, bigint)
-    TO service_role;
+{{ service_role_only(['public.record_api_usage' ~ suffix ~ '(bigint, bigint, bigint, bigint, bigint, bigint)',
+                      'public.complete_queue_jobs' ~ suffix ~ '(bigint[], bigint[])',
+                      'public.complete_queue_job' ~ suffix ~ '(bigint, bigint)']) }}

@@ -1,11 +1,6 @@
-SELECT toolkit.check(to_regprocedure(f) IS NOT NULL, f || ' exists')
-FROM unnest(ARRAY['public.complete_queue_job{{ suffix }}(bigint, bigint)',
-                  'public.complete_queue_jobs{{ suffix }}(bigint[], bigint[])',
-                  'public.record_api_usage{{ suffix }}(bigint, bigint, bigint, bigint, bigint, bigint)']) AS f;
-SELECT toolkit.check(NOT has_function_privilege(r, f, 'EXECUTE'), r || ' cannot execute ' || f)
-FROM unnest(ARRAY['anon', 'authenticated']) AS r,
-     unnest(ARRAY['public.complete_queue_job{{ suffix }}(bigint, bigint)',
-                  'public.complete_queue_jobs{{ suffix }}(bigint[], bigint[])']) AS f;
+SELECT toolkit.check_private_function('public.complete_queue_job{{ suffix }}(bigint, bigint)');
+SELECT toolkit.check_private_function('public.complete_queue_jobs{{ suffix }}(bigint[], bigint[])');
+SELECT toolkit.check_private_function('public.record_api_usage{{ suffix }}(bigint, bigint, bigint, bigint, bigint, bigint)');
 DO $$
 DECLARE
     job bigint;

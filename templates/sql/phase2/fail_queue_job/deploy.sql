@@ -1,16 +1,10 @@
+{% from '_macros.sql' import private_definer, service_role_only -%}
 -- A failed attempt: retried later with exponential backoff and jitter while attempts remain
 -- and the error is worth retrying (429, 5xx, timeouts); otherwise the job moves to the failed
 -- partition with its error kept. The calls were made either way, so usage counts them.
-CREATE OR REPLACE FUNCTION public.fail_queue_job{{ suffix }}(
-    p_job_id bigint, p_error text, p_retryable boolean, p_bytes bigint)
-RETURNS text
-LANGUAGE plpgsql
-VOLATILE
-SECURITY DEFINER
-SET enable_seqscan = off
-SET jit = off
-SET search_path = ''
-AS $$
+{% call private_definer('public.fail_queue_job' ~ suffix,
+                        'p_job_id bigint, p_error text, p_retryable boolean, p_bytes bigint', returns='text',
+                        config=['enable_seqscan = off', 'jit = off']) %}
 DECLARE
     cfg     public.queue_config{{ suffix }};
     job     public.api_call_queue{{ suffix }};
@@ -56,7 +50,6 @@ BEGIN
         COALESCE(p_bytes, 0), 1, 0, CASE WHEN outcome = 'failed' THEN 1 ELSE 0 END, COALESCE(job.estimated_bytes, 0));
     RETURN outcome;
 END
-$$;
+{% endcall %}
 
-REVOKE EXECUTE ON FUNCTION public.fail_queue_job{{ suffix }}(bigint, text, boolean, bigint) FROM PUBLIC, anon, authenticated;
-GRANT EXECUTE ON FUNCTION public.fail_queue_job{{ suffix }}(bigint, text, boolean, bigint) TO service_role;
+{{ service_role_only(['public.fail_queue_job' ~ suffix ~ '(bigint, text, boolean, bigint)']) }}

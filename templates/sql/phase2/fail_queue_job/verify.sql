@@ -1,8 +1,4 @@
-SELECT toolkit.check(to_regprocedure('public.fail_queue_job{{ suffix }}(bigint, text, boolean, bigint)') IS NOT NULL,
-                     'fail_queue_job{{ suffix }} exists');
-SELECT toolkit.check(NOT has_function_privilege(r, 'public.fail_queue_job{{ suffix }}(bigint, text, boolean, bigint)', 'EXECUTE'),
-                     r || ' cannot execute fail_queue_job{{ suffix }}')
-FROM unnest(ARRAY['anon', 'authenticated']) AS r;
+SELECT toolkit.check_private_function('public.fail_queue_job{{ suffix }}(bigint, text, boolean, bigint)');
 DO $$
 DECLARE
     job bigint;

@@ -1,3 +1,4 @@
+{% from '_macros.sql' import private_definer, service_role_only -%}
 -- The claim: one call hands a worker up to p_batch_size due jobs, the highest-priority first,
 -- then the oldest, moving them pending -> processing, and never more than the API's budgets
 -- have left, across any number of concurrent claimers.
@@ -30,23 +31,15 @@ CREATE TYPE public.queue_claim{{ suffix }} AS (
     scheduled_for   timestamptz
 );
 
-CREATE OR REPLACE FUNCTION public.get_queue_batch{{ suffix }}(p_worker_id text, p_batch_size integer)
-RETURNS SETOF public.queue_claim{{ suffix }}
-LANGUAGE plpgsql
-VOLATILE
-SECURITY DEFINER
 -- The hot partitions churn faster than autovacuum visits them, so statistics lag behind
 -- their size; keep this function's lookups on the indexes regardless (and without JIT, which
 -- the resulting cost estimates would otherwise trigger on every call). Every statement here
 -- is written to plan well without knowing its parameters: one generic plan, no planning
 -- per call. The registry (a dozen rows) is joined by hashing, not looked up once per job.
-SET enable_seqscan = off
-SET enable_nestloop = off
-SET enable_mergejoin = off
-SET jit = off
-SET plan_cache_mode = force_generic_plan
-SET search_path = ''
-AS $$
+{% call private_definer('public.get_queue_batch' ~ suffix, 'p_worker_id text, p_batch_size integer',
+                        returns='SETOF public.queue_claim' ~ suffix,
+                        config=['enable_seqscan = off', 'enable_nestloop = off', 'enable_mergejoin = off',
+                                'jit = off', 'plan_cache_mode = force_generic_plan']) %}
 DECLARE
     cfg      public.queue_config{{ suffix }};
     st       public.api_quota_state{{ suffix }};
@@ -201,7 +194,6 @@ BEGIN
 
     RETURN QUERY SELECT * FROM pg_catalog.unnest(m_rows[1:keep]);
 END
-$$;
+{% endcall %}
 
-REVOKE EXECUTE ON FUNCTION public.get_queue_batch{{ suffix }}(text, integer) FROM PUBLIC, anon, authenticated;
-GRANT EXECUTE ON FUNCTION public.get_queue_batch{{ suffix }}(text, integer) TO service_role;
+{{ service_role_only(['public.get_queue_batch' ~ suffix ~ '(text, integer)']) }}

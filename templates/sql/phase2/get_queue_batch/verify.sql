@@ -1,11 +1,4 @@
-SELECT toolkit.check(to_regprocedure('public.get_queue_batch{{ suffix }}(text, integer)') IS NOT NULL,
-                     'get_queue_batch{{ suffix }}(text, integer) exists');
-SELECT toolkit.check(p.prosecdef AND 'search_path=""' = ANY (p.proconfig),
-                     'get_queue_batch{{ suffix }} is SECURITY DEFINER with an empty search_path')
-FROM pg_proc AS p WHERE p.oid = 'public.get_queue_batch{{ suffix }}(text, integer)'::regprocedure;
-SELECT toolkit.check(NOT has_function_privilege(r, 'public.get_queue_batch{{ suffix }}(text, integer)', 'EXECUTE'),
-                     r || ' cannot execute get_queue_batch{{ suffix }}')
-FROM unnest(ARRAY['anon', 'authenticated']) AS r;
+SELECT toolkit.check_private_function('public.get_queue_batch{{ suffix }}(text, integer)');
 -- Behaviour, undone by the verify's rollback: the higher priority comes first, a job that is
 -- not due stays, and the claimed job moves to processing with its attempt counted.
 DO $$

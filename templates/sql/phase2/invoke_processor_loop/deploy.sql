@@ -1,3 +1,4 @@
+{% from '_macros.sql' import private_definer, service_role_only -%}
 -- The processor's pacemaker, called every minute by pg_cron (or by the external ticker):
 -- one caller at a time (advisory lock 44), stuck jobs recovered first, then, unless the
 -- circuit breaker is open, nothing is due, or the budget is spent, the queue processor is
@@ -24,13 +25,8 @@ GRANT SELECT ON TABLE public.processor_state{{ suffix }} TO service_role;
 -- What the processor (or the pg_net response check) reports after a run: closed counts
 -- consecutive failures up to the threshold, then opens; a half-open probe closes the circuit
 -- on success and reopens it on failure.
-CREATE OR REPLACE FUNCTION public.record_processor_result{{ suffix }}(p_ok boolean, p_error text)
-RETURNS text
-LANGUAGE plpgsql
-VOLATILE
-SECURITY DEFINER
-SET search_path = ''
-AS $$
+{% call private_definer('public.record_processor_result' ~ suffix, 'p_ok boolean, p_error text',
+                        returns='text') %}
 DECLARE
     cfg public.queue_config{{ suffix }};
     st  public.processor_state{{ suffix }};
@@ -64,15 +60,9 @@ BEGIN
     END IF;
     RETURN nxt;
 END
-$$;
+{% endcall %}
 
-CREATE OR REPLACE FUNCTION public.invoke_processor_loop{{ suffix }}()
-RETURNS jsonb
-LANGUAGE plpgsql
-VOLATILE
-SECURITY DEFINER
-SET search_path = ''
-AS $$
+{% call private_definer('public.invoke_processor_loop' ~ suffix, returns='jsonb') %}
 DECLARE
     cfg       public.queue_config{{ suffix }};
     st        public.processor_state{{ suffix }};
@@ -139,9 +129,7 @@ BEGIN
     SET last_invoked_at = pg_catalog.clock_timestamp(), last_result = result, updated_at = pg_catalog.clock_timestamp();
     RETURN result;
 END
-$$;
+{% endcall %}
 
-REVOKE EXECUTE ON FUNCTION public.invoke_processor_loop{{ suffix }}(), public.record_processor_result{{ suffix }}(boolean, text)
-    FROM PUBLIC, anon, authenticated;
-GRANT EXECUTE ON FUNCTION public.invoke_processor_loop{{ suffix }}(), public.record_processor_result{{ suffix }}(boolean, text)
-    TO service_role;
+{{ service_role_only(['public.invoke_processor_loop' ~ suffix ~ '()',
+                      'public.record_processor_result' ~ suffix ~ '(boolean, text)']) }}

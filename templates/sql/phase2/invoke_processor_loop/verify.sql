@@ -1,11 +1,8 @@
 SELECT toolkit.check(to_regclass('public.processor_state{{ suffix }}') IS NOT NULL, 'processor_state{{ suffix }} exists');
 SELECT toolkit.check((SELECT relrowsecurity FROM pg_class WHERE oid = 'public.processor_state{{ suffix }}'::regclass),
                      'RLS on processor_state{{ suffix }}');
-SELECT toolkit.check(to_regprocedure(f) IS NOT NULL, f || ' exists')
-FROM unnest(ARRAY['public.invoke_processor_loop{{ suffix }}()', 'public.record_processor_result{{ suffix }}(boolean, text)']) AS f;
-SELECT toolkit.check(NOT has_function_privilege(r, f, 'EXECUTE'), r || ' cannot execute ' || f)
-FROM unnest(ARRAY['anon', 'authenticated']) AS r,
-     unnest(ARRAY['public.invoke_processor_loop{{ suffix }}()', 'public.record_processor_result{{ suffix }}(boolean, text)']) AS f;
+SELECT toolkit.check_private_function('public.invoke_processor_loop{{ suffix }}()');
+SELECT toolkit.check_private_function('public.record_processor_result{{ suffix }}(boolean, text)');
 SELECT toolkit.check(NOT has_table_privilege(r, 'public.processor_state{{ suffix }}', 'SELECT'),
                      r || ' cannot read processor_state{{ suffix }}')
 FROM unnest(ARRAY['anon', 'authenticated']) AS r;

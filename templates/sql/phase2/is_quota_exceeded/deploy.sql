@@ -1,13 +1,8 @@
+{% from '_macros.sql' import private_definer, service_role_only -%}
 -- Where the budgets stand now. Reads without locking: a claim that runs at the same time
 -- may have handed out more, so the claim itself never relies on this (it recomputes and
 -- writes conditionally); callers use it to skip work early (the presence check, the processor loop).
-CREATE OR REPLACE FUNCTION public.get_quota_status{{ suffix }}()
-RETURNS jsonb
-LANGUAGE plpgsql
-STABLE
-SECURITY DEFINER
-SET search_path = ''
-AS $$
+{% call private_definer('public.get_quota_status' ~ suffix, returns='jsonb', volatility='STABLE') %}
 DECLARE
     cfg   public.queue_config{{ suffix }};
     st    public.api_quota_state{{ suffix }};
@@ -31,19 +26,12 @@ BEGIN
         'byte_window_days', cfg.byte_window_days,
         'exceeded', calls >= cfg.calls_per_window OR used >= cfg.bytes_per_window);
 END
-$$;
+{% endcall %}
 
-CREATE OR REPLACE FUNCTION public.is_quota_exceeded{{ suffix }}()
-RETURNS boolean
-LANGUAGE sql
-STABLE
-SECURITY DEFINER
-SET search_path = ''
-AS $$
+{% call private_definer('public.is_quota_exceeded' ~ suffix, returns='boolean', language='sql',
+                        volatility='STABLE') %}
     SELECT (public.get_quota_status{{ suffix }}() ->> 'exceeded')::boolean
-$$;
+{% endcall %}
 
-REVOKE EXECUTE ON FUNCTION public.get_quota_status{{ suffix }}(), public.is_quota_exceeded{{ suffix }}()
-    FROM PUBLIC, anon, authenticated;
-GRANT EXECUTE ON FUNCTION public.get_quota_status{{ suffix }}(), public.is_quota_exceeded{{ suffix }}()
-    TO service_role;
+{{ service_role_only(['public.get_quota_status' ~ suffix ~ '()',
+                      'public.is_quota_exceeded' ~ suffix ~ '()']) }}

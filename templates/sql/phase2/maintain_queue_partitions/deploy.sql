@@ -1,14 +1,9 @@
+{% from '_macros.sql' import private_definer, service_role_only -%}
 -- Housekeeping, each call bounded so that it never holds locks for long: completed and
 -- failed jobs past their retention, usage buckets older than the byte window, and the quota
 -- cache rebuilt from the buckets (so that deleting them can never skew it). History rows are
 -- found by age and deleted by their ctid (completed has no index on id).
-CREATE OR REPLACE FUNCTION public.maintain_queue_partitions{{ suffix }}()
-RETURNS jsonb
-LANGUAGE plpgsql
-VOLATILE
-SECURITY DEFINER
-SET search_path = ''
-AS $$
+{% call private_definer('public.maintain_queue_partitions' ~ suffix, returns='jsonb') %}
 DECLARE
     cfg       public.queue_config{{ suffix }};
     completed integer;
@@ -73,17 +68,12 @@ BEGIN
         'more', completed = cfg.maintenance_batch_size OR failed = cfg.maintenance_batch_size
                 OR buckets = cfg.maintenance_batch_size);
 END
-$$;
+{% endcall %}
 
 -- Failed jobs back to pending with fresh attempts (toolkit queue retry-failed), skipping any
 -- symbol and type that already has a live job. Returns how many were requeued.
-CREATE OR REPLACE FUNCTION public.retry_failed_jobs{{ suffix }}(p_data_type text, p_limit integer)
-RETURNS integer
-LANGUAGE plpgsql
-VOLATILE
-SECURITY DEFINER
-SET search_path = ''
-AS $$
+{% call private_definer('public.retry_failed_jobs' ~ suffix, 'p_data_type text, p_limit integer',
+                        returns='integer') %}
 DECLARE
     job   record;
     moved integer := 0;
@@ -111,17 +101,12 @@ BEGIN
     END LOOP;
     RETURN moved;
 END
-$$;
+{% endcall %}
 
 -- Deletes up to p_limit completed and failed jobs finished before p_older_than ago
 -- (toolkit queue purge); the caller repeats until it returns 0.
-CREATE OR REPLACE FUNCTION public.purge_queue_history{{ suffix }}(p_older_than interval, p_limit integer)
-RETURNS integer
-LANGUAGE plpgsql
-VOLATILE
-SECURITY DEFINER
-SET search_path = ''
-AS $$
+{% call private_definer('public.purge_queue_history' ~ suffix, 'p_older_than interval, p_limit integer',
+                        returns='integer') %}
 DECLARE
     n integer;
     m integer;
@@ -146,13 +131,8 @@ BEGIN
     SELECT count(*) INTO m FROM gone;
     RETURN n + m;
 END
-$$;
+{% endcall %}
 
-REVOKE EXECUTE ON FUNCTION public.maintain_queue_partitions{{ suffix }}(),
-                           public.retry_failed_jobs{{ suffix }}(text, integer),
-                           public.purge_queue_history{{ suffix }}(interval, integer)
-    FROM PUBLIC, anon, authenticated;
-GRANT EXECUTE ON FUNCTION public.maintain_queue_partitions{{ suffix }}(),
-                          public.retry_failed_jobs{{ suffix }}(text, integer),
-                          public.purge_queue_history{{ suffix }}(interval, integer)
-    TO service_role;
+{{ service_role_only(['public.maintain_queue_partitions' ~ suffix ~ '()',
+                      'public.retry_failed_jobs' ~ suffix ~ '(text, integer)',
+                      'public.purge_queue_history' ~ suffix ~ '(interval, integer)']) }}

@@ -1,3 +1,4 @@
+{% from '_macros.sql' import private_definer, service_role_only -%}
 -- Enqueueing with one live job per symbol and type across pending and processing.
 --
 -- queue_refreshes{{ suffix }} does it for many pairs in one statement (the presence check);
@@ -7,13 +8,9 @@
 -- finds it gone (a claim deletes it from pending; an UPDATE of its status raises
 -- serialization_failure instead), and the whole statement runs again on a fresh snapshot,
 -- where the job is found in processing. Outcomes: queued, raised, exists.
-CREATE OR REPLACE FUNCTION public.queue_refreshes{{ suffix }}(p_symbols text[], p_data_types text[], p_priorities integer[])
-RETURNS TABLE (symbol text, data_type text, job_id bigint, outcome text)
-LANGUAGE plpgsql
-VOLATILE
-SECURITY DEFINER
-SET search_path = ''
-AS $$
+{% call private_definer('public.queue_refreshes' ~ suffix,
+                        'p_symbols text[], p_data_types text[], p_priorities integer[]',
+                        returns='TABLE (symbol text, data_type text, job_id bigint, outcome text)') %}
 #variable_conflict use_column
 DECLARE
     cfg     public.queue_config{{ suffix }};
@@ -125,16 +122,10 @@ BEGIN
       ON q.symbol = r.s AND q.data_type = r.t AND q.status IN ('pending', 'processing')
     WHERE NOT EXISTS (SELECT 1 FROM unnest(o_sym, o_type) AS d(s, t) WHERE d.s = r.s AND d.t = r.t);
 END
-$$;
+{% endcall %}
 
-CREATE OR REPLACE FUNCTION public.queue_refresh_if_not_exists{{ suffix }}(
-    p_symbol text, p_data_type text, p_priority integer,
-    OUT job_id bigint, OUT outcome text)
-LANGUAGE plpgsql
-VOLATILE
-SECURITY DEFINER
-SET search_path = ''
-AS $$
+{% call private_definer('public.queue_refresh_if_not_exists' ~ suffix,
+                        'p_symbol text, p_data_type text, p_priority integer, OUT job_id bigint, OUT outcome text') %}
 BEGIN
     IF p_symbol IS NULL OR p_data_type IS NULL OR p_priority IS NULL THEN
         RAISE EXCEPTION 'queue_refresh_if_not_exists{{ suffix }}: symbol, data type and priority are required'
@@ -148,11 +139,7 @@ BEGIN
     FROM public.queue_refreshes{{ suffix }}(ARRAY[p_symbol], ARRAY[p_data_type], ARRAY[p_priority]) AS r
     LIMIT 1;
 END
-$$;
+{% endcall %}
 
-REVOKE EXECUTE ON FUNCTION public.queue_refresh_if_not_exists{{ suffix }}(text, text, integer),
-                           public.queue_refreshes{{ suffix }}(text[], text[], integer[])
-    FROM PUBLIC, anon, authenticated;
-GRANT EXECUTE ON FUNCTION public.queue_refresh_if_not_exists{{ suffix }}(text, text, integer),
-                          public.queue_refreshes{{ suffix }}(text[], text[], integer[])
-    TO service_role;
+{{ service_role_only(['public.queue_refresh_if_not_exists' ~ suffix ~ '(text, text, integer)',
+                      'public.queue_refreshes' ~ suffix ~ '(text[], text[], integer[])']) }}

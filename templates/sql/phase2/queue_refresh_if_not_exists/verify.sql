@@ -1,11 +1,5 @@
-SELECT toolkit.check(to_regprocedure('public.queue_refresh_if_not_exists{{ suffix }}(text, text, integer)') IS NOT NULL,
-                     'queue_refresh_if_not_exists{{ suffix }} exists');
-SELECT toolkit.check(to_regprocedure('public.queue_refreshes{{ suffix }}(text[], text[], integer[])') IS NOT NULL,
-                     'queue_refreshes{{ suffix }} exists');
-SELECT toolkit.check(NOT has_function_privilege(r, f, 'EXECUTE'), r || ' cannot execute ' || f)
-FROM unnest(ARRAY['anon', 'authenticated']) AS r,
-     unnest(ARRAY['public.queue_refresh_if_not_exists{{ suffix }}(text, text, integer)',
-                  'public.queue_refreshes{{ suffix }}(text[], text[], integer[])']) AS f;
+SELECT toolkit.check_private_function('public.queue_refresh_if_not_exists{{ suffix }}(text, text, integer)');
+SELECT toolkit.check_private_function('public.queue_refreshes{{ suffix }}(text[], text[], integer[])');
 DO $$
 DECLARE
     a record;

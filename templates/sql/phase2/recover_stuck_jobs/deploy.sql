@@ -1,13 +1,8 @@
+{% from '_macros.sql' import private_definer, service_role_only -%}
 -- Jobs whose worker vanished (crashed, timed out, redeployed) sit in processing forever;
 -- past the timeout they go back to pending, or to failed once out of attempts. SKIP LOCKED:
 -- a job a live worker is completing right now is left to it.
-CREATE OR REPLACE FUNCTION public.recover_stuck_jobs{{ suffix }}()
-RETURNS integer
-LANGUAGE plpgsql
-VOLATILE
-SECURITY DEFINER
-SET search_path = ''
-AS $$
+{% call private_definer('public.recover_stuck_jobs' ~ suffix, returns='integer') %}
 DECLARE
     cfg   public.queue_config{{ suffix }};
     moved integer := 0;
@@ -50,7 +45,6 @@ BEGIN
         END;
     END LOOP;
 END
-$$;
+{% endcall %}
 
-REVOKE EXECUTE ON FUNCTION public.recover_stuck_jobs{{ suffix }}() FROM PUBLIC, anon, authenticated;
-GRANT EXECUTE ON FUNCTION public.recover_stuck_jobs{{ suffix }}() TO service_role;
+{{ service_role_only(['public.recover_stuck_jobs' ~ suffix ~ '()']) }}

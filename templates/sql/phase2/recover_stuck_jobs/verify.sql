@@ -1,7 +1,4 @@
-SELECT toolkit.check(to_regprocedure('public.recover_stuck_jobs{{ suffix }}()') IS NOT NULL, 'recover_stuck_jobs{{ suffix }} exists');
-SELECT toolkit.check(NOT has_function_privilege(r, 'public.recover_stuck_jobs{{ suffix }}()', 'EXECUTE'),
-                     r || ' cannot execute recover_stuck_jobs{{ suffix }}')
-FROM unnest(ARRAY['anon', 'authenticated']) AS r;
+SELECT toolkit.check_private_function('public.recover_stuck_jobs{{ suffix }}()');
 DO $$
 DECLARE
     job bigint;

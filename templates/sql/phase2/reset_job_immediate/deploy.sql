@@ -1,15 +1,10 @@
+{% from '_macros.sql' import private_definer, service_role_only -%}
 -- Back to pending at once, without spending an attempt: for failures that are not the job's
 -- fault (a deadlock or serialization failure while upserting its data). The API calls were
 -- made and their bytes are counted.
-CREATE OR REPLACE FUNCTION public.reset_job_immediate{{ suffix }}(p_job_id bigint, p_reason text, p_bytes bigint)
-RETURNS boolean
-LANGUAGE plpgsql
-VOLATILE
-SECURITY DEFINER
-SET enable_seqscan = off
-SET jit = off
-SET search_path = ''
-AS $$
+{% call private_definer('public.reset_job_immediate' ~ suffix,
+                        'p_job_id bigint, p_reason text, p_bytes bigint', returns='boolean',
+                        config=['enable_seqscan = off', 'jit = off']) %}
 DECLARE
     cfg   public.queue_config{{ suffix }};
     dtype text;
@@ -41,7 +36,6 @@ BEGIN
         COALESCE(p_bytes, 0), 0, 0, 0, COALESCE(freed, 0));
     RETURN true;
 END
-$$;
+{% endcall %}
 
-REVOKE EXECUTE ON FUNCTION public.reset_job_immediate{{ suffix }}(bigint, text, bigint) FROM PUBLIC, anon, authenticated;
-GRANT EXECUTE ON FUNCTION public.reset_job_immediate{{ suffix }}(bigint, text, bigint) TO service_role;
+{{ service_role_only(['public.reset_job_immediate' ~ suffix ~ '(bigint, text, bigint)']) }}

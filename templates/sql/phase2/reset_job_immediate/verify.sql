@@ -1,8 +1,4 @@
-SELECT toolkit.check(to_regprocedure('public.reset_job_immediate{{ suffix }}(bigint, text, bigint)') IS NOT NULL,
-                     'reset_job_immediate{{ suffix }} exists');
-SELECT toolkit.check(NOT has_function_privilege(r, 'public.reset_job_immediate{{ suffix }}(bigint, text, bigint)', 'EXECUTE'),
-                     r || ' cannot execute reset_job_immediate{{ suffix }}')
-FROM unnest(ARRAY['anon', 'authenticated']) AS r;
+SELECT toolkit.check_private_function('public.reset_job_immediate{{ suffix }}(bigint, text, bigint)');
 DO $$
 DECLARE
     job bigint;

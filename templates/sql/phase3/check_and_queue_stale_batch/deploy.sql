@@ -1,16 +1,12 @@
+{% from '_macros.sql' import private_definer, service_role_only -%}
 -- One symbol, several data types: which are stale, and queue those (a page view asks this
 -- through track-subscription). Every type and every identifier taken from the registry is
 -- validated before any statement runs; a type whose freshness cannot be read (a broken
 -- table) counts as stale and is logged, so a fault never leaves data silently old.
 -- A type's queued priority is its registry priority plus p_priority.
-CREATE OR REPLACE FUNCTION public.check_and_queue_stale_batch{{ suffix }}(
-    p_symbol text, p_data_types text[], p_priority integer)
-RETURNS TABLE (data_type text, stale boolean, job_id bigint, outcome text)
-LANGUAGE plpgsql
-VOLATILE
-SECURITY DEFINER
-SET search_path = ''
-AS $$
+{% call private_definer('public.check_and_queue_stale_batch' ~ suffix,
+                        'p_symbol text, p_data_types text[], p_priority integer',
+                        returns='TABLE (data_type text, stale boolean, job_id bigint, outcome text)') %}
 #variable_conflict use_column
 DECLARE
     reg      record;
@@ -91,7 +87,6 @@ BEGIN
         FROM public.queue_refreshes{{ suffix }}(q_syms, q_types, q_prios) AS q;
     END IF;
 END
-$$;
+{% endcall %}
 
-REVOKE EXECUTE ON FUNCTION public.check_and_queue_stale_batch{{ suffix }}(text, text[], integer) FROM PUBLIC, anon, authenticated;
-GRANT EXECUTE ON FUNCTION public.check_and_queue_stale_batch{{ suffix }}(text, text[], integer) TO service_role;
+{{ service_role_only(['public.check_and_queue_stale_batch' ~ suffix ~ '(text, text[], integer)']) }}

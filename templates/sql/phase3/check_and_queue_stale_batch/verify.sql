@@ -1,11 +1,4 @@
-SELECT toolkit.check(to_regprocedure('public.check_and_queue_stale_batch{{ suffix }}(text, text[], integer)') IS NOT NULL,
-                     'check_and_queue_stale_batch{{ suffix }} exists');
-SELECT toolkit.check(p.prosecdef AND 'search_path=""' = ANY (p.proconfig),
-                     'check_and_queue_stale_batch{{ suffix }} is SECURITY DEFINER with an empty search_path')
-FROM pg_proc AS p WHERE p.oid = 'public.check_and_queue_stale_batch{{ suffix }}(text, text[], integer)'::regprocedure;
-SELECT toolkit.check(NOT has_function_privilege(r, 'public.check_and_queue_stale_batch{{ suffix }}(text, text[], integer)', 'EXECUTE'),
-                     r || ' cannot execute check_and_queue_stale_batch{{ suffix }}')
-FROM unnest(ARRAY['anon', 'authenticated']) AS r;
+SELECT toolkit.check_private_function('public.check_and_queue_stale_batch{{ suffix }}(text, text[], integer)');
 DO $$
 DECLARE
     refused boolean := false;

@@ -1,14 +1,9 @@
+{% from '_macros.sql' import private_definer, service_role_only -%}
 -- "HTTP error checking": in postgres scheduler mode the processor is called through pg_net,
 -- whose answers land in net._http_response. Each new answer to the loop's last request
 -- feeds the circuit breaker: a 2xx closes it, anything else (or a transport error) counts
 -- as a failure. Without pg_net there is nothing to read.
-CREATE OR REPLACE FUNCTION public.check_processor_responses{{ suffix }}()
-RETURNS text
-LANGUAGE plpgsql
-VOLATILE
-SECURITY DEFINER
-SET search_path = ''
-AS $$
+{% call private_definer('public.check_processor_responses' ~ suffix, returns='text') %}
 DECLARE
     request bigint;
     seen    bigint;
@@ -35,7 +30,7 @@ BEGIN
     END IF;
     RETURN public.record_processor_result{{ suffix }}(false, COALESCE(failure, 'HTTP ' || status));
 END
-$$;
+{% endcall %}
 
 -- Every minute: what users are viewing right now, checked for staleness, queued.
 -- One run at a time (advisory lock 42: an overlapping run returns at once); nothing when
@@ -44,13 +39,7 @@ $$;
 -- in one type's table is logged and its pairs count as stale); stale pairs are queued in
 -- chunks of symbols, and a chunk that fails is retried symbol by symbol so that one bad
 -- symbol cannot hold back the others.
-CREATE OR REPLACE FUNCTION public.check_and_queue_stale_data_from_presence{{ suffix }}()
-RETURNS jsonb
-LANGUAGE plpgsql
-VOLATILE
-SECURITY DEFINER
-SET search_path = ''
-AS $$
+{% call private_definer('public.check_and_queue_stale_data_from_presence' ~ suffix, returns='jsonb') %}
 DECLARE
     cfg      public.queue_config{{ suffix }};
     scfg     public.staleness_config{{ suffix }};
@@ -176,11 +165,7 @@ BEGIN
     UPDATE public.staleness_state{{ suffix }} SET last_presence_run_at = pg_catalog.now(), last_presence_result = result;
     RETURN result;
 END
-$$;
+{% endcall %}
 
-REVOKE EXECUTE ON FUNCTION public.check_and_queue_stale_data_from_presence{{ suffix }}(),
-                           public.check_processor_responses{{ suffix }}()
-    FROM PUBLIC, anon, authenticated;
-GRANT EXECUTE ON FUNCTION public.check_and_queue_stale_data_from_presence{{ suffix }}(),
-                          public.check_processor_responses{{ suffix }}()
-    TO service_role;
+{{ service_role_only(['public.check_and_queue_stale_data_from_presence' ~ suffix ~ '()',
+                      'public.check_processor_responses' ~ suffix ~ '()']) }}

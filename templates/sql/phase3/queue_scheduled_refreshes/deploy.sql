@@ -1,15 +1,10 @@
+{% from '_macros.sql' import private_definer, service_role_only -%}
 -- What no viewer asks for: scheduled types (exchange market status) and a background
 -- refresh of symbols that are tracked but not viewed right now. Everything it queues has
 -- priority -1, below any viewer's request, so it only ever uses spare budget; it runs at
 -- most every scheduled_min_interval_seconds, queues at most scheduled_max_jobs, only while
 -- min_quota_headroom of both budgets is left, one run at a time (advisory lock 43).
-CREATE OR REPLACE FUNCTION public.queue_scheduled_refreshes{{ suffix }}()
-RETURNS jsonb
-LANGUAGE plpgsql
-VOLATILE
-SECURITY DEFINER
-SET search_path = ''
-AS $$
+{% call private_definer('public.queue_scheduled_refreshes' ~ suffix, returns='jsonb') %}
 DECLARE
     cfg      public.queue_config{{ suffix }};
     scfg     public.staleness_config{{ suffix }};
@@ -136,7 +131,6 @@ BEGIN
     UPDATE public.staleness_state{{ suffix }} SET last_scheduled_run_at = pg_catalog.now(), last_scheduled_result = result;
     RETURN result;
 END
-$$;
+{% endcall %}
 
-REVOKE EXECUTE ON FUNCTION public.queue_scheduled_refreshes{{ suffix }}() FROM PUBLIC, anon, authenticated;
-GRANT EXECUTE ON FUNCTION public.queue_scheduled_refreshes{{ suffix }}() TO service_role;
+{{ service_role_only(['public.queue_scheduled_refreshes' ~ suffix ~ '()']) }}

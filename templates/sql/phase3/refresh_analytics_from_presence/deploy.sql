@@ -1,3 +1,4 @@
+{% from '_macros.sql' import private_definer, service_role_only -%}
 -- Who is watching what: viewers per symbol and data type among live subscriptions, for
 -- monitoring and for prioritising. Rebuilt in place each run; symbols nobody watches any
 -- more leave the table.
@@ -14,13 +15,7 @@ ALTER TABLE public.presence_analytics{{ suffix }} ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON TABLE public.presence_analytics{{ suffix }} FROM PUBLIC, anon, authenticated, service_role;
 GRANT SELECT ON TABLE public.presence_analytics{{ suffix }} TO service_role;
 
-CREATE OR REPLACE FUNCTION public.refresh_analytics_from_presence{{ suffix }}()
-RETURNS jsonb
-LANGUAGE plpgsql
-VOLATILE
-SECURITY DEFINER
-SET search_path = ''
-AS $$
+{% call private_definer('public.refresh_analytics_from_presence' ~ suffix, returns='jsonb') %}
 DECLARE
     scfg    public.staleness_config{{ suffix }};
     upserts bigint;
@@ -51,7 +46,6 @@ BEGIN
         'watched_pairs', (SELECT count(*) FROM public.presence_analytics{{ suffix }}),
         'viewers', (SELECT COALESCE(sum(a.viewers), 0) FROM public.presence_analytics{{ suffix }} AS a));
 END
-$$;
+{% endcall %}
 
-REVOKE EXECUTE ON FUNCTION public.refresh_analytics_from_presence{{ suffix }}() FROM PUBLIC, anon, authenticated;
-GRANT EXECUTE ON FUNCTION public.refresh_analytics_from_presence{{ suffix }}() TO service_role;
+{{ service_role_only(['public.refresh_analytics_from_presence' ~ suffix ~ '()']) }}

@@ -4,9 +4,7 @@ SELECT toolkit.check((SELECT relrowsecurity FROM pg_class WHERE oid = 'public.pr
 SELECT toolkit.check(NOT has_table_privilege(r, 'public.presence_analytics{{ suffix }}', 'SELECT'),
                      r || ' cannot read presence_analytics{{ suffix }}')
 FROM unnest(ARRAY['anon', 'authenticated']) AS r;
-SELECT toolkit.check(NOT has_function_privilege(r, 'public.refresh_analytics_from_presence{{ suffix }}()', 'EXECUTE'),
-                     r || ' cannot execute refresh_analytics_from_presence{{ suffix }}')
-FROM unnest(ARRAY['anon', 'authenticated']) AS r;
+SELECT toolkit.check_private_function('public.refresh_analytics_from_presence{{ suffix }}()');
 DO $$
 BEGIN
     INSERT INTO public.active_subscriptions{{ suffix }} (user_id, symbol, data_types)

@@ -1,3 +1,4 @@
+{% from '_macros.sql' import service_role_only -%}
 -- The staleness system's settings (seeded from phases.yaml) and what its runs last did.
 CREATE TABLE public.staleness_config{{ suffix }} (
     id                              boolean PRIMARY KEY DEFAULT true CHECK (id),
@@ -46,5 +47,4 @@ ALTER TABLE public.staleness_state{{ suffix }} ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON TABLE public.staleness_config{{ suffix }}, public.staleness_state{{ suffix }}
     FROM PUBLIC, anon, authenticated, service_role;
 GRANT SELECT ON TABLE public.staleness_config{{ suffix }}, public.staleness_state{{ suffix }} TO service_role;
-REVOKE EXECUTE ON FUNCTION public.registry_identifiers_valid{{ suffix }}(text, text, text) FROM PUBLIC, anon, authenticated;
-GRANT EXECUTE ON FUNCTION public.registry_identifiers_valid{{ suffix }}(text, text, text) TO service_role;
+{{ service_role_only(['public.registry_identifiers_valid' ~ suffix ~ '(text, text, text)']) }}

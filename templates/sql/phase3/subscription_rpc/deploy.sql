@@ -1,3 +1,4 @@
+{% from '_macros.sql' import private_definer, service_role_only -%}
 -- What the track-subscription-v2 and untrack-subscription-v2 Edge Functions call: one round
 -- trip each. The per-user rate limit lives here, in Postgres, so it holds across every
 -- instance of the function; a fixed one-minute window per user, one row per user.
@@ -14,13 +15,8 @@ GRANT SELECT ON TABLE public.subscription_rate_limits{{ suffix }} TO service_rol
 -- limit, record the subscription (heartbeat), and queue whatever of it is stale. Returns
 -- {"status": "tracked" | "rate_limited" | "invalid", ...}; never raises for bad input, so the
 -- function can answer the page precisely.
-CREATE OR REPLACE FUNCTION public.track_subscription{{ suffix }}(p_user_id uuid, p_symbol text, p_data_types text[])
-RETURNS jsonb
-LANGUAGE plpgsql
-VOLATILE
-SECURITY DEFINER
-SET search_path = ''
-AS $$
+{% call private_definer('public.track_subscription' ~ suffix,
+                        'p_user_id uuid, p_symbol text, p_data_types text[]', returns='jsonb') %}
 DECLARE
     scfg    public.staleness_config{{ suffix }};
     used    integer;
@@ -69,26 +65,17 @@ BEGIN
     WHERE b.stale;
     RETURN pg_catalog.jsonb_build_object('status', 'tracked', 'symbol', p_symbol, 'data_types', types, 'queued', queued);
 END
-$$;
+{% endcall %}
 
-CREATE OR REPLACE FUNCTION public.untrack_subscription{{ suffix }}(p_user_id uuid, p_symbol text)
-RETURNS jsonb
-LANGUAGE sql
-VOLATILE
-SECURITY DEFINER
-SET search_path = ''
-AS $$
+{% call private_definer('public.untrack_subscription' ~ suffix, 'p_user_id uuid, p_symbol text',
+                        returns='jsonb', language='sql') %}
     WITH gone AS (
         DELETE FROM public.active_subscriptions{{ suffix }} AS s
         WHERE s.user_id = p_user_id AND s.symbol = p_symbol
         RETURNING 1
     )
     SELECT pg_catalog.jsonb_build_object('status', 'untracked', 'removed', (SELECT count(*) FROM gone))
-$$;
+{% endcall %}
 
-REVOKE EXECUTE ON FUNCTION public.track_subscription{{ suffix }}(uuid, text, text[]),
-                           public.untrack_subscription{{ suffix }}(uuid, text)
-    FROM PUBLIC, anon, authenticated;
-GRANT EXECUTE ON FUNCTION public.track_subscription{{ suffix }}(uuid, text, text[]),
-                          public.untrack_subscription{{ suffix }}(uuid, text)
-    TO service_role;
+{{ service_role_only(['public.track_subscription' ~ suffix ~ '(uuid, text, text[])',
+                      'public.untrack_subscription' ~ suffix ~ '(uuid, text)']) }}

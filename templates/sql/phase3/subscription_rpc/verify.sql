@@ -1,10 +1,8 @@
 SELECT toolkit.check(to_regclass('public.subscription_rate_limits{{ suffix }}') IS NOT NULL, 'subscription_rate_limits{{ suffix }} exists');
 SELECT toolkit.check((SELECT relrowsecurity FROM pg_class WHERE oid = 'public.subscription_rate_limits{{ suffix }}'::regclass),
                      'RLS on subscription_rate_limits{{ suffix }}');
-SELECT toolkit.check(NOT has_function_privilege(r, f, 'EXECUTE'), r || ' cannot execute ' || f)
-FROM unnest(ARRAY['anon', 'authenticated']) AS r,
-     unnest(ARRAY['public.track_subscription{{ suffix }}(uuid, text, text[])',
-                  'public.untrack_subscription{{ suffix }}(uuid, text)']) AS f;
+SELECT toolkit.check_private_function('public.track_subscription{{ suffix }}(uuid, text, text[])');
+SELECT toolkit.check_private_function('public.untrack_subscription{{ suffix }}(uuid, text)');
 DO $$
 DECLARE
     u uuid := '00000000-0000-4000-8000-0000000000f1';
