@@ -210,7 +210,8 @@ def test_phase_gate_passes_only_when_phases_0_to_3_are_applied(queue_db, stalene
     result, payload = _run_json(_cli(queue_db), "phase-gate", "--non-interactive")
     assert result.exit_code == 1
     assert [i for i, _ in _failed_automated(payload)] == ["phase3_applied"]
-    assert _items(payload)["phase3_applied"]["evidence"].startswith("not applied: enable_pg_net, grant_net_usage")
+    # enable_pg_net and grant_net_usage belong to the postgres scheduler mode: not asked for here.
+    assert _items(payload)["phase3_applied"]["evidence"].startswith("not applied: staleness_settings, check_and_queue")
 
 
 def test_migration_checklist_before_any_migration_fails_with_evidence(staleness_db):

@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 from tests.conftest import ROOT, Cli
+from toolkit.progress.document import NOT_APPLICABLE_MARKER
 from toolkit.textfix import repair
 
 SEED = ROOT / "tests/fixtures/PROGRESS.seed.md"
@@ -42,8 +43,12 @@ def test_sync_after_phase_0_ticks_exactly_its_applied_tasks(cli, document):
     assert "[███░░░░░░░] 29%" in bar
     assert any(b.startswith("**Overall Progress:** 4% (0/7 phases complete)") for b in changed_text)
     assert any(b.startswith("**Last Updated:**") for b in changed_text)
+    # The pg_net lines belong to the postgres scheduler mode: shown as not applicable, unticked.
+    not_applicable = [b for b in changed_text if b.endswith(NOT_APPLICABLE_MARKER)]
+    assert [b.startswith("- [ ] ") for b in not_applicable] == [True, True]
+    assert any("`pg_net`" in b for b in not_applicable) and any("USAGE ON SCHEMA net" in b for b in not_applicable)
     # Nothing else moved: exactly the owned lines changed.
-    assert len(changed) == 7, changed
+    assert len(changed) == 7 + len(not_applicable), changed
     text = document.read_text(encoding="utf-8")
     for good in ("🔴", "🟡", "░", "█", "✅/❌"):
         assert good in text

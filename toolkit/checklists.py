@@ -202,7 +202,7 @@ def check_params(plan: Plan, checklist: Checklist, data_type: str | None) -> dic
     monitor = plan.settings.monitor
     params = {
         "data_types": known,
-        "deployable_steps": json.dumps({str(p.id): [s.id for s in p.deployable_steps] for p in plan.phases}),
+        "deployable_steps": json.dumps({str(p.id): [s.id for s in plan.deployable(p)] for p in plan.phases}),
         "max_queue_depth": monitor.max_queue_depth, "min_success_rate": monitor.min_success_rate,
         "max_stale_share": monitor.max_stale_share,
     }

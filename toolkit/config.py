@@ -141,6 +141,8 @@ class Step(Strict):
     manual: bool = False
     transaction: bool = True
     planned: str | None = Field(None, min_length=1)
+    # A step that belongs to one scheduler mode only; in the other it is not applicable.
+    when: str | None = Field(None, pattern=r"^scheduler_mode == (postgres|external)$")
 
     @model_validator(mode="after")
     def _one_kind(self) -> "Step":
@@ -169,6 +171,10 @@ class Step(Strict):
     def deployable(self) -> bool:
         """Applied by the engine (the other kinds are confirmed by checklists or other commands)."""
         return self.kind == "sql" and self.available
+
+    def applies(self, settings: "Settings") -> bool:
+        """Whether the step belongs to the plan's scheduler mode (see `when`)."""
+        return self.when is None or self.when.rsplit(" ", 1)[1] == settings.scheduler_mode
 
 
 class Phase(Strict):
@@ -223,6 +229,10 @@ class Plan(Strict):
     @property
     def names(self) -> Names:
         return Names(self.settings.suffix)
+
+    def deployable(self, phase: Phase) -> list[Step]:
+        """What apply deploys of a phase in the plan's scheduler mode."""
+        return [s for s in phase.deployable_steps if s.applies(self.settings)]
 
     def data_type(self, name: str) -> DataType:
         for d in self.data_types:

@@ -13,7 +13,8 @@ from toolkit.db import Target, connect, sql_error_message
 from toolkit.errors import CheckFailed, ToolkitError
 from toolkit.queries import query
 from toolkit.render import RenderedStep, Renderer
-from toolkit.states import DEPLOYED, DRIFT, MANUAL, NEW, NOT_AVAILABLE, OTHER, StepState, classify, deployment
+from toolkit.states import (DEPLOYED, DRIFT, MANUAL, NEW, NOT_APPLICABLE, NOT_AVAILABLE, OTHER, StepState, classify,
+                            deployment)
 
 if TYPE_CHECKING:
     import psycopg
@@ -41,7 +42,8 @@ class Engine:
                     rendered: list[RenderedStep] | None = None) -> list[StepState]:
         done = ledger.entries(conn) if done is None else done
         by_id = {r.step.id: r for r in (self.renderer.phase(phase) if rendered is None else rendered)}
-        return [classify(phase.id, step, done.get((phase.id, step.id)), by_id.get(step.id)) for step in phase.steps]
+        return [classify(phase.id, step, done.get((phase.id, step.id)), by_id.get(step.id), step.applies(self.plan.settings))
+                for step in phase.steps]
 
     def plan_phase(self, phase_id: int) -> list[StepState]:
         phase = self.plan.phase(phase_id)
@@ -55,7 +57,7 @@ class Engine:
             phases = []
             for phase in self.plan.phases:
                 states = self.step_states(conn, phase, done)
-                deployable = [s for s in states if s.kind == "sql" and s.state != NOT_AVAILABLE]
+                deployable = [s for s in states if s.kind == "sql" and s.state not in (NOT_AVAILABLE, NOT_APPLICABLE)]
                 applied = [s for s in deployable if s.state in DEPLOYED]
                 phases.append({
                     "phase": phase.id,
@@ -66,6 +68,7 @@ class Engine:
                     "drift": sum(s.state == DRIFT for s in states),
                     "verified": all(s.verified for s in applied) if applied else None,
                     "not_available": sum(s.state == NOT_AVAILABLE for s in states),
+                    "not_applicable": sum(s.state == NOT_APPLICABLE for s in states),
                     "manual": sum(s.state == MANUAL for s in states),
                 })
         return {
@@ -113,7 +116,7 @@ class Engine:
     def _check_requires(self, phase: Phase, done: dict, force: bool, reason: str | None) -> str | None:
         missing = []
         for req in phase.requires:
-            needed = self.plan.phase(req).deployable_steps
+            needed = self.plan.deployable(self.plan.phase(req))
             lacking = [s.id for s in needed if (req, s.id) not in done]
             if lacking:
                 missing.append(f"phase {req} ({', '.join(lacking)} not applied)")
@@ -172,6 +175,7 @@ class Engine:
             *({"step": r.step.id, "result": "applied"} for r in todo),
             *({"step": s, "result": "changed since applied (drift): revert and apply to redeploy"} for s in drift),
             *({"step": s, "result": NOT_AVAILABLE} for s in unavailable),
+            *({"step": s, "result": NOT_APPLICABLE} for s, state in states.items() if state == NOT_APPLICABLE),
         ]
         report.seconds = round(time.perf_counter() - started, 3)
         return report
@@ -258,8 +262,8 @@ class Engine:
                 self._session(conn)
                 for s in self.step_states(conn, phase, done, rendered):
                     row = {"phase": phase.id, "step": s.step, "task": s.task}
-                    if s.state in (NOT_AVAILABLE, MANUAL, OTHER):
-                        row.update(result=s.state, message=s.note if s.state == NOT_AVAILABLE else "")
+                    if s.state in (NOT_AVAILABLE, NOT_APPLICABLE, MANUAL, OTHER):
+                        row.update(result=s.state, message=s.note if s.state in (NOT_AVAILABLE, NOT_APPLICABLE) else "")
                     elif s.state == NEW:
                         row.update(result="fail", message="not applied")
                     else:
@@ -298,7 +302,8 @@ class Engine:
                         f"{', '.join(orphans)}; their revert scripts are unknown",
                         hint="restore those steps in phases.yaml, revert, then remove them",
                     )
-                applied = [r for r in self.renderer.phase(phase) if (phase_id, r.step.id) in done]
+                # Whatever the ledger holds, in either scheduler mode, is reverted.
+                applied = [self.renderer.step(phase, s) for s in phase.deployable_steps if (phase_id, s.id) in done]
                 report = PhaseReport(phase.id, phase.title, "reverted")
                 with conn.transaction():
                     self._session(conn, drop_data=drop_data)

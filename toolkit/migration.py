@@ -77,7 +77,7 @@ class Migration:
     def _check_phases(self, conn) -> None:
         done = ledger.entries(conn)
         missing = [f"phase {p.id}" for p in self.plan.phases if p.id in PRECONDITION_PHASES
-                   and any((p.id, s.id) not in done for s in p.deployable_steps)]
+                   and any((p.id, s.id) not in done for s in self.plan.deployable(p))]
         if missing:
             raise ToolkitError(f"migration needs phases 0-4 applied; not applied: {', '.join(missing)}",
                                hint="toolkit phase apply 0..4")

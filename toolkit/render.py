@@ -85,4 +85,4 @@ class Renderer:
         )
 
     def phase(self, phase: Phase) -> list[RenderedStep]:
-        return [self.step(phase, s) for s in phase.deployable_steps]
+        return [self.step(phase, s) for s in self.loaded.plan.deployable(phase)]

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 # A step, as plan and status report it.
 NEW, APPLIED, DRIFT = "new", "applied", "changed"
 NOT_AVAILABLE, MANUAL, OTHER = "not yet available", "manual", "not deployed by apply"
+NOT_APPLICABLE = "not applicable"
 DEPLOYED = (APPLIED, DRIFT)
 
 # A phase's deployment (status, plan): how much of what apply deploys is applied.
@@ -36,9 +37,15 @@ class StepState:
     verified: bool | None = None
 
 
-def classify(phase: int, step: "Step", entry: "Entry | None", rendered: "RenderedStep | None") -> StepState:
-    """A step's state from the plan, its ledger entry and its rendering (a pure function)."""
-    if not step.available:
+def classify(phase: int, step: "Step", entry: "Entry | None", rendered: "RenderedStep | None",
+             applies: bool = True) -> StepState:
+    """A step's state from the plan, its ledger entry and its rendering (a pure function);
+    `applies`: whether the step belongs to the plan's scheduler mode."""
+    if not applies:
+        mode = (step.when or "").rsplit(" ", 1)[-1]
+        state = NOT_APPLICABLE
+        note = f"only with scheduler_mode {mode}" + (" (applied earlier: revert the phase to remove it)" if entry else "")
+    elif not step.available:
         state, note = NOT_AVAILABLE, step.planned or ""
     elif step.kind == "manual":
         state, note = MANUAL, "confirmed through a checklist"
@@ -58,7 +65,7 @@ def classify(phase: int, step: "Step", entry: "Entry | None", rendered: "Rendere
 
 
 def deployment(states: list[StepState]) -> PhaseDeployment:
-    deployable = [s for s in states if s.kind == "sql" and s.state != NOT_AVAILABLE]
+    deployable = [s for s in states if s.kind == "sql" and s.state not in (NOT_AVAILABLE, NOT_APPLICABLE)]
     applied = sum(s.state in DEPLOYED for s in deployable)
     if not deployable:
         return "not yet available"

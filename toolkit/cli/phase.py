@@ -29,7 +29,7 @@ def list_phases(ctx: typer.Context) -> None:
     plan = ctx.obj.load_plan().plan
     payload = [{
         "phase": p.id, "title": p.title, "requires": p.requires, "target": p.target,
-        "steps": len(p.steps), "sql": len(p.deployable_steps), "not_available": len(p.planned_steps),
+        "steps": len(p.steps), "sql": len(plan.deployable(p)), "not_available": len(p.planned_steps),
         "manual": sum(s.kind == "manual" for s in p.steps),
     } for p in plan.phases]
     emit(ctx.obj.json, payload, lambda c: c.print(table(None, ["phase", "title", "requires", "steps", "sql", "manual", "not yet available"], [

@@ -39,13 +39,16 @@ MIGRATION_STATUS = {
     "rolled back": "⚪ Rolled Back",
 }
 RESULT_MARKER = {"done": " ✅", "failed": " ❌", "open": " ✅/❌"}
+# A step of the other scheduler mode: unticked, and said so after the task text.
+NOT_APPLICABLE_MARKER = " _(not applicable in the chosen scheduler mode)_"
 # Cells of the migration status table, by position (a row's parts[0] is the text before the first pipe).
 TYPE_CELL, STATUS_CELL, DATE_CELL, NOTES_CELL = 1, 2, 3, 4
 TABLE_COLUMNS = 4
 
 # The task text is lazy so that a trailing result marker is split off rather than swallowed.
 _CHECKBOX = re.compile(
-    r"^(?P<indent>[ \t]*)- \[(?P<box>[ xX])\] (?P<text>.*?\S)(?P<marker> ✅/❌| ✅| ❌)?(?P<trail>[ \t]*)$"
+    r"^(?P<indent>[ \t]*)- \[(?P<box>[ xX])\] (?P<text>.*?\S)"
+    r"(?P<marker> ✅/❌| ✅| ❌| _\(not applicable in the chosen scheduler mode\)_)?(?P<trail>[ \t]*)$"
 )
 _SECTION = re.compile(r"^#{1,2} +(?P<title>.*?)\s*$")
 _PHASE_HEADING = re.compile(r"^## +Phase (?P<n>\d+):")
@@ -89,7 +92,10 @@ class _Task:
 
     def rendered(self, mark: TaskMark) -> str:
         box = "x" if mark == "done" else " "
-        marker = RESULT_MARKER[mark] if self.marker else ""
+        if mark == "not applicable":
+            marker = NOT_APPLICABLE_MARKER
+        else:
+            marker = RESULT_MARKER[mark] if self.marker and self.marker != NOT_APPLICABLE_MARKER else ""
         return f"{self.indent}- [{box}] {self.key.text}{marker}{self.trail}"
 
 

@@ -9,7 +9,7 @@ from typing import Literal
 
 from toolkit.states import PhaseStatus
 
-TaskMark = Literal["done", "failed", "open"]
+TaskMark = Literal["done", "failed", "open", "not applicable"]
 MigrationStatus = Literal["not started", "in progress", "migrated", "rolled back"]
 
 # The phase carried out once per data type; the seed lays its section out differently.

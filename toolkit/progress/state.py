@@ -13,7 +13,7 @@ from toolkit.config import Phase, Plan, Step
 from toolkit.progress.model import (
     MIGRATION_PHASE, DocumentState, MigrationRow, PhaseState, TaskKey, TaskMark, task_text,
 )
-from toolkit.states import DEPLOYED, MANUAL, RANK, STAMPS, StepState, classify, completion
+from toolkit.states import DEPLOYED, MANUAL, NOT_APPLICABLE, RANK, STAMPS, StepState, classify, completion
 
 if TYPE_CHECKING:
     import psycopg
@@ -55,11 +55,15 @@ def gather(conn: "psycopg.Connection", loaded: "LoadedPlan", root: Path) -> Fact
 
 def _states(phase: Phase, done: dict, renderer) -> list[StepState]:
     rendered = {r.step.id: r for r in renderer.phase(phase)}
-    return [classify(phase.id, s, done.get((phase.id, s.id)), rendered.get(s.id)) for s in phase.steps]
+    settings = renderer.loaded.plan.settings
+    return [classify(phase.id, s, done.get((phase.id, s.id)), rendered.get(s.id), s.applies(settings))
+            for s in phase.steps]
 
 
 def step_mark(plan: Plan, phase: Phase, step: Step, facts: Facts) -> TaskMark:
     state = facts.steps.get((phase.id, step.id))
+    if state is not None and state.state == NOT_APPLICABLE:
+        return "not applicable"
     if state is not None and state.state in DEPLOYED:
         return "done" if state.verified is True else "failed" if state.verified is False else "open"
     if state is not None and state.state == MANUAL:
@@ -83,7 +87,8 @@ def build(plan: Plan, facts: Facts, today: date) -> DocumentState:
             key = task_text(step.task)
             tasks[TaskKey(phase.id, key, None)] = marks[step.id]
             for sub in step.subtasks:
-                tasks[TaskKey(phase.id, task_text(sub), key)] = "done" if marks[step.id] == "done" else "open"
+                tasks[TaskKey(phase.id, task_text(sub), key)] = marks[step.id] if marks[step.id] in (
+                    "done", "not applicable") else "open"
         phases.append(_phase_state(plan, phase, marks, facts))
     current = next((p for p, s in zip(plan.phases, phases) if s.status != "complete"), None)
     return DocumentState(
@@ -102,7 +107,8 @@ def _phase_state(plan: Plan, phase: Phase, marks: dict[str, TaskMark], facts: Fa
         promoted = sum(s == "promoted" for s in states)
         percent = round(100 * promoted / len(states))
         return PhaseState(phase.id, completion(promoted, len(states), any(s is not None for s in states)), percent)
-    return PhaseState(phase.id, completion(done, len(marks), done > 0), round(100 * done / len(marks)))
+    counted = [m for m in marks.values() if m != "not applicable"]  # what can be done in this mode
+    return PhaseState(phase.id, completion(done, len(counted), done > 0), round(100 * done / max(len(counted), 1)))
 
 
 def _migration_row(data_type: str, row: dict | None) -> MigrationRow:

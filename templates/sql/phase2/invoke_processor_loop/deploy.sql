@@ -2,8 +2,8 @@
 -- The processor's pacemaker, called every minute by pg_cron (or by the external ticker):
 -- one caller at a time (advisory lock 44), stuck jobs recovered first, then, unless the
 -- circuit breaker is open, nothing is due, or the budget is spent, the queue processor is
--- invoked through pg_net where it exists. Without pg_net it says so, and the external
--- ticker (which called it) invokes the processor itself.
+-- invoked through pg_net in postgres scheduler mode; in external mode it says so, and the
+-- external ticker (which called it) invokes the processor itself.
 CREATE TABLE public.processor_state{{ suffix }} (
     id                   boolean     PRIMARY KEY DEFAULT true CHECK (id),
     breaker_state        text        NOT NULL DEFAULT 'closed'
@@ -69,8 +69,10 @@ DECLARE
     recovered integer;
     result    jsonb;
     probe     boolean := false;
+{%- if settings.scheduler_mode == 'postgres' %}
     key       text;
     request   bigint;
+{%- endif %}
 BEGIN
     SELECT * INTO STRICT cfg FROM public.queue_config{{ suffix }};
     IF NOT pg_catalog.pg_try_advisory_xact_lock(cfg.processor_lock_id) THEN
@@ -110,18 +112,22 @@ BEGIN
             UPDATE public.processor_state{{ suffix }}
             SET breaker_state = 'half_open', probe_started_at = pg_catalog.clock_timestamp();
         END IF;
-        IF pg_catalog.to_regnamespace('net') IS NOT NULL THEN
-            SELECT s.decrypted_secret INTO key FROM vault.decrypted_secrets AS s WHERE s.name = cfg.processor_secret_name;
-            EXECUTE 'SELECT net.http_post(url := $1, body := $2, headers := $3, timeout_milliseconds := 10000)'
-            INTO request
-            USING cfg.processor_url, pg_catalog.jsonb_build_object('trigger', 'invoke_processor_loop'),
-                  pg_catalog.jsonb_build_object('Content-Type', 'application/json',
-                                                'Authorization', 'Bearer ' || COALESCE(key, ''));
-            result := pg_catalog.jsonb_build_object('action', 'invoked', 'request_id', request, 'probe', probe);
-        ELSE
-            result := pg_catalog.jsonb_build_object('action', 'external', 'probe', probe, 'reason',
-                'pg_net is not installed here: an external ticker must call the processor at ' || cfg.processor_url);
-        END IF;
+{%- if settings.scheduler_mode == 'postgres' %}
+        -- "All in Postgres": pg_net sends the call after this transaction commits; its answer
+        -- reaches the breaker through check_processor_responses{{ suffix }}. The timeout is above the
+        -- processor's own time budget (50 s), so that a long run is not counted as a failure.
+        SELECT s.decrypted_secret INTO key FROM vault.decrypted_secrets AS s WHERE s.name = cfg.processor_secret_name;
+        EXECUTE 'SELECT net.http_post(url := $1, body := $2, headers := $3, timeout_milliseconds := 70000)'
+        INTO request
+        USING cfg.processor_url, pg_catalog.jsonb_build_object('trigger', 'invoke_processor_loop'),
+              pg_catalog.jsonb_build_object('Content-Type', 'application/json',
+                                            'Authorization', 'Bearer ' || COALESCE(key, ''));
+        result := pg_catalog.jsonb_build_object('action', 'invoked', 'request_id', request, 'probe', probe);
+{%- else %}
+        -- External scheduler mode: whoever called this (the external ticker) calls the processor.
+        result := pg_catalog.jsonb_build_object('action', 'external', 'probe', probe, 'reason',
+            'scheduler_mode external: an external ticker must call the processor at ' || cfg.processor_url);
+{%- endif %}
     END IF;
 
     result := result || pg_catalog.jsonb_build_object('recovered', recovered);

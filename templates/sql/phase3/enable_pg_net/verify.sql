@@ -1,5 +1,3 @@
-{% if settings.scheduler_mode == 'postgres' -%}
-SELECT toolkit.check(EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_net'), 'pg_net is installed');
-{%- else -%}
-SELECT toolkit.check(true, 'external scheduler mode needs no pg_net');
-{%- endif %}
+SELECT toolkit.check(to_regprocedure('net.http_post(text, jsonb, jsonb, jsonb, integer)') IS NOT NULL
+                     AND to_regclass('net._http_response') IS NOT NULL,
+                     'pg_net is installed (net.http_post and net._http_response exist)');

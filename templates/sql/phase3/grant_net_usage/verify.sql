@@ -1,5 +1,2 @@
-{% if settings.scheduler_mode == 'postgres' -%}
 SELECT toolkit.check(has_schema_privilege('postgres', 'net', 'USAGE'), 'postgres has USAGE on schema net');
-{%- else -%}
-SELECT toolkit.check(true, 'external scheduler mode needs no net grants');
-{%- endif %}
+SELECT toolkit.check(has_table_privilege('postgres', 'net._http_response', 'SELECT'), 'postgres can read net._http_response');
