@@ -78,8 +78,11 @@ def rollback(
     ctx.obj.confirm(m.target, f"rolling back {data_type}", destructive=False)
     result = m.rollback(data_type, reason=reason)
     job = result.get("legacy_job")
+    # What only a superuser could have set back (a re-created job's node) is named, not hidden.
+    differs = f"; it differs from the snapshot in {', '.join(job['differs'])}" if job and job.get("differs") else ""
     emit(ctx.obj.json, result, lambda c: c.print(
-        f"{data_type}: {styled(result['state'])}" + (f"; legacy job {job['how']} (id {job['jobid']})" if job else "")))
+        f"{data_type}: {styled(result['state'])}" + (f"; legacy job {job['how']} (id {job['jobid']})" if job else "")
+        + differs))
     ctx.obj.after_change(m.target)
 
 
