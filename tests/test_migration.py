@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from tests.conftest import ROOT, Cli
+from tests.conftest import ROOT, Cli, cron_owner, give_job_to
 from toolkit.migration import JOB_FIELDS
 
 SEED = ROOT / "tests/fixtures/PROGRESS.seed.md"
@@ -171,6 +171,34 @@ def test_a_failed_rollback_or_promotion_leaves_everything_as_before(cli, stalene
     assert state(db, "quote") == "baking" and job(db, "refresh-stock-quotes")["active"] is False
 
 
+@pytest.fixture
+def other_role(staleness_db):
+    with cron_owner(staleness_db) as name:
+        yield name
+
+
+def test_a_legacy_job_of_another_role_is_refused_before_anything_changes(cli, staleness_db, other_role):
+    db = staleness_db
+    give_job_to(db, other_role, "refresh-stock-quotes")
+    unchanged = footprint(db)
+    refused = cli("migrate", "quote")
+    assert refused.exit_code == 2, refused.output
+    assert "'refresh-stock-quotes'" in refused.stderr and f"owned by {other_role}" in refused.stderr
+    assert "dashboard" in refused.stderr
+    assert footprint(db) == unchanged and state(db, "quote") is None
+    assert job(db, "refresh-stock-quotes")["active"] is True
+
+
+def test_a_rollback_onto_a_job_another_role_took_over_is_refused(cli, staleness_db, other_role):
+    db = staleness_db
+    assert cli("migrate", "quote").exit_code == 0
+    give_job_to(db, other_role, "refresh-stock-quotes")
+    unchanged = footprint(db)
+    refused = cli("rollback", "quote", "--reason", "drill")
+    assert refused.exit_code == 2 and f"owned by {other_role}" in refused.stderr
+    assert footprint(db) == unchanged and state(db, "quote") == "baking"
+
+
 def test_a_second_command_waits_for_the_migration_lock_then_gives_up(staleness_db, project, tmp_path, monkeypatch):
     plan = project / "phases.yaml"
     plan.write_text(plan.read_text().replace("lock_timeout: 5s", "lock_timeout: 200ms"))
@@ -184,6 +212,36 @@ def test_a_second_command_waits_for_the_migration_lock_then_gives_up(staleness_d
         blocked = Cli(staleness_db, plan)("migrate", "quote")
     assert blocked.exit_code == 2 and "another migrate, promote or rollback is running" in blocked.stderr
     assert footprint(staleness_db) == unchanged
+
+
+def test_the_whole_lifecycle_runs_as_the_hosted_postgres(cli, staleness_db):
+    """migrate, monitor, rollback, the rollback drill, promote and phase revert 3 under the
+    privileges of a hosted project's postgres, which is no superuser."""
+    db = staleness_db
+    assert db.rows("SELECT current_user::text, rolsuper FROM pg_roles WHERE rolname = current_user") == [("postgres", False)]
+    before = job(db, "refresh-stock-quotes")
+
+    assert cli("migrate", "quote").exit_code == 0
+    _viewers_with_fresh_quotes(db)
+    _seed_jobs(db, 30, 0)
+    monitored = cli("--json", "monitor", "quote")
+    assert monitored.exit_code == 0 and json.loads(monitored.stdout)["verdict"] == "pass"
+    rolled_back = cli("--json", "rollback", "quote", "--reason", "drill")
+    assert rolled_back.exit_code == 0, rolled_back.output
+    assert json.loads(rolled_back.stdout)["legacy_job"]["differs"] == {}
+    assert job(db, "refresh-stock-quotes") == before
+    drill = cli("--json", "checklist", "run", "rollback-drill", "--type", "quote", "--non-interactive")
+    automated = {i["id"]: i["result"] for i in json.loads(drill.stdout)["items"] if i["kind"] == "automated"}
+    assert automated == {"legacy_job_restored": "pass", "flag_off": "pass", "no_leftover_jobs": "pass"}
+
+    assert cli("migrate", "quote").exit_code == 0
+    db.execute("UPDATE toolkit.migrations SET bake_started_at = now() - interval '25 hours'")
+    promoted = cli("promote", "quote")
+    assert promoted.exit_code == 0, promoted.output
+    assert state(db, "quote") == "promoted"
+    reverted = cli("--yes", "phase", "revert", "3")
+    assert reverted.exit_code == 0, reverted.output
+    assert db.scalar("SELECT count(*) FROM cron.job WHERE jobname LIKE 'queue-%%'") == 0
 
 
 def test_recommended_order_is_enforced_unless_overridden(cli, staleness_db):
