@@ -45,6 +45,8 @@ def test_local_up_apply_status_down(local_project):
     assert phases[3]["state"] == "not started"
     assert phases[4]["state"] == "not yet available"  # the frontend module is not built yet
     assert json.loads(status.stdout)["pg_cron"] is True
+    # The connection every command uses by default: a hosted project's postgres, no superuser.
+    assert (json.loads(status.stdout)["user"], json.loads(status.stdout)["superuser"]) == ("postgres", False)
 
     assert cli("local", "down").exit_code == 0
     stopped = cli("--json", "local", "status")

@@ -108,6 +108,7 @@ class Engine:
             "server_version": info[0],
             "database": info[1],
             "user": info[2],
+            "superuser": info[5],
             "pg_cron": info[3],
             "pg_net": info[4],
             "phases": phases,
