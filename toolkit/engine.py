@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator
 
 from toolkit import ledger
-from toolkit.config import LoadedPlan, Phase, Step
+from toolkit.config import LoadedPlan, Phase
 from toolkit.db import Target, connect, sql_error_message
 from toolkit.errors import CheckFailed, ToolkitError
 from toolkit.queries import query
@@ -158,7 +158,7 @@ class Engine:
         if not force:
             raise ToolkitError(
                 f"phase {phase.id} requires {'; '.join(missing)}",
-                hint=f"apply the required phases first, or pass --force --reason \"why\"",
+                hint="apply the required phases first, or pass --force --reason \"why\"",
             )
         if not reason:
             raise ToolkitError("--force needs --reason: the override is recorded in the history")
