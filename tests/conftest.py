@@ -1,10 +1,14 @@
 """A real PostgreSQL for the whole session: one private cluster started by the tests,
-a template database built once, and a fresh clone of it for every test that asks."""
+a template database built once, and a fresh clone of it for every test that asks.
+
+Every test connects as `postgres`, which is no superuser, as on a hosted project; only the
+cluster's build (toolkit.dev.local) and `Database.as_platform` use its superuser."""
 
 from __future__ import annotations
 
 import itertools
 import os
+from contextlib import contextmanager
 import shutil
 import signal
 import subprocess
@@ -38,6 +42,9 @@ def cluster(tmp_path_factory) -> LocalCluster:
     c = LocalCluster(home, port=free_port())
     c.up(bootstrap_example=EXAMPLE)
     watchdog = _watch(c)
+    with psycopg.connect(c.conninfo(), autocommit=True) as conn:
+        login = conn.execute("SELECT current_user::text, rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
+    assert login == ("postgres", False), f"the tests must connect as a hosted project's postgres, not {login}"
     c.create_database(TEMPLATE_DB)
     c.bootstrap_database(TEMPLATE_DB, example=EXAMPLE)
     yield c
@@ -67,6 +74,12 @@ class Database:
         with self.connect(autocommit=True) as conn:
             conn.execute(sql, params)
 
+    def as_platform(self, sql: str) -> None:
+        """Run what on a hosted project the platform does as its superuser (enabling or
+        disabling an extension from the dashboard), never what the toolkit does."""
+        with psycopg.connect(self.cluster.admin_conninfo(self.name), autocommit=True) as conn:
+            conn.execute(sql)
+
     def schema_dump(self, *schemas: str) -> str:
         state = self.cluster.state()
         args = [str(Path(state.bindir) / "pg_dump"), "--schema-only", "--no-owner", "-d", self.url]
@@ -80,6 +93,38 @@ class Database:
 
 
 _counter = itertools.count()
+
+# pg_cron revokes alter_job from PUBLIC; a hosted postgres may grant it on.
+ALTER_JOB = "cron.alter_job(bigint, text, text, text, text, boolean)"
+
+
+@contextmanager
+def cron_owner(db: Database):
+    """A role besides postgres that may own cron jobs in `db`, made as a hosted postgres can
+    (CREATEROLE, and grant options on cron); postgres may SET ROLE to it. Dropped after."""
+    name = f"cron_owner_{db.name}"
+    db.execute(f'CREATE ROLE "{name}" NOLOGIN')
+    db.execute(f'GRANT "{name}" TO postgres')
+    db.execute(f'GRANT USAGE ON SCHEMA cron TO "{name}"')
+    db.execute(f'GRANT EXECUTE ON FUNCTION {ALTER_JOB} TO "{name}"')
+    try:
+        yield name
+    finally:
+        db.execute(f'REVOKE EXECUTE ON FUNCTION {ALTER_JOB} FROM "{name}"')
+        db.execute(f'REVOKE USAGE ON SCHEMA cron FROM "{name}"')
+        db.execute(f'DROP ROLE "{name}"')
+
+
+def give_job_to(db: Database, role: str, name: str) -> None:
+    """The cron job `name` re-created by `role`, as when someone other than postgres made it."""
+    with db.connect(autocommit=True) as conn:
+        schedule, command, active = conn.execute(
+            "SELECT schedule, command, active FROM cron.job WHERE jobname = %s", [name]).fetchone()
+        conn.execute("SELECT cron.unschedule(%s::name)", [name])
+        conn.execute(f'SET ROLE "{role}"')
+        conn.execute("SELECT cron.schedule(%s, %s, %s)", [name, schedule, command])
+        if not active:
+            conn.execute("SELECT cron.alter_job(jobid, active := false) FROM cron.job WHERE jobname = %s", [name])
 
 
 def _clone(cluster: LocalCluster, template: str):

@@ -227,7 +227,7 @@ def test_migration_checklist_before_any_migration_fails_with_evidence(staleness_
 
 
 def test_cron_checks_say_when_pg_cron_is_missing(queue_db):
-    queue_db.execute("DROP EXTENSION pg_cron CASCADE")
+    queue_db.as_platform("DROP EXTENSION pg_cron CASCADE")  # disabled in the dashboard
     _, payload = _run_json(_cli(queue_db), "migration", "--type", "profile", "--non-interactive")
     assert (_items(payload)["legacy_job_inactive"]["result"], _items(payload)["legacy_job_inactive"]["evidence"]) == \
         ("fail", "pg_cron is not installed")

@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import ROOT, Cli, free_port
 from toolkit.dev.local.cluster import LocalCluster
+from toolkit.errors import ToolkitError
 
 
 @pytest.fixture
@@ -44,6 +45,8 @@ def test_local_up_apply_status_down(local_project):
     assert phases[3]["state"] == "not started"
     assert phases[4]["state"] == "not yet available"  # the frontend module is not built yet
     assert json.loads(status.stdout)["pg_cron"] is True
+    # The connection every command uses by default: a hosted project's postgres, no superuser.
+    assert (json.loads(status.stdout)["user"], json.loads(status.stdout)["superuser"]) == ("postgres", False)
 
     assert cli("local", "down").exit_code == 0
     stopped = cli("--json", "local", "status")
@@ -88,6 +91,20 @@ def test_local_cluster_has_the_supabase_layer_and_the_legacy_app(cluster):
         settings = dict(conn.execute("SELECT name, setting FROM pg_settings WHERE name IN ('listen_addresses', 'shared_preload_libraries')").fetchall())
         assert settings["listen_addresses"] == "127.0.0.1"
         assert "pg_cron" in settings["shared_preload_libraries"]
+
+
+def test_a_cluster_built_before_the_hosted_roles_is_told_to_reset(tmp_path):
+    home = tmp_path / "local"
+    home.mkdir()
+    (home / "cluster.json").write_text(json.dumps({  # the state an earlier toolkit wrote
+        "port": free_port(), "data_root": str(tmp_path / "data_root"), "password": "old", "major": 15,
+        "bindir": "/usr/lib/postgresql/15/bin", "preload": []}))
+    cluster = LocalCluster(home)
+    with pytest.raises(ToolkitError) as err:
+        cluster.conninfo()
+    assert "postgres as its superuser" in err.value.message and "toolkit local reset" in err.value.hint
+    cluster.destroy()  # what `toolkit local reset` does first
+    assert cluster.state() is None
 
 
 def test_port_in_use_is_a_clear_error(tmp_path, cluster):

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from tests.conftest import ROOT, Cli
+from tests.conftest import ROOT, Cli, cron_owner, give_job_to
 from toolkit.migration import JOB_FIELDS
 
 SEED = ROOT / "tests/fixtures/PROGRESS.seed.md"
@@ -82,22 +82,166 @@ def test_rollback_restores_the_legacy_job_exactly(cli, staleness_db, tmp_path, u
     assert "⚪ Rolled Back" in row and "stale quotes in the drill" in row
 
 
-def test_an_interrupted_migration_completes_without_repeating_steps(cli, staleness_db):
+def rename_job(db, old: str, new: str) -> None:
+    """Rename a job as a hosted postgres can (cron.job is read-only for it): unschedule, schedule again."""
+    j = job(db, old)
+    db.execute("SELECT cron.unschedule(%s::name)", [old])
+    db.execute("SELECT cron.schedule_in_database(%s, %s, %s, %s, NULL, %s)",
+               [new, j["schedule"], j["command"], j["database"], j["active"]])
+
+
+# What a failed command must leave exactly as it was: the registry, the flags and their audit,
+# every cron job, the migration states and their events.
+FOOTPRINT = """
+SELECT (SELECT string_agg(data_type, ',' ORDER BY data_type) FROM public.data_type_registry_v2) AS registry,
+       (SELECT string_agg(flag_name || '=' || enabled, ',' ORDER BY flag_name) FROM public.feature_flags) AS flags,
+       (SELECT count(*) FROM public.feature_flag_audit) AS flag_audit,
+       (SELECT string_agg(concat_ws('|', jobid, jobname, schedule, command, nodename, nodeport, database, username, active),
+                          ',' ORDER BY jobid) FROM cron.job) AS cron_jobs,
+       (SELECT string_agg(concat_ws('|', data_type, state, legacy_snapshot, bake_started_at), ',' ORDER BY data_type)
+        FROM toolkit.migrations) AS migrations,
+       (SELECT count(*) FROM toolkit.migration_events) AS migration_events
+"""
+
+
+def footprint(db) -> tuple:
+    return db.rows(FOOTPRINT)[0]
+
+
+def fail_on_state(db, failing: str) -> None:
+    """A failure injected into the database: recording `failing` as a type's state raises, after
+    every earlier part of the command (flags, cron) has run in its transaction."""
+    db.execute("CREATE FUNCTION toolkit.injected_failure() RETURNS trigger LANGUAGE plpgsql AS $$ "
+               "BEGIN IF NEW.state = TG_ARGV[0] THEN RAISE EXCEPTION 'injected failure at %', NEW.state; END IF; "
+               "RETURN NEW; END $$")
+    db.execute(f"CREATE TRIGGER injected_failure BEFORE INSERT OR UPDATE ON toolkit.migrations "
+               f"FOR EACH ROW EXECUTE FUNCTION toolkit.injected_failure('{failing}')")
+
+
+def cure(db) -> None:
+    db.execute("DROP FUNCTION toolkit.injected_failure() CASCADE")
+
+
+def test_a_failed_migration_changes_nothing_and_a_second_run_does_it_all(cli, staleness_db):
     db = staleness_db
-    db.execute("UPDATE cron.job SET jobname = 'renamed-by-someone' WHERE jobname = 'refresh-stock-quotes'")
+    rename_job(db, "refresh-stock-quotes", "renamed-by-someone")
+    unchanged = footprint(db)
     failed = cli("migrate", "quote")
     assert failed.exit_code == 2
     assert "refresh-stock-quotes" in failed.stderr and "not found" in failed.stderr
-    assert state(db, "quote") == "flag_on"  # registered and flag on happened and were kept
+    assert state(db, "quote") is None  # all or nothing: registering and the flags were undone
+    assert footprint(db) == unchanged
 
-    db.execute("UPDATE cron.job SET jobname = 'refresh-stock-quotes' WHERE jobname = 'renamed-by-someone'")
+    rename_job(db, "renamed-by-someone", "refresh-stock-quotes")
     resumed = cli("--json", "migrate", "quote")
     assert resumed.exit_code == 0, resumed.output
-    assert json.loads(resumed.stdout)["done"] == ["legacy_disabled", "baking"]
+    assert json.loads(resumed.stdout)["done"] == ["registered", "flag_on", "legacy_disabled", "baking"]
     assert len(audit(db, "use_queue_for_quote")) == 1
     assert db.rows("SELECT event, count(*) FROM toolkit.migration_events WHERE event IN ('registered', 'flag_on') "
                    "GROUP BY event ORDER BY event") == [("flag_on", 1), ("registered", 1)]
     assert job(db, "refresh-stock-quotes")["active"] is False
+
+
+def test_a_failure_after_the_flag_step_leaves_everything_as_before(cli, staleness_db):
+    db = staleness_db
+    fail_on_state(db, "legacy_disabled")  # after register, both flags, and the legacy job's pause
+    unchanged = footprint(db)
+    failed = cli("migrate", "quote")
+    assert failed.exit_code == 2 and "injected failure at legacy_disabled" in failed.stderr
+    assert footprint(db) == unchanged
+    assert job(db, "refresh-stock-quotes")["active"] is True
+
+    cure(db)
+    assert cli("migrate", "quote").exit_code == 0
+    assert state(db, "quote") == "baking"
+
+
+@pytest.mark.parametrize("command,failing", [
+    (("rollback", "quote", "--reason", "drill"), "rolled_back"),
+    (("promote", "quote", "--force", "--reason", "drill"), "promoted"),
+], ids=["rollback", "promote"])
+def test_a_failed_rollback_or_promotion_leaves_everything_as_before(cli, staleness_db, command, failing):
+    db = staleness_db
+    assert cli("migrate", "quote").exit_code == 0
+    fail_on_state(db, failing)  # rollback: after the legacy job's restore and the flag's switch
+    unchanged = footprint(db)
+    failed = cli(*command)
+    assert failed.exit_code == 2 and f"injected failure at {failing}" in failed.stderr
+    assert footprint(db) == unchanged
+    assert state(db, "quote") == "baking" and job(db, "refresh-stock-quotes")["active"] is False
+
+
+@pytest.fixture
+def other_role(staleness_db):
+    with cron_owner(staleness_db) as name:
+        yield name
+
+
+def test_a_legacy_job_of_another_role_is_refused_before_anything_changes(cli, staleness_db, other_role):
+    db = staleness_db
+    give_job_to(db, other_role, "refresh-stock-quotes")
+    unchanged = footprint(db)
+    refused = cli("migrate", "quote")
+    assert refused.exit_code == 2, refused.output
+    assert "'refresh-stock-quotes'" in refused.stderr and f"owned by {other_role}" in refused.stderr
+    assert "dashboard" in refused.stderr
+    assert footprint(db) == unchanged and state(db, "quote") is None
+    assert job(db, "refresh-stock-quotes")["active"] is True
+
+
+def test_a_rollback_onto_a_job_another_role_took_over_is_refused(cli, staleness_db, other_role):
+    db = staleness_db
+    assert cli("migrate", "quote").exit_code == 0
+    give_job_to(db, other_role, "refresh-stock-quotes")
+    unchanged = footprint(db)
+    refused = cli("rollback", "quote", "--reason", "drill")
+    assert refused.exit_code == 2 and f"owned by {other_role}" in refused.stderr
+    assert footprint(db) == unchanged and state(db, "quote") == "baking"
+
+
+def test_a_second_command_waits_for_the_migration_lock_then_gives_up(staleness_db, project, tmp_path, monkeypatch):
+    plan = project / "phases.yaml"
+    plan.write_text(plan.read_text().replace("lock_timeout: 5s", "lock_timeout: 200ms"))
+    monkeypatch.setenv("TOOLKIT_PROGRESS", str(tmp_path / "absent.md"))
+    from toolkit.config import load_plan
+
+    key = load_plan(plan).plan.settings.locks.migration
+    unchanged = footprint(staleness_db)
+    with staleness_db.connect(autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", [key])
+        blocked = Cli(staleness_db, plan)("migrate", "quote")
+    assert blocked.exit_code == 2 and "another migrate, promote or rollback is running" in blocked.stderr
+    assert footprint(staleness_db) == unchanged
+
+
+def test_the_whole_lifecycle_runs_as_the_hosted_postgres(cli, staleness_db):
+    """migrate, monitor, rollback, the rollback drill, promote and phase revert 3 under the
+    privileges of a hosted project's postgres, which is no superuser."""
+    db = staleness_db
+    assert db.rows("SELECT current_user::text, rolsuper FROM pg_roles WHERE rolname = current_user") == [("postgres", False)]
+    before = job(db, "refresh-stock-quotes")
+
+    assert cli("migrate", "quote").exit_code == 0
+    _viewers_with_fresh_quotes(db)
+    _seed_jobs(db, 30, 0)
+    monitored = cli("--json", "monitor", "quote")
+    assert monitored.exit_code == 0 and json.loads(monitored.stdout)["verdict"] == "pass"
+    rolled_back = cli("--json", "rollback", "quote", "--reason", "drill")
+    assert rolled_back.exit_code == 0, rolled_back.output
+    assert json.loads(rolled_back.stdout)["legacy_job"]["differs"] == {}
+    assert job(db, "refresh-stock-quotes") == before
+    drill = cli("--json", "checklist", "run", "rollback-drill", "--type", "quote", "--non-interactive")
+    automated = {i["id"]: i["result"] for i in json.loads(drill.stdout)["items"] if i["kind"] == "automated"}
+    assert automated == {"legacy_job_restored": "pass", "flag_off": "pass", "no_leftover_jobs": "pass"}
+
+    assert cli("migrate", "quote").exit_code == 0
+    db.execute("UPDATE toolkit.migrations SET bake_started_at = now() - interval '25 hours'")
+    promoted = cli("promote", "quote")
+    assert promoted.exit_code == 0, promoted.output
+    assert state(db, "quote") == "promoted"
+    reverted = cli("--yes", "phase", "revert", "3")
+    assert reverted.exit_code == 0, reverted.output
+    assert db.scalar("SELECT count(*) FROM cron.job WHERE jobname LIKE 'queue-%%'") == 0
 
 
 def test_recommended_order_is_enforced_unless_overridden(cli, staleness_db):

@@ -73,6 +73,7 @@ class Locks(Strict):
     scheduled_refresh: int = 43
     processor_loop: int = 44
     apply: int = 4_244_001
+    migration: int = 4_244_003
 
 
 class Timeouts(Strict):

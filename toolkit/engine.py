@@ -76,6 +76,7 @@ class Engine:
             "server_version": info[0],
             "database": info[1],
             "user": info[2],
+            "superuser": info[5],
             "pg_cron": info[3],
             "pg_net": info[4],
             "phases": phases,
@@ -125,7 +126,7 @@ class Engine:
         if not force:
             raise ToolkitError(
                 f"phase {phase.id} requires {'; '.join(missing)}",
-                hint=f"apply the required phases first, or pass --force --reason \"why\"",
+                hint="apply the required phases first, or pass --force --reason \"why\"",
             )
         if not reason:
             raise ToolkitError("--force needs --reason: the override is recorded in the history")

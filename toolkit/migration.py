@@ -3,8 +3,16 @@
     registered -> flag_on -> legacy_disabled -> baking -> promoted
                                                       \\-> rolled_back (from any state)
 
-Each transition is one transaction that does its work and records the new state, so an
-interrupted `migrate` resumes where it stopped and never repeats a step that completed.
+`migrate`, `promote` and `rollback` each run in one transaction under one advisory lock
+(settings.locks.migration): a step that fails undoes the ones before it, so the type's state,
+its registry row, its flags and its legacy cron job are as they were. A state between
+`registered` and `baking` (left by an earlier toolkit, which committed each step) is resumed
+from the next step.
+
+Everything works as a hosted project's `postgres`, which is no superuser and may only read
+`cron.job`: the legacy job is snapshotted with a SELECT and paused and restored through
+pg_cron's functions, which change only the caller's own jobs. A job owned by another role is
+therefore refused before anything changes.
 """
 
 from __future__ import annotations
@@ -27,6 +35,8 @@ if TYPE_CHECKING:
     import psycopg
 
 # The cron.job fields a rollback restores exactly (the job id changes if it had to be re-created).
+# nodename and nodeport only a superuser may set: a re-created job takes the server's
+# (cron.host and port), and a difference from the snapshot is reported, not hidden.
 JOB_FIELDS = ("jobname", "schedule", "command", "nodename", "nodeport", "database", "username", "active")
 PRECONDITION_PHASES = range(0, 5)
 FILE = "migration.sql"
@@ -106,28 +116,37 @@ class Migration:
         with connect(self.target, autocommit=True) as conn, database_errors("`toolkit phase apply 0..4` deploys what migration needs"):
             ledger.install(conn)
             self._check_phases(conn)
-            states = self.states(conn)
-            current = states.get(dt.name, {}).get("state")
-            if current in ("baking", "promoted"):
-                return {"data_type": dt.name, "state": current, "done": [], "message": f"already {current}"}
             with conn.transaction():
+                self._lock(conn)
+                states = self.states(conn)
+                current = states.get(dt.name, {}).get("state")
+                if current in ("baking", "promoted"):
+                    return {"data_type": dt.name, "state": current, "done": [], "message": f"already {current}"}
+                todo = STEPS[STEPS.index(current) + 1:] if current in STEPS else STEPS
+                if "legacy_disabled" in todo:
+                    self._legacy_job(conn, dt)  # refused here, before anything changes
                 self._check_order(conn, dt, states, out_of_order, reason)
                 if current == "rolled_back":
                     conn.execute(query("restart", FILE), {"data_type": dt.name})
                     self._event(conn, dt.name, "restart")
-                    current = None
-            start = STEPS.index(current) + 1 if current in STEPS else 0
-            for state in STEPS[start:]:
-                with conn.transaction():
-                    self._lock(conn, dt.name)
+                for state in todo:
                     STEP_ACTIONS[state](self, conn, dt)
                     self._transition(conn, dt.name, state)
-                done.append(state)
+                    done.append(state)
         return {"data_type": dt.name, "state": "baking", "done": done,
                 "message": f"{dt.name} is baking; promote after {self.plan.settings.bake_hours:g} h"}
 
-    def _lock(self, conn, data_type: str) -> None:
-        conn.execute(query("lock_state", FILE), {"data_type": data_type})
+    def _lock(self, conn) -> None:
+        """One migrate, promote or rollback at a time on the target, whatever the type: the order
+        check and the shared use_queue_system flag span types. Held until the transaction ends."""
+        import psycopg
+
+        conn.execute(query("migration_session", FILE), {"lock_timeout": self.plan.settings.timeouts.lock_timeout})
+        try:
+            conn.execute(query("lock_migrations", FILE), {"key": self.plan.settings.locks.migration})
+        except psycopg.errors.LockNotAvailable:
+            raise ToolkitError(f"another migrate, promote or rollback is running on {self.target.describe()}",
+                               hint="wait for it to finish, then run the command again") from None
 
     def _register(self, conn, dt: DataType) -> None:
         conn.execute(composed("register", FILE, **self.names), {**dt.model_dump(), "endpoints": dt.endpoints})
@@ -138,15 +157,36 @@ class Migration:
         set_flag(conn, dt.flag, True, self.actor, why)
 
     def _disable_legacy(self, conn, dt: DataType) -> None:
+        job = self._legacy_job(conn, dt)
+        conn.execute(query("save_snapshot", FILE), {"data_type": dt.name, "snapshot": Jsonb(job)})
+        conn.execute(query("deactivate", FILE), {"jobid": job["jobid"]})
+
+    def _legacy_job(self, conn, dt: DataType) -> dict:
+        """The type's legacy job as a snapshot, when the connected role may pause it."""
         if not ledger.exists(conn, "cron.job"):
             raise ToolkitError(f"pg_cron is not installed on {self.target.describe()}: cannot disable {dt.legacy_job}")
-        job = _row(conn.execute(query("legacy_job", FILE), {"name": dt.legacy_job}))
-        if job is None:
+        jobs = self._changeable_jobs(conn, dt.legacy_job, f"migrate {dt.name}")
+        if not jobs:
             raise ToolkitError(
                 f"the legacy cron job {dt.legacy_job!r} of {dt.name} was not found in cron.job",
                 hint="check `toolkit cron list` and the type's legacy_job in phases.yaml; run migrate again after")
-        conn.execute(query("save_snapshot", FILE), {"data_type": dt.name, "snapshot": Jsonb(job)})
-        conn.execute(query("deactivate", FILE), {"jobid": job["jobid"]})
+        return jobs[0]
+
+    def _changeable_jobs(self, conn, jobname: str, action: str) -> list[dict]:
+        """The jobs of that name; refused when one is another role's, since pg_cron lets a
+        non-superuser change only its own jobs and the caller must hear it before anything changes."""
+        cur = conn.execute(query("jobs_named", FILE), {"name": jobname})
+        rows = [dict(zip([c.name for c in cur.description], row)) for row in cur]
+        foreign = next((r for r in rows if not r["changeable"]), None)
+        if foreign is not None:
+            owner, caller = foreign["username"], foreign["caller"]
+            raise ToolkitError(
+                f"the cron job {jobname!r} (id {foreign['jobid']}) is owned by {owner}, not {caller}; "
+                f"pg_cron lets only its owner change it, so {action} changed nothing",
+                hint=f"have it re-created as {caller}: in the Supabase dashboard (Integrations > Cron), or as {owner}, "
+                     f"unschedule it, then schedule it again as {caller} with the same name, schedule and command; "
+                     "then run the command again")
+        return [{k: v for k, v in r.items() if k not in ("changeable", "caller")} for r in rows]
 
     def _start_bake(self, conn, dt: DataType) -> None:
         pass  # the transition's timestamp is the bake's start
@@ -154,17 +194,18 @@ class Migration:
     # -- monitor --------------------------------------------------------------------------
     def monitor(self, name: str, window_minutes: int | None = None) -> dict:
         dt = self.data_type(name)
-        m = self.plan.settings.monitor
-        window = window_minutes or m.window_minutes
+        window = window_minutes or self.plan.settings.monitor.window_minutes
         with connect(self.target, autocommit=True) as conn, database_errors("`toolkit phase apply 0..3` deploys the queue"):
             ledger.install(conn)
-            jobs = _row(conn.execute(composed("monitor_jobs", FILE, **self.names),
-                                     {"data_type": dt.name, "window": window}))
-            fresh = self._freshness(conn, dt)
-            verdict = _verdict(m, jobs, fresh)
+            verdict = self._judge(conn, dt, window)
             with conn.transaction():
                 self._event(conn, dt.name, "monitor", **verdict)
         return {"data_type": dt.name, "window_minutes": window, **verdict}
+
+    def _judge(self, conn, dt: DataType, window: int) -> dict:
+        jobs = _row(conn.execute(composed("monitor_jobs", FILE, **self.names),
+                                 {"data_type": dt.name, "window": window}))
+        return _verdict(self.plan.settings.monitor, jobs, self._freshness(conn, dt))
 
     def _freshness(self, conn, dt: DataType) -> dict:
         ids = {"table": dt.table, "ts": dt.timestamp_column, **self.names}
@@ -179,33 +220,35 @@ class Migration:
         dt = self.data_type(name)
         if force and not reason:
             raise ToolkitError("--force needs --reason: the exception is recorded")
-        with connect(self.target, autocommit=True) as conn, database_errors():
+        window = self.plan.settings.monitor.window_minutes
+        with connect(self.target, autocommit=True) as conn, database_errors("`toolkit phase apply 0..3` deploys the queue"):
             ledger.install(conn)
-            row = self.states(conn).get(dt.name)
-            if row is None or row["state"] != "baking":
-                state = row["state"] if row else "not started"
-                if state == "promoted":
-                    return {"data_type": dt.name, "state": state, "message": "already promoted"}
-                raise ToolkitError(f"{dt.name} is {state}; only a baking type can be promoted",
-                                   hint=f"toolkit migrate {dt.name}")
-        baked = datetime.now(timezone.utc) - row["bake_started_at"]
-        needed = timedelta(hours=self.plan.settings.bake_hours)
-        verdict = self.monitor(dt.name)
-        problems = []
-        if baked < needed:
-            problems.append(f"it has baked {_hours(baked)} of the {_hours(needed)} required")
-        if verdict["verdict"] != "pass":
-            problems.append(f"the monitor verdict is {verdict['verdict']} ({'; '.join(verdict['reasons'])})")
-        if problems and not force:
-            raise CheckFailed(f"{dt.name} cannot be promoted yet: {'; '.join(problems)}",
-                              hint='wait, or pass --force --reason "why"')
-        with connect(self.target, autocommit=True) as conn, database_errors():
             with conn.transaction():
-                self._lock(conn, dt.name)
+                self._lock(conn)
+                row = _row(conn.execute(query("migration_state", FILE), {"data_type": dt.name}))
+                if row is None or row["state"] != "baking":
+                    state = row["state"] if row else "not started"
+                    if state == "promoted":
+                        return {"data_type": dt.name, "state": state, "message": "already promoted"}
+                    raise ToolkitError(f"{dt.name} is {state}; only a baking type can be promoted",
+                                       hint=f"toolkit migrate {dt.name}")
+                baked = datetime.now(timezone.utc) - row["bake_started_at"]
+                needed = timedelta(hours=self.plan.settings.bake_hours)
+                verdict = self._judge(conn, dt, window)
+                problems = []
+                if baked < needed:
+                    problems.append(f"it has baked {_hours(baked)} of the {_hours(needed)} required")
+                if verdict["verdict"] != "pass":
+                    problems.append(f"the monitor verdict is {verdict['verdict']} ({'; '.join(verdict['reasons'])})")
+                if problems and not force:
+                    raise CheckFailed(f"{dt.name} cannot be promoted yet: {'; '.join(problems)}",
+                                      hint='wait, or pass --force --reason "why"')
+                self._event(conn, dt.name, "monitor", **verdict)
                 if problems:
                     self._event(conn, dt.name, "forced", reason=reason, overridden=problems)
                 self._transition(conn, dt.name, "promoted", note=reason if problems else None)
-        return {"data_type": dt.name, "state": "promoted", "overridden": problems, "monitor": verdict}
+        return {"data_type": dt.name, "state": "promoted", "overridden": problems,
+                "monitor": {"data_type": dt.name, "window_minutes": window, **verdict}}
 
     def rollback(self, name: str, *, reason: str) -> dict:
         dt = self.data_type(name)
@@ -214,7 +257,8 @@ class Migration:
         with connect(self.target, autocommit=True) as conn, database_errors():
             ledger.install(conn)
             with conn.transaction():
-                row = _row(conn.execute(query("lock_state", FILE), {"data_type": dt.name}))
+                self._lock(conn)
+                row = _row(conn.execute(query("migration_state", FILE), {"data_type": dt.name}))
                 if row is None:
                     raise ToolkitError(f"{dt.name} was never migrated; there is nothing to roll back")
                 if row["state"] == "rolled_back":
@@ -227,17 +271,22 @@ class Migration:
     def _restore_legacy(self, conn, dt: DataType, snapshot: dict | None) -> dict | None:
         if snapshot is None:
             return None  # the legacy job was never touched
-        job = _row(conn.execute(query("legacy_job_by_id", FILE), {"jobid": snapshot["jobid"]}))
-        if job is not None and job["jobname"] == snapshot["jobname"]:
-            conn.execute(query("restore_job", FILE), snapshot)
+        if not ledger.exists(conn, "cron.job"):
+            raise ToolkitError(f"pg_cron is not installed on {self.target.describe()}: "
+                               f"cannot restore {snapshot['jobname']}")
+        jobs = self._changeable_jobs(conn, snapshot["jobname"], f"rollback {dt.name}")
+        job = next((j for j in jobs if j["jobid"] == snapshot["jobid"]), jobs[0] if jobs else None)
+        if job is not None:
+            conn.execute(query("restore_job", FILE), {**snapshot, "jobid": job["jobid"]})
             jobid, how = job["jobid"], "restored"
         else:
-            # Unscheduled (or its id reused) meanwhile: scheduled again from the snapshot.
+            # Unscheduled meanwhile: scheduled again from the snapshot.
             jobid = conn.execute(query("recreate_job", FILE), snapshot).fetchone()[0]
             how = "re-created"
-        conn.execute(query("restore_node", FILE), {**snapshot, "jobid": jobid})
-        self._event(conn, dt.name, "legacy_restored", how=how, jobid=jobid)
-        return {"jobid": jobid, "how": how}
+        now = _row(conn.execute(query("job_by_id", FILE), {"jobid": jobid}))
+        differs = {f: {"snapshot": snapshot[f], "now": now[f]} for f in JOB_FIELDS if now[f] != snapshot[f]}
+        self._event(conn, dt.name, "legacy_restored", how=how, jobid=jobid, differs=differs)
+        return {"jobid": jobid, "how": how, "differs": differs}
 
 
 STEP_ACTIONS: dict[str, Callable] = {

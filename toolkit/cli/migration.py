@@ -78,7 +78,11 @@ def rollback(
     """Restore the legacy cron job exactly as it was and disable the type's flag."""
     def line(r: dict) -> str:
         job = r.get("legacy_job")
-        return f"{data_type}: {styled(r['state'])}" + (f"; legacy job {job['how']} (id {job['jobid']})" if job else "")
+        text = f"{data_type}: {styled(r['state'])}" + (f"; legacy job {job['how']} (id {job['jobid']})" if job else "")
+        # What only a superuser could have set back (a re-created job's node) is named, not hidden.
+        if job and job.get("differs"):
+            text += f"; it differs from the snapshot in {', '.join(job['differs'])}"
+        return text
     _change(ctx, f"rolling back {data_type}", lambda m: m.rollback(data_type, reason=reason), line)
 
 

@@ -5,8 +5,14 @@ SELECT data_type, state, legacy_snapshot, registered_at, flag_on_at, legacy_disa
        promoted_at, rolled_back_at, note, updated_at, updated_by
 FROM toolkit.migrations ORDER BY data_type;
 
--- name: lock_state
-SELECT state, legacy_snapshot, bake_started_at FROM toolkit.migrations WHERE data_type = %(data_type)s FOR UPDATE;
+-- name: migration_session
+SELECT set_config('lock_timeout', %(lock_timeout)s, true);
+
+-- name: lock_migrations
+SELECT pg_advisory_xact_lock(%(key)s);
+
+-- name: migration_state
+SELECT state, legacy_snapshot, bake_started_at FROM toolkit.migrations WHERE data_type = %(data_type)s;
 
 -- name: set_state
 INSERT INTO toolkit.migrations AS m (data_type, state, updated_by)
@@ -40,27 +46,32 @@ VALUES (%(name)s, %(table)s, %(key_column)s, %(timestamp_column)s, %(ttl_seconds
         %(estimated_bytes)s, %(strategy)s, %(endpoints)s, %(flag)s, %(legacy_job)s)
 ON CONFLICT (data_type) DO NOTHING;
 
--- name: legacy_job
-SELECT jobid, jobname, schedule, command, nodename, nodeport, database, username, active
-FROM cron.job WHERE jobname = %(name)s FOR UPDATE;
+-- name: jobs_named
+-- cron.job is read-only for a hosted project's postgres: jobs are read here and changed only
+-- through pg_cron's functions, which let a non-superuser change the jobs it owns and no other.
+SELECT j.jobid, j.jobname, j.schedule, j.command, j.nodename, j.nodeport, j.database, j.username, j.active,
+       j.username = current_user::text OR r.rolsuper AS changeable, current_user::text AS caller
+FROM cron.job AS j
+CROSS JOIN (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) AS r
+WHERE j.jobname = %(name)s
+ORDER BY j.jobid;
 
--- name: legacy_job_by_id
+-- name: job_by_id
 SELECT jobid, jobname, schedule, command, nodename, nodeport, database, username, active
-FROM cron.job WHERE jobid = %(jobid)s FOR UPDATE;
+FROM cron.job WHERE jobid = %(jobid)s;
 
 -- name: deactivate
 SELECT cron.alter_job(%(jobid)s, active := false);
 
 -- name: restore_job
+-- Only a superuser may name a job's owner; for the caller's own job the owner stays as it is.
 SELECT cron.alter_job(%(jobid)s, schedule := %(schedule)s, command := %(command)s, database := %(database)s,
-                      username := %(username)s, active := %(active)s);
+                      username := nullif(%(username)s::text, current_user::text), active := %(active)s);
 
 -- name: recreate_job
-SELECT cron.schedule_in_database(%(jobname)s, %(schedule)s, %(command)s, %(database)s, %(username)s, %(active)s);
-
--- name: restore_node
-UPDATE cron.job SET nodename = %(nodename)s, nodeport = %(nodeport)s
-WHERE jobid = %(jobid)s AND (nodename, nodeport) IS DISTINCT FROM (%(nodename)s, %(nodeport)s);
+-- Scheduled again in the caller's name (a superuser's: in the snapshot owner's name).
+SELECT cron.schedule_in_database(%(jobname)s, %(schedule)s, %(command)s, %(database)s,
+                                 nullif(%(username)s::text, current_user::text), %(active)s);
 
 -- name: monitor_jobs
 SELECT (SELECT count(*) FROM public.{pending} WHERE data_type = %(data_type)s) AS queue_depth,

@@ -54,7 +54,8 @@ SELECT current_setting('server_version') AS server_version,
        current_database() AS database,
        current_user AS "user",
        EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') AS pg_cron,
-       EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_net') AS pg_net;
+       EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_net') AS pg_net,
+       (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser;
 
 -- name: cron_jobs
 SELECT j.jobid, j.jobname, j.schedule, j.command, j.active, j.database, j.username,

@@ -5,6 +5,11 @@ It lives under the project's `.toolkit/local/`, listens on 127.0.0.1 only, and r
 cannot reach the project folder (a checkout under a root-only parent), the cluster's data and
 socket folders go to /var/tmp/toolkit-local/<hash of the project path>/ instead, and
 `.toolkit/local/cluster.json` records where.
+
+Its roles are a hosted project's: `supabase_admin` is the only superuser and owns what the
+platform installs; `postgres` is the project owner's login, no superuser. Everything but the
+build itself (this module) connects as `postgres` (`conninfo()`), so whatever works locally
+works under a hosted project's privileges.
 """
 
 from __future__ import annotations
@@ -34,6 +39,11 @@ PRELOADABLE = ("pg_cron", "plpgsql_check")
 # pg_cron's install script allows this database name besides cron.database_name; the test
 # suite builds its template database under it so that clones carry the cron schema.
 CRON_TEST_DATABASE = "contrib_regression"
+ADMIN_USER = "supabase_admin"   # the bootstrap superuser: builds the cluster, nothing else
+LOGIN_USER = "postgres"         # what the toolkit, the demo, the benches and the tests use
+# How the cluster is built; a state file from an older build is refused with a rebuild hint.
+# 2: the hosted role model (before it, postgres was the superuser).
+LAYOUT = 2
 
 SERVER_SETTINGS = {
     "listen_addresses": "'127.0.0.1'",
@@ -54,10 +64,12 @@ SERVER_SETTINGS = {
 class ClusterState:
     port: int
     data_root: str
-    password: str
+    password: str            # of LOGIN_USER
+    admin_password: str      # of ADMIN_USER
     major: int
     bindir: str
     preload: list[str]
+    layout: int = LAYOUT
 
     @property
     def data_dir(self) -> Path:
@@ -109,11 +121,26 @@ class LocalCluster:
 
     # -- state --------------------------------------------------------------------------
     def state(self) -> ClusterState | None:
+        """The cluster's state; one built by an older toolkit is refused, since its roles differ."""
+        state = self._stored()
+        if state is not None and state.layout < LAYOUT:
+            raise ToolkitError(
+                f"the local cluster in {self.home} was built by an earlier toolkit, with postgres as its superuser; "
+                "the local stack now has a hosted project's roles (postgres is no superuser there)",
+                hint="rebuild it with `toolkit local reset` (its data is lost)")
+        return state
+
+    def _stored(self) -> ClusterState | None:
+        """The state file as written, whatever its layout: enough to stop and remove any cluster."""
         try:
-            return ClusterState(**json.loads(self.state_file.read_text()))
+            raw = json.loads(self.state_file.read_text())
         except FileNotFoundError:
             return None
-        except (ValueError, TypeError) as exc:
+        except ValueError as exc:
+            raise ToolkitError(f"{self.state_file} is damaged ({exc}); remove it and run `toolkit local up`")
+        try:
+            return ClusterState(**{"layout": 1, "admin_password": "", **raw})
+        except TypeError as exc:
             raise ToolkitError(f"{self.state_file} is damaged ({exc}); remove it and run `toolkit local up`")
 
     def _save(self, state: ClusterState) -> None:
@@ -156,7 +183,7 @@ class LocalCluster:
 
     # -- queries -------------------------------------------------------------------------
     def pid(self) -> int | None:
-        state = self.state()
+        state = self._stored()
         if state is None:
             return None
         try:
@@ -172,10 +199,20 @@ class LocalCluster:
         return pid
 
     def conninfo(self, dbname: str = "postgres") -> str:
+        """The project owner's login, `postgres`, as the toolkit uses it on a hosted project."""
+        state = self._existing()
+        return _url(LOGIN_USER, state.password, state.port, dbname)
+
+    def admin_conninfo(self, dbname: str = "postgres") -> str:
+        """The superuser's login: for building the cluster (`toolkit local`), never for the toolkit."""
+        state = self._existing()
+        return _url(ADMIN_USER, state.admin_password, state.port, dbname)
+
+    def _existing(self) -> ClusterState:
         state = self.state()
         if state is None:
             raise ToolkitError("the local cluster does not exist yet", hint="run `toolkit local up`")
-        return f"postgresql://postgres:{state.password}@127.0.0.1:{state.port}/{dbname}?sslmode=disable"
+        return state
 
     def status(self) -> dict:
         state = self.state()
@@ -195,6 +232,7 @@ class LocalCluster:
             "preload": state.preload,
             "missing_extensions": self._missing_extensions(state),
             "home": str(self.home),
+            "user": LOGIN_USER,
             "url": self.conninfo().replace(state.password, "****"),
         }
 
@@ -217,6 +255,7 @@ class LocalCluster:
             created = True
         self._start(state)
         if created:
+            self._build_roles(state)
             self.bootstrap_database("postgres", example=bootstrap_example)
         action = "created and started" if created else "started"
         return {**self.status(), "action": action, "seconds": round(time.perf_counter() - started, 2)}
@@ -235,15 +274,15 @@ class LocalCluster:
         preload = [e for e in PRELOADABLE if bins.has_extension(e)]
         state = ClusterState(
             port=port, data_root=str(root), password=secrets.token_urlsafe(18),
-            major=bins.major, bindir=str(bins.bindir), preload=preload,
+            admin_password=secrets.token_urlsafe(18), major=bins.major, bindir=str(bins.bindir), preload=preload,
         )
         pwfile = root / "run" / "pwfile"
-        pwfile.write_text(state.password + "\n")
+        pwfile.write_text(state.admin_password + "\n")
         pwfile.chmod(0o600)
         self._own(pwfile)
         try:
             self._run(
-                [bins.program("initdb"), "-D", str(data_dir), "-U", "postgres", f"--pwfile={pwfile}",
+                [bins.program("initdb"), "-D", str(data_dir), "-U", ADMIN_USER, f"--pwfile={pwfile}",
                  "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8", "--locale=C",
                  "--no-sync", "--no-instructions"],
                 "initdb",
@@ -279,7 +318,7 @@ class LocalCluster:
             raise ToolkitError(f"the local cluster did not start: {proc.stderr.strip()}\n{tail}".strip())
 
     def down(self) -> dict:
-        state = self.state()
+        state = self._stored()
         if state is None or self.pid() is None:
             return {"action": "not running", "home": str(self.home)}
         self._run([str(Path(state.bindir) / "pg_ctl"), "-D", str(state.data_dir), "-m", "fast", "-w", "stop"],
@@ -287,7 +326,7 @@ class LocalCluster:
         return {"action": "stopped", "home": str(self.home)}
 
     def destroy(self) -> None:
-        state = self.state()
+        state = self._stored()
         self.down()
         if state is not None:
             shutil.rmtree(state.data_dir, ignore_errors=True)
@@ -301,27 +340,42 @@ class LocalCluster:
                 except OSError:
                     pass  # not empty: someone put something there; leave it
 
-    # -- databases -----------------------------------------------------------------------
-    def bootstrap_database(self, dbname: str, example: Path | None = None) -> None:
-        """The Supabase compatibility layer, the extensions present, and optionally the example app."""
+    # -- roles and databases ---------------------------------------------------------------
+    def _build_roles(self, state: ClusterState) -> None:
+        """The hosted roles, once per cluster; the bootstrap superuser is the only one left."""
         import psycopg
 
-        state = self.state()
-        assert state is not None
-        with psycopg.connect(self.conninfo(dbname), autocommit=True) as conn:
+        with psycopg.connect(self.admin_conninfo(), autocommit=True) as conn:
+            with conn.transaction():
+                conn.execute("SELECT set_config('toolkit.postgres_password', %s, true)", [state.password])
+                conn.execute((SQL_DIR / "hosted_roles.sql").read_text())
+
+    def bootstrap_database(self, dbname: str, example: Path | None = None) -> None:
+        """The platform's part of a hosted project (the Supabase compatibility layer and the
+        extensions present, built by the superuser), then optionally the example app, which
+        is the project owner's: its tables and cron jobs belong to postgres, as they do when
+        a dashboard user created them."""
+        import psycopg
+
+        state = self._existing()
+        with psycopg.connect(self.admin_conninfo(dbname), autocommit=True) as conn:
             with conn.transaction():
                 conn.execute((SQL_DIR / "supabase_compat.sql").read_text())
                 if "pg_cron" in state.preload and dbname in (CRON_DATABASE, CRON_TEST_DATABASE):
-                    conn.execute("CREATE EXTENSION IF NOT EXISTS pg_cron")
+                    conn.execute((SQL_DIR / "pg_cron.sql").read_text())
                 if "plpgsql_check" in state.preload:
                     conn.execute("CREATE EXTENSION IF NOT EXISTS plpgsql_check WITH SCHEMA extensions")
-                if example is not None:
-                    conn.execute((example / "schema.sql").read_text())
-                    cron = conn.execute("SELECT to_regnamespace('cron') IS NOT NULL").fetchone()[0]
-                    if cron:
-                        conn.execute((example / "cron_jobs.sql").read_text())
+        if example is None:
+            return
+        with psycopg.connect(self.conninfo(dbname), autocommit=True) as conn:
+            with conn.transaction():
+                conn.execute((example / "schema.sql").read_text())
+                cron = conn.execute("SELECT to_regnamespace('cron') IS NOT NULL").fetchone()[0]
+                if cron:
+                    conn.execute((example / "cron_jobs.sql").read_text())
 
     def create_database(self, dbname: str, template: str | None = None) -> None:
+        """As postgres (CREATEDB, as hosted), which then owns it: it may clone and drop it."""
         import psycopg
         from psycopg import sql
 
@@ -337,3 +391,7 @@ class LocalCluster:
 
         with psycopg.connect(self.conninfo(), autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+
+
+def _url(user: str, password: str, port: int, dbname: str) -> str:
+    return f"postgresql://{user}:{password}@127.0.0.1:{port}/{dbname}?sslmode=disable"

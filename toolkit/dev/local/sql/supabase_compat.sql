@@ -10,69 +10,33 @@
 -- behave and mean the same locally as on a hosted project. No GoTrue, no PostgREST:
 -- callers impersonate a request with SET ROLE and SET request.jwt.claims.
 --
--- Run by the superuser postgres, once per database, in one transaction. Idempotent:
--- roles are cluster-wide and may already exist (second database in the same cluster),
--- everything else is CREATE ... IF NOT EXISTS or CREATE OR REPLACE.
+-- Run by the superuser supabase_admin, once per database, in one transaction, after
+-- hosted_roles.sql built the cluster's roles. What it creates belongs to supabase_admin,
+-- as the platform's objects do on a hosted project; postgres gets the grants it has there.
+-- Idempotent: CREATE ... IF NOT EXISTS or CREATE OR REPLACE, and grants.
 
 -- -------------------------------------------------------------------------------------
--- API roles, as on hosted Supabase. Roles are shared by every database of the cluster:
--- create the missing ones, and touch an existing one only if its attributes differ, so
--- a run in a second database changes no shared catalog row.
--- -------------------------------------------------------------------------------------
-DO $$
-DECLARE
-    r record;
-BEGIN
-    FOR r IN
-        SELECT v.role_name, v.can_login, v.bypass_rls,
-               concat_ws(' ', CASE WHEN v.can_login THEN 'LOGIN' ELSE 'NOLOGIN' END, 'NOINHERIT',
-                         CASE WHEN v.bypass_rls THEN 'BYPASSRLS' ELSE 'NOBYPASSRLS' END) AS attributes
-        FROM (VALUES ('anon',          false, false),
-                     ('authenticated', false, false),
-                     ('service_role',  false, true),
-                     ('authenticator', true,  false)) AS v(role_name, can_login, bypass_rls)
-    LOOP
-        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r.role_name) THEN
-            BEGIN
-                EXECUTE format('CREATE ROLE %I %s', r.role_name, r.attributes);
-            EXCEPTION WHEN duplicate_object OR unique_violation THEN
-                -- A run in another database of the cluster created it concurrently.
-                NULL;
-            END;
-        ELSIF EXISTS (SELECT 1 FROM pg_catalog.pg_roles
-                      WHERE rolname = r.role_name
-                        AND (rolcanlogin, rolinherit, rolbypassrls)
-                            IS DISTINCT FROM (r.can_login, false, r.bypass_rls)) THEN
-            EXECUTE format('ALTER ROLE %I %s', r.role_name, r.attributes);
-        END IF;
-    END LOOP;
-END
-$$;
-
--- PostgREST logs in as authenticator and switches to the role named in the JWT.
-GRANT anon, authenticated, service_role TO authenticator;
--- Mirrors hosted projects, where postgres is no superuser and needs the membership to
--- SET ROLE to the API roles (redundant for the local superuser, but catalog-identical).
-GRANT anon, authenticated, service_role TO postgres;
-
--- -------------------------------------------------------------------------------------
--- Schemas
+-- Schemas. Hosted projects resolve unqualified extension functions (gen_random_bytes,
+-- crypt, ...) because extensions is on postgres's search_path (hosted_roles.sql).
 -- -------------------------------------------------------------------------------------
 CREATE SCHEMA IF NOT EXISTS extensions;
 CREATE SCHEMA IF NOT EXISTS auth;
+GRANT ALL ON SCHEMA extensions, auth TO postgres;
 GRANT USAGE ON SCHEMA extensions TO anon, authenticated, service_role;
 GRANT USAGE ON SCHEMA auth TO anon, authenticated, service_role;
 
 CREATE EXTENSION IF NOT EXISTS pgcrypto WITH SCHEMA extensions;
 
--- Hosted projects resolve unqualified extension functions (gen_random_bytes, crypt, ...)
--- because extensions is on the default search_path; match that for new sessions here.
-DO $$
-BEGIN
-    EXECUTE format('ALTER DATABASE %I SET search_path TO "$user", public, extensions',
-                   pg_catalog.current_database());
-END
-$$;
+-- What the platform installs in extensions stays usable (and grantable) by postgres.
+GRANT ALL ON ALL TABLES IN SCHEMA extensions TO postgres WITH GRANT OPTION;
+GRANT ALL ON ALL ROUTINES IN SCHEMA extensions TO postgres WITH GRANT OPTION;
+GRANT ALL ON ALL SEQUENCES IN SCHEMA extensions TO postgres WITH GRANT OPTION;
+ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA extensions
+    GRANT ALL ON TABLES TO postgres WITH GRANT OPTION;
+ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA extensions
+    GRANT ALL ON ROUTINES TO postgres WITH GRANT OPTION;
+ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA extensions
+    GRANT ALL ON SEQUENCES TO postgres WITH GRANT OPTION;
 
 -- -------------------------------------------------------------------------------------
 -- auth helpers, written like Supabase's own. PostgREST >= 9 sets request.jwt.claims
@@ -129,8 +93,11 @@ CREATE TABLE IF NOT EXISTS auth.users (
     created_at         timestamptz DEFAULT now(),
     raw_user_meta_data jsonb
 );
--- As on hosted projects, the API roles never read auth.users directly.
+-- As on hosted projects, the API roles never read auth.users directly; postgres may use
+-- everything in auth (app tables reference auth.users, policies call its helpers).
 REVOKE ALL ON TABLE auth.users FROM PUBLIC, anon, authenticated;
+GRANT ALL ON ALL TABLES IN SCHEMA auth TO postgres;
+GRANT ALL ON ALL ROUTINES IN SCHEMA auth TO postgres;
 
 -- -------------------------------------------------------------------------------------
 -- Vault stand-in.
@@ -205,21 +172,24 @@ BEGIN
 END
 $$;
 
--- Functions are executable by PUBLIC by default, so the revoke must name them too.
-REVOKE ALL ON SCHEMA vault FROM PUBLIC, anon, authenticated;
-REVOKE ALL ON ALL TABLES IN SCHEMA vault FROM PUBLIC, anon, authenticated;
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA vault FROM PUBLIC, anon, authenticated;
+-- The hosted grants: postgres reads and deletes secrets but writes them only through the
+-- two functions; service_role may enter the schema and nothing more. Functions are
+-- executable by PUBLIC by default, so the revoke must name them too.
+REVOKE ALL ON SCHEMA vault FROM PUBLIC, anon, authenticated, service_role;
+REVOKE ALL ON ALL TABLES IN SCHEMA vault FROM PUBLIC, anon, authenticated, service_role;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA vault FROM PUBLIC, anon, authenticated, service_role;
+GRANT USAGE ON SCHEMA vault TO postgres WITH GRANT OPTION;
 GRANT USAGE ON SCHEMA vault TO service_role;
-GRANT SELECT ON vault.secrets, vault.decrypted_secrets TO service_role;
+GRANT SELECT, DELETE, TRUNCATE ON vault.secrets, vault.decrypted_secrets TO postgres WITH GRANT OPTION;
 GRANT EXECUTE ON FUNCTION vault.create_secret(text, text, text),
                           vault.update_secret(uuid, text, text, text)
-    TO service_role;
+    TO postgres WITH GRANT OPTION;
 
 -- -------------------------------------------------------------------------------------
--- Supabase's default privileges in schema public, exactly as on a hosted project
--- (which grants them FOR ROLE postgres and supabase_admin; only postgres exists here).
--- Consequence, on purpose: a table created in public without explicit REVOKEs is
--- readable AND writable by anon, so local security tests catch the same mistakes.
+-- Supabase's default privileges in schema public, exactly as on a hosted project: for
+-- what postgres creates and for what supabase_admin creates. Consequence, on purpose: a
+-- table created in public without explicit REVOKEs is readable AND writable by anon, so
+-- local security tests catch the same mistakes.
 -- -------------------------------------------------------------------------------------
 GRANT USAGE ON SCHEMA public TO anon, authenticated, service_role;
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public
@@ -228,3 +198,9 @@ ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public
     GRANT ALL ON SEQUENCES TO anon, authenticated, service_role;
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public
     GRANT EXECUTE ON FUNCTIONS TO anon, authenticated, service_role;
+ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public
+    GRANT ALL ON TABLES TO postgres, anon, authenticated, service_role;
+ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public
+    GRANT ALL ON SEQUENCES TO postgres, anon, authenticated, service_role;
+ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA public
+    GRANT EXECUTE ON FUNCTIONS TO postgres, anon, authenticated, service_role;
