@@ -74,6 +74,10 @@ class Database:
         with self.connect(autocommit=True) as conn:
             conn.execute(sql, params)
 
+    def admin_connect(self, **kw) -> psycopg.Connection:
+        """The platform's own connection (the local superuser): for what only it may do."""
+        return psycopg.connect(self.cluster.admin_conninfo(self.name), **kw)
+
     def as_platform(self, sql: str) -> None:
         """Run what on a hosted project the platform does as its superuser (enabling or
         disabling an extension from the dashboard), never what the toolkit does."""

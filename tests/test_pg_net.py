@@ -133,10 +133,8 @@ def target():
 
 @pytest.fixture
 def net_db(db):
-    """A fresh database with the stand-in installed."""
-    with db.connect() as conn:
-        install(conn)
-        conn.commit()
+    """A fresh database with the stand-in installed (the local cluster's build puts it there)."""
+    assert db.scalar("SELECT to_regprocedure('net.http_get(text, jsonb, jsonb, integer)') IS NOT NULL")
     return db
 
 
@@ -297,7 +295,7 @@ def test_privileges_are_pg_nets_on_supabase(net_db):
     role = f"pgnet_caller_{os.getpid()}"
     net_db.execute(sql.SQL("CREATE ROLE {}").format(sql.Identifier(role)))
     try:
-        with net_db.connect() as conn:
+        with net_db.admin_connect() as conn:  # SET ROLE to a role postgres made needs membership (PG 15)
             for r in ("anon", "authenticated", "service_role", role):
                 conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(r)))
                 conn.execute("SELECT net.http_post('http://127.0.0.1:9/', '{}'::jsonb)")
@@ -311,7 +309,7 @@ def test_privileges_are_pg_nets_on_supabase(net_db):
 def test_install_is_idempotent_and_keeps_the_queue(net_db):
     request_id = net_db.scalar("SELECT net.http_get('http://127.0.0.1:9/')")
     before = net_db.schema_dump("net")
-    with net_db.connect() as conn:
+    with net_db.admin_connect() as conn:
         install(conn)
         install(conn)
         conn.commit()
@@ -320,7 +318,7 @@ def test_install_is_idempotent_and_keeps_the_queue(net_db):
 
 
 def test_install_refuses_next_to_a_real_pg_net(net_db):
-    with net_db.connect() as conn:
+    with net_db.admin_connect() as conn:
         # Stands for CREATE EXTENSION pg_net, which this machine cannot do: the catalog row
         # is all the guard reads. Rolled back below.
         conn.execute("INSERT INTO pg_extension (oid, extname, extowner, extnamespace, extrelocatable, extversion)"
@@ -333,7 +331,9 @@ def test_install_refuses_next_to_a_real_pg_net(net_db):
 
 
 def test_install_refuses_a_foreign_net_schema_and_a_non_superuser(db):
-    with db.connect() as conn:
+    before = db.schema_dump("net")
+    with db.admin_connect() as conn:
+        conn.execute("DROP SCHEMA net CASCADE")  # rolled back below
         conn.execute("CREATE SCHEMA net")
         with pytest.raises(ToolkitError, match="schema net exists .* is not the pg_net stand-in's"):
             install(conn)
@@ -344,7 +344,10 @@ def test_install_refuses_a_foreign_net_schema_and_a_non_superuser(db):
         with pytest.raises(ToolkitError, match="installs only as the local cluster's superuser"):
             install(conn)
         conn.rollback()
-    assert db.scalar("SELECT to_regnamespace('net')") is None
+    with db.connect() as conn:  # the project's own login, postgres, is no superuser either
+        with pytest.raises(ToolkitError, match="installs only as the local cluster's superuser"):
+            install(conn)
+    assert db.schema_dump("net") == before
 
 
 # -- the worker ---------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from toolkit.dev.pg_net import install as install_pg_net
 from toolkit.errors import ToolkitError
 from toolkit.dev.local.binaries import PgBinaries, find_binaries
 
@@ -365,6 +366,9 @@ class LocalCluster:
                     conn.execute((SQL_DIR / "pg_cron.sql").read_text())
                 if "plpgsql_check" in state.preload:
                     conn.execute("CREATE EXTENSION IF NOT EXISTS plpgsql_check WITH SCHEMA extensions")
+                # No pg_net package exists for this machine: its stand-in's schema net, as
+                # a project that enabled pg_net has it (the worker is started separately).
+                install_pg_net(conn)
         if example is None:
             return
         with psycopg.connect(self.conninfo(dbname), autocommit=True) as conn:
