@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -31,8 +32,12 @@ def test_local_up_apply_status_down(local_project):
     assert info["running"] and info["action"] == "created and started" and info["port"] == int(port)
     print(f"local up from nothing: {info['seconds']} s")
 
+    worker = info["pg_net_worker"]  # the pg_net stand-in's worker runs with the cluster
+    assert worker and _alive(worker)
+
     again = cli("--json", "local", "up")
     assert again.exit_code == 0 and json.loads(again.stdout)["action"] == "already running"
+    assert json.loads(again.stdout)["pg_net_worker"] == worker
 
     # Without --db-url every command targets the local cluster: the README's main job.
     assert cli("phase", "apply", "0..1").exit_code == 0
@@ -49,6 +54,7 @@ def test_local_up_apply_status_down(local_project):
     assert (json.loads(status.stdout)["user"], json.loads(status.stdout)["superuser"]) == ("postgres", False)
 
     assert cli("local", "down").exit_code == 0
+    assert not _alive(worker)
     stopped = cli("--json", "local", "status")
     assert stopped.exit_code == 1 and json.loads(stopped.stdout)["running"] is False
     unreachable = cli("status")
@@ -133,3 +139,14 @@ def test_demo_runs_the_main_job_on_a_fresh_local_stack(local_project, monkeypatc
     assert payload["queued"] == 191 and payload["completed"] == 191 and payload["due"] == 0
     assert payload["provider_calls"] == 20 * 11 + 1 + 10
     assert [p["state"] for p in payload["status"]["phases"][:4]] == ["applied"] * 4
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (exited, not yet reaped) is not alive
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False

@@ -264,7 +264,10 @@ class LoadedPlan:
 
 def load_plan(path: Path, templates: Path | None = None) -> LoadedPlan:
     """Read and validate phases.yaml; every problem is reported as FILE:LINE: message."""
-    templates = templates or path.parent / "templates"
+    if templates is None:
+        from toolkit.project import Project
+
+        templates = Project(root=path.parent, plan_file=path).templates  # beside the plan, else bundled
     plan, lines = load_model(path, Plan, "plan file (run from a project folder or pass --plan)")
     problems = _missing_scripts(plan, templates, path, lines)
     if problems:

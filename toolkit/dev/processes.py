@@ -47,11 +47,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def watchdog(*, child: int = 0, kill_group: bool = False, cleanup: list[str] | None = None) -> subprocess.Popen:
-    """Watch this process: when it dies, SIGKILL `child`'s process group (kill_group) and/or run
-    `cleanup`. The watchdog ends by itself once `child` (when given) has exited."""
+def watchdog(*, child: int = 0, kill_group: bool = False, cleanup: list[str] | None = None,
+             parent: int | None = None) -> subprocess.Popen:
+    """Watch `parent` (this process by default): when it dies, SIGKILL `child`'s process group
+    (kill_group) and/or run `cleanup`. The watchdog ends by itself once `child` (when given)
+    has exited."""
     return subprocess.Popen(
-        [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(child), "1" if kill_group else "0", *(cleanup or [])],
+        [sys.executable, "-c", _WATCHDOG, str(parent or os.getpid()), str(child), "1" if kill_group else "0",
+         *(cleanup or [])],
         start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

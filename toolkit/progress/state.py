@@ -43,7 +43,7 @@ def gather(conn: "psycopg.Connection", loaded: "LoadedPlan", root: Path) -> Fact
     done, renderer = ledger.entries(conn), Renderer(loaded)
     facts = Facts(steps={(p.id, s.step): s for p in loaded.plan.phases for s in _states(p, done, renderer)})
     results = latest_results(conn)
-    for checklist in load_all(root):
+    for checklist in load_all(root, loaded.plan):
         if checklist.ticks is not None and (checklist.name, None) in results:
             facts.checklists[(checklist.ticks.phase, checklist.ticks.step)] = results[(checklist.name, None)]
     if ledger.exists(conn, "toolkit.migrations"):

@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from toolkit.dev.local.net_worker import NetWorker
 from toolkit.dev.pg_net import install as install_pg_net
 from toolkit.errors import ToolkitError
 from toolkit.dev.local.binaries import PgBinaries, find_binaries
@@ -232,10 +233,14 @@ class LocalCluster:
             "log_file": str(state.log_file),
             "preload": state.preload,
             "missing_extensions": self._missing_extensions(state),
+            "pg_net_worker": self._net_worker(state).pid(),
             "home": str(self.home),
             "user": LOGIN_USER,
             "url": self.conninfo().replace(state.password, "****"),
         }
+
+    def _net_worker(self, state: ClusterState) -> NetWorker:
+        return NetWorker(self.home, Path(state.data_root) / "pg_net_worker.log")
 
     @staticmethod
     def _missing_extensions(state: ClusterState) -> dict[str, str]:
@@ -249,6 +254,7 @@ class LocalCluster:
         started = time.perf_counter()
         state = self.state()
         if state is not None and self.pid() is not None:
+            self._net_worker(state).ensure(self.conninfo(CRON_DATABASE), self.pid())  # supervised: replaced if gone
             return {**self.status(), "action": "already running", "seconds": 0.0}
         created = False
         if state is None or not (state.data_dir / "PG_VERSION").exists():
@@ -258,6 +264,7 @@ class LocalCluster:
         if created:
             self._build_roles(state)
             self.bootstrap_database("postgres", example=bootstrap_example)
+        self._net_worker(state).ensure(self.conninfo(CRON_DATABASE), self.pid())
         action = "created and started" if created else "started"
         return {**self.status(), "action": action, "seconds": round(time.perf_counter() - started, 2)}
 
@@ -322,6 +329,7 @@ class LocalCluster:
         state = self._stored()
         if state is None or self.pid() is None:
             return {"action": "not running", "home": str(self.home)}
+        self._net_worker(state).stop()
         self._run([str(Path(state.bindir) / "pg_ctl"), "-D", str(state.data_dir), "-m", "fast", "-w", "stop"],
                   "stopping the local cluster")
         return {"action": "stopped", "home": str(self.home)}
@@ -333,6 +341,7 @@ class LocalCluster:
             shutil.rmtree(state.data_dir, ignore_errors=True)
             shutil.rmtree(state.socket_dir, ignore_errors=True)
             state.log_file.unlink(missing_ok=True)
+            self._net_worker(state).log_file.unlink(missing_ok=True)
             self.state_file.unlink(missing_ok=True)
             root = Path(state.data_root)
             if root != self.home:  # the folder made under FALLBACK_ROOT for this cluster alone

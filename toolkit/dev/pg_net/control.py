@@ -70,9 +70,13 @@ class WorkerHandle:
 
 def start_worker(conninfo: str, *, batch_size: int = DEFAULT_BATCH_SIZE,
                  ttl_seconds: float = DEFAULT_TTL_SECONDS, poll_interval: float = DEFAULT_POLL_INTERVAL,
-                 log_file: Path | None = None, ready_timeout: float = READY_TIMEOUT) -> WorkerHandle:
+                 log_file: Path | None = None, ready_timeout: float = READY_TIMEOUT,
+                 lives_with: int | None = None) -> WorkerHandle:
     """Start a worker for the database of `conninfo` (where `install` put schema net) and
     wait until it listens for requests.
+
+    The worker ends with this process; with `lives_with` (the cluster's postmaster) it
+    outlives this process and ends with that one instead, as pg_net's worker ends with its server.
 
     batch_size and ttl_seconds are pg_net.batch_size and pg_net.ttl. The worker logs problems
     to `log_file` (a temporary file, removed on stop, when None)."""
@@ -98,8 +102,9 @@ def start_worker(conninfo: str, *, batch_size: int = DEFAULT_BATCH_SIZE,
         os.close(ready_write)
         ready_write = -1
         handle = WorkerHandle(process=process, log_file=log_file, settings=settings, _own_log=own_log)
-        atexit.register(handle.stop)
-        handle._watchdog = watchdog(child=process.pid, kill_group=True,
+        if lives_with is None:
+            atexit.register(handle.stop)
+        handle._watchdog = watchdog(child=process.pid, kill_group=True, parent=lives_with,
                                     cleanup=["rm", "-f", str(log_file)] if own_log else None)
         try:
             _wait_ready(handle, ready_read, ready_timeout)
