@@ -7,11 +7,14 @@ test run or CLI never leaves a server behind.
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import socket
 import subprocess
 import sys
+from dataclasses import dataclass, field
+from pathlib import Path
 
 _WATCHDOG = """
 import os, signal, subprocess, sys, time
@@ -74,3 +77,43 @@ def stop_group(process: subprocess.Popen, timeout: float = 5.0) -> None:
         except subprocess.TimeoutExpired:
             signal_group(process.pid, signal.SIGKILL)
             process.wait(5)
+
+
+@dataclass(kw_only=True)
+class Managed:
+    """A server this process started in a session of its own, with its log and its watchdog;
+    stop() (or leaving the `with` block) ends it."""
+
+    process: subprocess.Popen
+    log_file: Path
+    _watchdog: subprocess.Popen | None = field(default=None, repr=False)
+    _own_log: bool = field(default=False, repr=False)   # a temporary log, removed on stop
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def log(self) -> str:
+        try:
+            return self.log_file.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """SIGTERM to its process group, SIGKILL after `timeout` seconds; then the watchdog goes."""
+        stop_group(self.process, timeout)
+        if self._watchdog and self._watchdog.poll() is None:
+            self._watchdog.terminate()
+            self._watchdog.wait(5)
+        if self._own_log:
+            self.log_file.unlink(missing_ok=True)
+        atexit.unregister(self.stop)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

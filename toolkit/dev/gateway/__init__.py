@@ -14,12 +14,12 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from toolkit import edge
 from toolkit.dev.jwt import mint_jwt
-from toolkit.dev.processes import free_port, stop_group, watchdog
+from toolkit.dev.processes import Managed, free_port, watchdog
 from toolkit.errors import ToolkitError
 from toolkit.names import Names
 
@@ -44,18 +44,14 @@ def temporary_build(source: Path, names: Names) -> Path:
     return build(source, names, Path(tempfile.mkdtemp(prefix="edge-build-")) / "functions")
 
 
-@dataclass
-class EdgeServer:
-    """A running gateway; stop() (or leaving the `with` block) ends it and removes its build."""
+@dataclass(kw_only=True)
+class EdgeServer(Managed):
+    """A running gateway; stopping it also removes its build."""
 
     url: str
     port: int
     jwt_secret: str
-    process: subprocess.Popen
-    log_file: Path
     build_dir: Path
-    _watchdog: subprocess.Popen | None = field(default=None, repr=False)
-    _own_log: bool = field(default=False, repr=False)   # a temporary log, removed on stop
 
     @property
     def functions_url(self) -> str:
@@ -64,30 +60,9 @@ class EdgeServer:
     def token(self, sub: str | None = None, role: str = "service_role", ttl: int = 3600) -> str:
         return mint_jwt(self.jwt_secret, sub=sub, role=role, ttl=ttl)
 
-    def log(self) -> str:
-        try:
-            return self.log_file.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def running(self) -> bool:
-        return self.process.poll() is None
-
     def stop(self, timeout: float = 5.0) -> None:
-        stop_group(self.process, timeout)
-        if self._watchdog and self._watchdog.poll() is None:
-            self._watchdog.terminate()
-            self._watchdog.wait(5)
-        if self._own_log:
-            self.log_file.unlink(missing_ok=True)
+        super().stop(timeout)
         shutil.rmtree(self.build_dir.parent, ignore_errors=True)
-        atexit.unregister(self.stop)
-
-    def __enter__(self) -> "EdgeServer":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
 
 def serve(db_url: str, *, names: Names, port: int | None = DEFAULT_PORT, jwt_secret: str,

@@ -14,12 +14,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from toolkit.dev.pg_net.settings import (CONNINFO_ENV, DEFAULT_BATCH_SIZE, DEFAULT_POLL_INTERVAL,
                                          DEFAULT_TTL_SECONDS, Settings)
-from toolkit.dev.processes import stop_group, watchdog
+from toolkit.dev.processes import Managed, watchdog
 from toolkit.errors import ToolkitError
 
 READY_TIMEOUT = 15.0
@@ -27,45 +27,16 @@ READY_TIMEOUT = 15.0
 _ROOT = Path(__file__).resolve().parents[3]
 
 
-@dataclass
-class WorkerHandle:
-    """A running worker; stop() (or leaving the `with` block) ends it."""
+@dataclass(kw_only=True)
+class WorkerHandle(Managed):
+    """A running worker."""
 
-    process: subprocess.Popen
-    log_file: Path
     settings: Settings
-    _watchdog: subprocess.Popen | None = field(default=None, repr=False)
-    _own_log: bool = field(default=False, repr=False)   # a temporary log, removed on stop
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def running(self) -> bool:
-        return self.process.poll() is None
-
-    def log(self) -> str:
-        try:
-            return self.log_file.read_text(errors="replace")
-        except OSError:
-            return ""
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM; the worker writes the responses of the batch in flight and exits. After
         `timeout` seconds it is killed, and that batch's responses are lost."""
-        stop_group(self.process, timeout)
-        if self._watchdog and self._watchdog.poll() is None:
-            self._watchdog.terminate()
-            self._watchdog.wait(5)
-        if self._own_log:
-            self.log_file.unlink(missing_ok=True)
-        atexit.unregister(self.stop)
-
-    def __enter__(self) -> "WorkerHandle":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        super().stop(timeout)
 
 
 def start_worker(conninfo: str, *, batch_size: int = DEFAULT_BATCH_SIZE,

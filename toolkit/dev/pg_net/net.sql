@@ -227,8 +227,10 @@ RETURNS void
 LANGUAGE plpgsql
 AS $$
 BEGIN
+    -- pg_net has one worker, for pg_net.database_name; the stand-in one per database it serves.
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity AS a
-                   WHERE a.application_name = 'pg_net 0.20 worker (toolkit local stand-in)') THEN
+                   WHERE a.application_name = 'pg_net 0.20 worker (toolkit local stand-in)'
+                     AND a.datname = pg_catalog.current_database()) THEN
         RAISE EXCEPTION USING
             MESSAGE = 'the pg_net background worker is not up',
             DETAIL = 'the pg_net background worker is down due to an internal error and cannot process requests',
@@ -237,6 +239,29 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION net.check_worker_is_up() IS 'raises an exception if the pg_net background worker is not up, otherwise it doesn''t return anything';
+
+-- What every request function does once its arguments are checked: the URL with its
+-- params, queued for the worker, which the commit wakes.
+CREATE OR REPLACE FUNCTION net._enqueue(method net.http_method, url text, params jsonb, headers jsonb,
+                                        body bytea, timeout_milliseconds integer)
+RETURNS bigint
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    request_id bigint;
+BEGIN
+    INSERT INTO net.http_request_queue (method, url, headers, body, timeout_milliseconds)
+    VALUES (method,
+            net._encode_url_with_params_array(url, ARRAY(
+                SELECT net._urlencode_string(p.key) || '=' || net._urlencode_string(p.value)
+                FROM pg_catalog.jsonb_each_text(params) WITH ORDINALITY AS p(key, value, n)
+                WHERE p.value IS NOT NULL ORDER BY p.n)),
+            headers, body, timeout_milliseconds)
+    RETURNING id INTO request_id;
+    PERFORM net.wake();
+    RETURN request_id;
+END
+$$;
 
 -- The request functions: SECURITY INVOKER and executable by PUBLIC, as pg_net >= 0.12 ships
 -- them and Supabase leaves them (its grant_pg_net_access trigger changes only older versions).
@@ -250,20 +275,8 @@ CREATE OR REPLACE FUNCTION net.http_get(
 RETURNS bigint
 LANGUAGE plpgsql
 AS $$
-DECLARE
-    request_id bigint;
 BEGIN
-    INSERT INTO net.http_request_queue (method, url, headers, timeout_milliseconds)
-    VALUES ('GET',
-            net._encode_url_with_params_array(url, ARRAY(
-                SELECT net._urlencode_string(p.key) || '=' || net._urlencode_string(p.value)
-                FROM pg_catalog.jsonb_each_text(params) WITH ORDINALITY AS p(key, value, n)
-                WHERE p.value IS NOT NULL ORDER BY p.n)),
-            headers,
-            timeout_milliseconds)
-    RETURNING id INTO request_id;
-    PERFORM net.wake();
-    RETURN request_id;
+    RETURN net._enqueue('GET', url, params, headers, NULL, timeout_milliseconds);
 END
 $$;
 
@@ -278,7 +291,6 @@ RETURNS bigint
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    request_id bigint;
     content_type text;
 BEGIN
     SELECT h.value INTO content_type
@@ -293,18 +305,7 @@ BEGIN
         RAISE EXCEPTION 'Content-Type header must be "application/json"';
     END IF;
 
-    INSERT INTO net.http_request_queue (method, url, headers, body, timeout_milliseconds)
-    VALUES ('POST',
-            net._encode_url_with_params_array(url, ARRAY(
-                SELECT net._urlencode_string(p.key) || '=' || net._urlencode_string(p.value)
-                FROM pg_catalog.jsonb_each_text(params) WITH ORDINALITY AS p(key, value, n)
-                WHERE p.value IS NOT NULL ORDER BY p.n)),
-            headers,
-            pg_catalog.convert_to(body::text, 'UTF8'),
-            timeout_milliseconds)
-    RETURNING id INTO request_id;
-    PERFORM net.wake();
-    RETURN request_id;
+    RETURN net._enqueue('POST', url, params, headers, pg_catalog.convert_to(body::text, 'UTF8'), timeout_milliseconds);
 END
 $$;
 
@@ -318,21 +319,8 @@ CREATE OR REPLACE FUNCTION net.http_delete(
 RETURNS bigint
 LANGUAGE plpgsql
 AS $$
-DECLARE
-    request_id bigint;
 BEGIN
-    INSERT INTO net.http_request_queue (method, url, headers, body, timeout_milliseconds)
-    VALUES ('DELETE',
-            net._encode_url_with_params_array(url, ARRAY(
-                SELECT net._urlencode_string(p.key) || '=' || net._urlencode_string(p.value)
-                FROM pg_catalog.jsonb_each_text(params) WITH ORDINALITY AS p(key, value, n)
-                WHERE p.value IS NOT NULL ORDER BY p.n)),
-            headers,
-            pg_catalog.convert_to(body::text, 'UTF8'),
-            timeout_milliseconds)
-    RETURNING id INTO request_id;
-    PERFORM net.wake();
-    RETURN request_id;
+    RETURN net._enqueue('DELETE', url, params, headers, pg_catalog.convert_to(body::text, 'UTF8'), timeout_milliseconds);
 END
 $$;
 
