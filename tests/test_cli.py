@@ -72,3 +72,17 @@ def test_remote_target_needs_the_project_ref_typed(tmp_path):
     result = cli("--db-url", url, "phase", "revert", "1", "--drop-data")
     assert result.exit_code == 2
     assert "needs confirmation" in result.stderr and "abcdefghijklmnopqrst" in result.stderr
+
+
+def test_a_supabase_project_takes_the_hosted_scheduler_mode():
+    """pg_net exists on every Supabase project: there the processor is started all in Postgres;
+    elsewhere (the local stack) by an external ticker. Read from the URL, before connecting."""
+    cli = Cli(None, ROOT / "phases.yaml")
+    hosted = ["--db-url", "postgresql://postgres:x@db.abcdefghijklmnopqrst.supabase.co:5432/postgres"]
+    for args, postgres_mode in ((hosted, True), ([], False)):
+        phase3 = cli(*args, "phase", "render", "3")
+        assert phase3.exit_code == 0, phase3.output
+        assert ("CREATE EXTENSION IF NOT EXISTS pg_net" in phase3.stdout) is postgres_mode
+        assert ("'queue-processor_v2'" in phase3.stdout) is postgres_mode  # pg_cron's processor job
+        phase2 = cli(*args, "phase", "render", "2")
+        assert ("net.http_post" in phase2.stdout) is postgres_mode

@@ -39,7 +39,7 @@ def stack(tmp_path_factory):
     project = home.parent / "project"
     project.mkdir()
     text = (ROOT / "phases.yaml").read_text()
-    for old, new in (("  scheduler_mode: external\n", "  scheduler_mode: postgres\n"),
+    for old, new in (("  scheduler_mode: external ", "  scheduler_mode: postgres "),
                      ("  # processor_url:", f"  processor_url: http://127.0.0.1:{gateway_port}/functions/v1/"
                                             "queue-processor-v2\n  # was processor_url:")):
         assert old in text

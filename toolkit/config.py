@@ -94,7 +94,10 @@ class Settings(Strict):
     # Default: the local gateway's URL of the plan's queue-processor function.
     processor_url: str = Field("", pattern=r"^(https?://\S+)?$")
     market_data_base_url: str = "https://financialmodelingprep.com/stable"
+    # Who starts the queue processor: pg_cron through pg_net ("postgres"), or an external
+    # ticker ("external"). On a Supabase project, where pg_net exists, hosted_scheduler_mode.
     scheduler_mode: Literal["postgres", "external"] = "external"
+    hosted_scheduler_mode: Literal["postgres", "external"] = "postgres"
     bake_hours: float = Field(24, gt=0)
     monitor: Monitor = Monitor()
 
@@ -230,6 +233,13 @@ class Plan(Strict):
     @property
     def names(self) -> Names:
         return Names(self.settings.suffix)
+
+    def for_target(self, hosted: bool) -> "Plan":
+        """The plan as it applies to a target: a Supabase project takes hosted_scheduler_mode."""
+        mode = self.settings.hosted_scheduler_mode if hosted else self.settings.scheduler_mode
+        if mode == self.settings.scheduler_mode:
+            return self
+        return self.model_copy(update={"settings": self.settings.model_copy(update={"scheduler_mode": mode})})
 
     def deployable(self, phase: Phase) -> list[Step]:
         """What apply deploys of a phase in the plan's scheduler mode."""

@@ -37,8 +37,18 @@ class AppContext:
             from toolkit.config import load_plan
 
             project = self.project
-            self._plan = load_plan(project.plan_file, project.templates)
+            loaded = load_plan(project.plan_file, project.templates)
+            loaded.plan = loaded.plan.for_target(hosted=self._hosted())
+            self._plan = loaded
         return self._plan
+
+    def _hosted(self) -> bool:
+        """Whether --db-url names a Supabase project (read from the URL, no connection)."""
+        if not self.db_url:
+            return False
+        from toolkit.db import target_from_url
+
+        return target_from_url(self.db_url).project_ref is not None
 
     def cluster(self, port: int | None = None) -> "LocalCluster":
         from toolkit.dev.local.cluster import LocalCluster
