@@ -24,6 +24,7 @@ import pytest
 from tests.conftest import ROOT, Cli, _clone, free_port
 from tests.queue_helpers import unlimited
 from toolkit import edge
+from toolkit.dev.processes import alive
 from toolkit.config import load_plan
 from toolkit.dev import gateway
 from toolkit.dev.jwt import local_jwt_secret, mint_jwt
@@ -453,7 +454,7 @@ def test_server_listens_on_loopback_only_and_stops(edge_db):
         assert all("127.0.0.1:" in line for line in listening)
         pid = s.process.pid
     assert s.process.poll() is not None
-    assert not _alive(pid)
+    assert not alive(pid)
 
 
 def test_server_dies_with_a_process_that_dies_without_cleanup(edge_db):
@@ -468,22 +469,11 @@ def test_server_dies_with_a_process_that_dies_without_cleanup(edge_db):
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)
     pid = int(out.stdout.strip())
     deadline = time.monotonic() + 10
-    while _alive(pid) and time.monotonic() < deadline:
+    while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not _alive(pid)
+    assert not alive(pid)
 
 
 def _has(tool: str) -> bool:
     return any((Path(p) / tool).exists() for p in os.environ.get("PATH", "").split(os.pathsep))
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie (exited, not yet reaped by its parent) is not alive.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError:
-        return False

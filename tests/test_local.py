@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import psycopg
 import pytest
 
 from tests.conftest import ROOT, Cli, free_port
+from toolkit.dev.processes import alive
 from toolkit.dev.local.cluster import LocalCluster
 from toolkit.errors import ToolkitError
 
@@ -33,7 +33,7 @@ def test_local_up_apply_status_down(local_project):
     print(f"local up from nothing: {info['seconds']} s")
 
     worker = info["pg_net_worker"]  # the pg_net stand-in's worker runs with the cluster
-    assert worker and _alive(worker)
+    assert worker and alive(worker)
 
     again = cli("--json", "local", "up")
     assert again.exit_code == 0 and json.loads(again.stdout)["action"] == "already running"
@@ -54,7 +54,7 @@ def test_local_up_apply_status_down(local_project):
     assert (json.loads(status.stdout)["user"], json.loads(status.stdout)["superuser"]) == ("postgres", False)
 
     assert cli("local", "down").exit_code == 0
-    assert not _alive(worker)
+    assert not alive(worker)
     stopped = cli("--json", "local", "status")
     assert stopped.exit_code == 1 and json.loads(stopped.stdout)["running"] is False
     unreachable = cli("status")
@@ -140,13 +140,3 @@ def test_demo_runs_the_main_job_on_a_fresh_local_stack(local_project, monkeypatc
     assert payload["provider_calls"] == 20 * 11 + 1 + 10
     assert [p["state"] for p in payload["status"]["phases"][:4]] == ["applied"] * 4
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie (exited, not yet reaped) is not alive
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError:
-        return False

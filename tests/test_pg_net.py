@@ -26,7 +26,7 @@ import pytest
 from psycopg import sql
 
 from toolkit.dev.pg_net import APPLICATION_NAME, install, start_worker
-from toolkit.dev.processes import free_port
+from toolkit.dev.processes import alive, free_port
 from toolkit.errors import ToolkitError
 
 POLL = 0.2  # the workers' idle poll interval here
@@ -565,26 +565,14 @@ def test_the_worker_dies_with_the_process_that_started_it(net_db):
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait(5)
         deadline = time.monotonic() + 10
-        while _alive(pid) and time.monotonic() < deadline:
+        while alive(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not _alive(pid)
+        assert not alive(pid)
     finally:
         if parent.poll() is None:
             parent.kill()
             parent.wait(5)
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie (not reaped yet by its dead parent's reaper) counts as gone.
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def test_a_request_url_keeps_its_params_on_the_wire(net_db, target, worker):

@@ -61,6 +61,26 @@ def watchdog(*, child: int = 0, kill_group: bool = False, cleanup: list[str] | N
         start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def alive(pid: int) -> bool:
+    """Running, and not a zombie (exited, waiting to be reaped); a child of this process that
+    exited is reaped here."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass  # not this process's child
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # another user's: alive
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def signal_group(pid: int, sig: int) -> None:
     try:
         os.killpg(pid, sig)

@@ -11,6 +11,8 @@ import signal
 import time
 from pathlib import Path
 
+from toolkit.dev.processes import alive
+
 PID_FILE = "pg_net_worker.pid"
 
 
@@ -24,7 +26,7 @@ class NetWorker:
             pid = int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
             return None
-        return pid if _alive(pid) else None
+        return pid if alive(pid) else None
 
     def ensure(self, conninfo: str, postmaster: int) -> int:
         """The worker's pid, started now if it is not running (a crashed one is replaced)."""
@@ -48,19 +50,7 @@ class NetWorker:
                 return
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
-                if not _alive(pid):
+                if not alive(pid):
                     return
                 time.sleep(0.05)
 
-
-def _alive(pid: int) -> bool:
-    """Running, and not a zombie (a worker this process started is reaped here)."""
-    try:
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
-    except ChildProcessError:
-        pass  # started by another process (a former `toolkit local up`)
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except (OSError, IndexError):
-        return False
