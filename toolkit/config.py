@@ -245,12 +245,6 @@ class Plan(Strict):
         """What apply deploys of a phase in the plan's scheduler mode."""
         return [s for s in phase.deployable_steps if s.applies(self.settings)]
 
-    def data_type(self, name: str) -> DataType:
-        for d in self.data_types:
-            if d.name == name:
-                return d
-        raise ConfigError([f"unknown data type {name!r}; one of: {', '.join(d.name for d in self.data_types)}"])
-
     def phase(self, phase_id: int) -> Phase:
         for p in self.phases:
             if p.id == phase_id:
