@@ -13,8 +13,8 @@ from toolkit.db import Target, connect, sql_error_message
 from toolkit.errors import CheckFailed, ToolkitError
 from toolkit.queries import query
 from toolkit.render import RenderedStep, Renderer
-from toolkit.states import (DEPLOYED, DRIFT, MANUAL, NEW, NOT_APPLICABLE, NOT_AVAILABLE, OTHER, StepState, classify,
-                            deployment)
+from toolkit.states import (DEPLOYED, DRIFT, MANUAL, NEW, NOT_APPLICABLE, NOT_AVAILABLE, OTHER, StepState,
+                            deployable, deployment, phase_states)
 
 if TYPE_CHECKING:
     import psycopg
@@ -41,9 +41,8 @@ class Engine:
     def step_states(self, conn: "psycopg.Connection", phase: Phase, done: dict | None = None,
                     rendered: list[RenderedStep] | None = None) -> list[StepState]:
         done = ledger.entries(conn) if done is None else done
-        by_id = {r.step.id: r for r in (self.renderer.phase(phase) if rendered is None else rendered)}
-        return [classify(phase.id, step, done.get((phase.id, step.id)), by_id.get(step.id), step.applies(self.plan.settings))
-                for step in phase.steps]
+        rendered = self.renderer.phase(phase) if rendered is None else rendered
+        return phase_states(phase, done, rendered, self.plan.settings)
 
     def plan_phase(self, phase_id: int) -> list[StepState]:
         phase = self.plan.phase(phase_id)
@@ -57,14 +56,14 @@ class Engine:
             phases = []
             for phase in self.plan.phases:
                 states = self.step_states(conn, phase, done)
-                deployable = [s for s in states if s.kind == "sql" and s.state not in (NOT_AVAILABLE, NOT_APPLICABLE)]
-                applied = [s for s in deployable if s.state in DEPLOYED]
+                to_deploy = deployable(states)
+                applied = [s for s in to_deploy if s.state in DEPLOYED]
                 phases.append({
                     "phase": phase.id,
                     "title": phase.title,
                     "state": deployment(states),
                     "applied": len(applied),
-                    "deployable": len(deployable),
+                    "deployable": len(to_deploy),
                     "drift": sum(s.state == DRIFT for s in states),
                     "verified": all(s.verified for s in applied) if applied else None,
                     "not_available": sum(s.state == NOT_AVAILABLE for s in states),

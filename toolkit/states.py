@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from toolkit.config import Step
+    from toolkit.config import Phase, Settings, Step
     from toolkit.ledger import Entry
     from toolkit.render import RenderedStep
 
@@ -64,14 +64,26 @@ def classify(phase: int, step: "Step", entry: "Entry | None", rendered: "Rendere
     )
 
 
+def phase_states(phase: "Phase", done: dict, rendered: "list[RenderedStep]", settings: "Settings") -> list[StepState]:
+    """Every step of a phase classified, from the ledger entries and the phase's rendering."""
+    by_id = {r.step.id: r for r in rendered}
+    return [classify(phase.id, s, done.get((phase.id, s.id)), by_id.get(s.id), s.applies(settings))
+            for s in phase.steps]
+
+
+def deployable(states: list[StepState]) -> list[StepState]:
+    """The steps apply deploys in this mode, whether applied yet or not."""
+    return [s for s in states if s.kind == "sql" and s.state not in (NOT_AVAILABLE, NOT_APPLICABLE)]
+
+
 def deployment(states: list[StepState]) -> PhaseDeployment:
-    deployable = [s for s in states if s.kind == "sql" and s.state not in (NOT_AVAILABLE, NOT_APPLICABLE)]
-    applied = sum(s.state in DEPLOYED for s in deployable)
-    if not deployable:
+    deployable_ = deployable(states)
+    applied = sum(s.state in DEPLOYED for s in deployable_)
+    if not deployable_:
         return "not yet available"
     if applied == 0:
         return "not started"
-    return "applied" if applied == len(deployable) else "in progress"
+    return "applied" if applied == len(deployable_) else "in progress"
 
 
 def completion(done: int, total: int, started: bool) -> PhaseStatus:

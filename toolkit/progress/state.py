@@ -13,7 +13,7 @@ from toolkit.config import Phase, Plan, Step
 from toolkit.progress.model import (
     MIGRATION_PHASE, DocumentState, MigrationRow, PhaseState, TaskKey, TaskMark, task_text,
 )
-from toolkit.states import DEPLOYED, MANUAL, NOT_APPLICABLE, RANK, STAMPS, StepState, classify, completion
+from toolkit.states import DEPLOYED, MANUAL, NOT_APPLICABLE, RANK, STAMPS, StepState, completion, phase_states
 
 if TYPE_CHECKING:
     import psycopg
@@ -41,7 +41,8 @@ def gather(conn: "psycopg.Connection", loaded: "LoadedPlan", root: Path) -> Fact
     from toolkit.render import Renderer
 
     done, renderer = ledger.entries(conn), Renderer(loaded)
-    facts = Facts(steps={(p.id, s.step): s for p in loaded.plan.phases for s in _states(p, done, renderer)})
+    facts = Facts(steps={(p.id, s.step): s for p in loaded.plan.phases
+                         for s in phase_states(p, done, renderer.phase(p), loaded.plan.settings)})
     results = latest_results(conn)
     for checklist in load_all(root, loaded.plan):
         if checklist.ticks is not None and (checklist.name, None) in results:
@@ -51,13 +52,6 @@ def gather(conn: "psycopg.Connection", loaded: "LoadedPlan", root: Path) -> Fact
         names = [c.name for c in cur.description]
         facts.migrations = {row[0]: dict(zip(names, row)) for row in cur}
     return facts
-
-
-def _states(phase: Phase, done: dict, renderer) -> list[StepState]:
-    rendered = {r.step.id: r for r in renderer.phase(phase)}
-    settings = renderer.loaded.plan.settings
-    return [classify(phase.id, s, done.get((phase.id, s.id)), rendered.get(s.id), s.applies(settings))
-            for s in phase.steps]
 
 
 def step_mark(plan: Plan, phase: Phase, step: Step, facts: Facts) -> TaskMark:
