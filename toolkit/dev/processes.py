@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +49,15 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def log_file_for(given: Path | None, prefix: str) -> tuple[Path, bool]:
+    """The server's log: `given`, or a new temporary file (True: it is the server's own, to remove)."""
+    if given is not None:
+        return given, False
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=".log")
+    os.close(fd)
+    return Path(name), True
 
 
 def watchdog(*, child: int = 0, kill_group: bool = False, cleanup: list[str] | None = None,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from toolkit import edge
 from toolkit.dev.jwt import mint_jwt
-from toolkit.dev.processes import Managed, free_port, watchdog
+from toolkit.dev.processes import free_port, log_file_for, Managed, watchdog
 from toolkit.errors import ToolkitError
 from toolkit.names import Names
 
@@ -88,11 +88,7 @@ def serve(db_url: str, *, names: Names, port: int | None = DEFAULT_PORT, jwt_sec
         **({"MARKET_DATA_TIMEOUT_MS": str(timeout_ms)} if timeout_ms else {}),
         **(env or {}),
     }
-    own_log = log_file is None
-    if log_file is None:
-        fd, name = tempfile.mkstemp(prefix="edge-serve-", suffix=".log")
-        os.close(fd)
-        log_file = Path(name)
+    log_file, own_log = log_file_for(log_file, "edge-serve-")
     with open(log_file, "ab") as log:
         process = subprocess.Popen(
             [edge.deno_bin(), "run", *edge.DENO_PERMISSIONS, f"{GATEWAY_FOLDER}/main.ts"],

@@ -12,14 +12,13 @@ import os
 import select
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from toolkit.dev.pg_net.settings import (CONNINFO_ENV, DEFAULT_BATCH_SIZE, DEFAULT_POLL_INTERVAL,
                                          DEFAULT_TTL_SECONDS, Settings)
-from toolkit.dev.processes import Managed, watchdog
+from toolkit.dev.processes import log_file_for, Managed, watchdog
 from toolkit.errors import ToolkitError
 
 READY_TIMEOUT = 15.0
@@ -53,11 +52,7 @@ def start_worker(conninfo: str, *, batch_size: int = DEFAULT_BATCH_SIZE,
     to `log_file` (a temporary file, removed on stop, when None)."""
     settings = Settings(conninfo=conninfo, batch_size=batch_size, ttl_seconds=ttl_seconds,
                         poll_interval=poll_interval)
-    own_log = log_file is None
-    if log_file is None:
-        fd, name = tempfile.mkstemp(prefix="pg-net-worker-", suffix=".log")
-        os.close(fd)
-        log_file = Path(name)
+    log_file, own_log = log_file_for(log_file, "pg-net-worker-")
     env = {**os.environ, CONNINFO_ENV: conninfo,
            "PYTHONPATH": os.pathsep.join(p for p in (str(_ROOT), os.environ.get("PYTHONPATH")) if p)}
     ready_read, ready_write = os.pipe()
