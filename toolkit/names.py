@@ -57,9 +57,6 @@ class Names:
             raise KeyError(f"{function!r} is not an Edge Function of the plan")
         return function + self.suffix.replace("_", "-") if EDGE_FUNCTIONS[function] else function
 
-    def base_of_slug(self, slug: str) -> str | None:
-        return next((f for f in EDGE_FUNCTIONS if self.slug(f) == slug), None)
-
     @cached_property
     def objects(self) -> dict[str, str]:
         """Every suffixed object, base -> name (what the Edge Functions receive)."""

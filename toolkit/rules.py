@@ -16,8 +16,6 @@ from toolkit.errors import ToolkitError
 # symbols (^GSPC) are not refreshed through the queue: the first character is a letter or digit.
 SYMBOL_PATTERN = r"^[A-Z0-9][A-Z0-9.^-]{0,11}$"
 SYMBOL_RULE = "1 to 12 of A-Z, 0-9, dot, dash and caret, starting with a letter or a digit"
-# A job's symbol may also be '*': a global type's one job, or every exchange.
-ANY_SYMBOL = "*"
 # Priorities enter through the enqueue functions and the registry; bounded so that a
 # registry priority plus a caller's boost never leaves integer range.
 PRIORITY_MIN, PRIORITY_MAX = -1_000_000, 1_000_000
