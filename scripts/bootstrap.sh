@@ -29,3 +29,18 @@ fi
 # compat mode: a plain path entry instead of an import hook, which would add ~15 ms to every
 # toolkit start-up.
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' --config-settings editable_mode=compat
+
+# The real Supabase CLI, pinned, for the tests that hold the toolkit to it (interop with the
+# Management API stand-in, `db push` parity of the export). npm caches the download; without
+# npm those tests are skipped and say why.
+SUPABASE_CLI_VERSION=2.117.0
+SUPABASE_CLI_DIR=.toolkit/tools/supabase-cli
+if command -v npm >/dev/null 2>&1; then
+  if [ "$("$SUPABASE_CLI_DIR/node_modules/.bin/supabase" --version 2>/dev/null)" != "$SUPABASE_CLI_VERSION" ]; then
+    echo "bootstrap: installing the Supabase CLI $SUPABASE_CLI_VERSION (npm)" >&2
+    mkdir -p "$SUPABASE_CLI_DIR"
+    npm install --prefix "$SUPABASE_CLI_DIR" --no-audit --no-fund --silent -E "supabase@$SUPABASE_CLI_VERSION" >/dev/null
+  fi
+else
+  echo "bootstrap: npm not found; the tests that need the Supabase CLI will be skipped" >&2
+fi
