@@ -25,6 +25,9 @@ class AppContext:
     verbose: bool
     yes: bool
     actor: str | None
+    project_ref: str | None = None      # --project-ref / SUPABASE_PROJECT_REF
+    api_url: str | None = None          # --api-url / SUPABASE_API_URL
+    functions_url: str | None = None    # --functions-url / SUPABASE_FUNCTIONS_URL
     _plan: "LoadedPlan | None" = field(default=None, repr=False)
 
     @property
@@ -61,14 +64,33 @@ class AppContext:
         from toolkit.db import target_from_url
 
         if self.db_url:
-            return target_from_url(self.db_url)
+            return self._with_functions(target_from_url(self.db_url))
         cluster = self.cluster()
         if cluster.pid() is None:
             raise ToolkitError(
                 "no --db-url given and the embedded local cluster is not running",
                 hint="start it with `toolkit local up`, or pass --db-url / set SUPABASE_DB_URL",
             )
-        return target_from_url(cluster.conninfo())
+        return self._with_functions(target_from_url(cluster.conninfo()))
+
+    def _with_functions(self, target: "Target") -> "Target":
+        """The target with its Management API side: --project-ref, else the database's own
+        project; neither: the local gateway. A database of one project and functions of
+        another is refused."""
+        import dataclasses
+
+        from toolkit.management import Project
+
+        ref = self.project_ref or target.project_ref
+        if not ref:
+            return target
+        if target.project_ref and self.project_ref and target.project_ref != self.project_ref:
+            raise ToolkitError(
+                f"the database URL is project {target.project_ref}'s but the project ref is {self.project_ref}",
+                hint="one target at a time: make --db-url / SUPABASE_DB_URL and --project-ref / "
+                     "SUPABASE_PROJECT_REF name the same project",
+            )
+        return dataclasses.replace(target, functions=Project.resolve(ref, self.api_url, self.functions_url))
 
     def actor_name(self) -> str:
         from toolkit.identity import current_actor
@@ -84,20 +106,28 @@ class AppContext:
         if message and not self.json:
             err_console().print(message, highlight=False, soft_wrap=True)
 
-    def confirm(self, target: "Target", action: str, destructive: bool) -> None:
-        """Show where a write goes; ask before remote or destructive work unless --yes."""
+    def confirm(self, target: "Target", action: str, destructive: bool, changes: list[str] | None = None) -> None:
+        """Show where a write goes (database host, project ref, what will change); ask before
+        remote or destructive work unless --yes: a hosted project's ref must be typed."""
         from toolkit.cli.output import err_console
 
         console = err_console()
         if not self.json:
-            console.print(f"{action} on [bold]{target.describe()}[/]", highlight=False)
-        if self.yes or (target.local and not destructive):
+            console.print(f"{action} on [bold]{target.describe()}[/]", highlight=False, soft_wrap=True)
+            if target.functions is not None:
+                console.print(f"  functions and secrets: {target.functions.describe()}", highlight=False,
+                              soft_wrap=True)
+            for change in changes or []:
+                console.print(f"  - {change}", highlight=False, soft_wrap=True, markup=False)
+        if self.yes or (not target.remote and not destructive):
             return
         if not sys.stdin.isatty():
-            raise ToolkitError(f"{action} on {target.describe()} needs confirmation", hint="pass --yes")
-        if target.project_ref:
-            typed = console.input(f"Type the project ref [bold]{target.project_ref}[/] to go on: ")
-            if typed.strip() != target.project_ref:
+            raise ToolkitError(f"{action} on {target.describe()} needs confirmation; nothing was done",
+                               hint="pass --yes (in CI), or run it in a terminal")
+        ref = target.functions.ref if target.functions is not None else target.project_ref
+        if ref:
+            typed = console.input(f"Type the project ref [bold]{ref}[/] to go on: ")
+            if typed.strip() != ref:
                 raise ToolkitError("the project ref did not match; nothing was done")
         elif console.input("Go on? [y/N] ").strip().lower() not in ("y", "yes"):
             raise ToolkitError("cancelled; nothing was done")
