@@ -115,6 +115,60 @@ class Engine:
         if report.result in ("already applied", "nothing to deploy yet"):
             report.result = "applied"
 
+    def edge_items(self, conn, names: list[str]) -> list:
+        """The named functions (base name or slug), or every function of the phases whose SQL is
+        applied; a function whose phase is not applied is refused (its tables are missing)."""
+        from toolkit.deploy import items
+
+        done = ledger.entries(conn)
+        applied = {p.id for p in self.plan.phases if all((p.id, s.id) in done for s in self.plan.deployable(p))}
+        known = items(self.plan)
+        if not names:
+            return [i for i in known if i.phase in applied]
+        chosen = []
+        for name in names:
+            item = next((i for i in known if name in (i.base, self.plan.names.slug(i.base))), None)
+            if item is None:
+                raise ToolkitError(f"{name!r} is not a function of the plan's edge steps",
+                                   hint="known: " + ", ".join(self.plan.names.slug(i.base) for i in known))
+            if item.phase not in applied:
+                raise ToolkitError(f"{name} belongs to phase {item.phase}, whose SQL is not applied",
+                                   hint=f"`toolkit phase apply {item.phase}` applies it and deploys its functions")
+            chosen.append(item)
+        return chosen
+
+    def deploy_edges(self, names: list[str], verify: bool = True) -> tuple[list, list[str]]:
+        """`toolkit edge deploy`: (outcomes, warnings)."""
+        with connect(self.target, autocommit=True) as conn:
+            with self._apply_lock(conn):
+                ledger.install(conn)
+                todo = self.edge_items(conn, names)
+                try:
+                    deployer = self._deployer(conn)
+                    return deployer.deploy(todo, verify=verify), deployer.warnings
+                finally:
+                    self.close()
+
+    def remove_edges(self, names: list[str]) -> list:
+        """`toolkit edge delete`: each named function removed from where it runs, its record with it."""
+        from toolkit.deploy import items
+
+        known = items(self.plan)
+        todo = []
+        for name in names:
+            item = next((i for i in known if name in (i.base, self.plan.names.slug(i.base))), None)
+            if item is None:
+                raise ToolkitError(f"{name!r} is not a function of the plan's edge steps")
+            todo.append(item)
+        with connect(self.target, autocommit=True) as conn:
+            with self._apply_lock(conn):
+                ledger.install(conn)
+                try:
+                    deployer = self._deployer(conn)
+                    return [deployer.remove(i) for i in todo]
+                finally:
+                    self.close()
+
     def edge_to_remove(self, phase_id: int) -> list[str]:
         """The functions a revert of the phase removes from where they run."""
         from toolkit.deploy import records
