@@ -116,6 +116,7 @@ class StandIn:
         self.uploads: list[Upload] = []
         self.requests: list[tuple[str, str]] = []         # (method, path) in order, for tests
         self._faults: list[tuple[int, str | None]] = []   # statuses to answer next, before anything else
+        self.refused_slugs: dict[str, int] = {}            # deploys of these slugs answer this status
         self._lock = threading.Lock()
 
     # -- knobs for tests -----------------------------------------------------------------------
@@ -123,8 +124,13 @@ class StandIn:
         with self._lock:
             self._faults.extend([(status, retry_after)] * times)
 
+    def refuse_deploys(self, slug: str, status: int) -> None:
+        with self._lock:
+            self.refused_slugs[slug] = status
+
     def reset(self) -> None:
         with self._lock:
+            self.refused_slugs.clear()
             for project in self.projects.values():
                 project.functions.clear()
                 project.bundles.clear()
@@ -218,6 +224,8 @@ class StandIn:
         slug = _one(query, "slug") or metadata.get("name")
         if not slug or not DEPLOY_SLUG.match(slug):
             raise ApiError(400, "slug must match ^[A-Za-z][A-Za-z0-9_-]*$")
+        if slug in self.refused_slugs:
+            raise ApiError(self.refused_slugs[slug], "injected refusal")
         bundle_only = (_one(query, "bundleOnly") or "false").lower()
         if bundle_only not in ("true", "false"):
             raise ApiError(400, "bundleOnly must be true or false")
