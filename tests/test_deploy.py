@@ -333,7 +333,8 @@ def test_a_secret_never_shows_in_output_logs_records_or_the_process_list(db, sta
     assert standin.stand_in.secret_value(REF, "MARKET_DATA_API_KEY") == value
 
     with serve(db, api_key=value, market_data_url="http://127.0.0.1:9") as functions:
-        for args in (["phase", "apply", "0..2"], ["secrets", "list"], ["edge", "list"], ["phase", "verify", "2"]):
+        for args in (["phase", "apply", "0..2"], ["--json", "secrets", "list"], ["edge", "list"],
+                     ["phase", "verify", "2"]):
             done = subprocess.run([*base, "--functions-url", functions.functions_url, "-v", *args], env=env,
                                   cwd=tmp_path, capture_output=True, text=True, timeout=120)
             assert done.returncode in (0, 1), done.stderr
@@ -372,3 +373,34 @@ def test_edge_invoke_as_anon_user_and_service_on_the_local_gateway(staleness_db,
         user = invoke("track-subscription", "--as", "user", "--json", body)
         assert user.exit_code == 0, user.output
         assert json.loads(user.stdout)["body"]["tracked"] is True
+
+
+def test_edge_invoke_on_a_project_takes_its_keys_from_the_environment(staleness_db, standin):
+    from toolkit.dev.jwt import mint_jwt
+
+    with serve(staleness_db) as functions:
+        hosted = Hosted(staleness_db, standin, functions.functions_url, env={
+            "SUPABASE_ANON_KEY": mint_jwt(JWT_SECRET, role="anon"),
+            "SUPABASE_SERVICE_ROLE_KEY": mint_jwt(JWT_SECRET, role="service_role"),
+            "SUPABASE_USER_JWT": mint_jwt(JWT_SECRET, role="authenticated", sub=str(uuid.uuid4()))})
+        body = json.dumps({"symbol": "MSFT", "dataTypes": ["quote"]})
+        assert hosted("edge", "invoke", HEALTH, "--as", "anon").exit_code == 0
+        as_service = hosted("--json", "edge", "invoke", TRACK, "--as", "service", "--json", body)
+        assert as_service.exit_code == 1 and json.loads(as_service.stdout)["status"] == 401  # no user in it
+        as_user = hosted("--json", "edge", "invoke", TRACK, "--as", "user", "--json", body)
+        assert as_user.exit_code == 0 and json.loads(as_user.stdout)["body"]["tracked"] is True
+        missing = hosted("edge", "invoke", HEALTH, "--as", "anon", env={"SUPABASE_ANON_KEY": ""})
+        assert missing.exit_code == 2 and "SUPABASE_ANON_KEY" in missing.stderr
+    assert standin.stand_in.requests == []  # invoking is the functions' business, not the Management API's
+
+
+def test_a_project_ref_with_a_local_database_keeps_the_plans_scheduler_mode(db, standin):
+    """The scheduler mode follows the database: pg_cron and pg_net run there, not in the
+    project the functions go to."""
+    hosted = Hosted(db, standin, "http://127.0.0.1:9/functions/v1")
+    shown = json.loads(hosted("--json", "phase", "plan", "3").stdout)
+    assert {s["step"]: s["state"] for s in shown}["enable_pg_net"] == "not applicable"
+    pooled = db.url.replace("postgres:", f"postgres.{REF}:", 1)  # the pooler's user form: project REF's database
+    result = CliRunner().invoke(app, ["--plan", str(ROOT / "phases.yaml"), "--db-url", pooled, "--json",
+                                      "phase", "render", "3"], catch_exceptions=False)
+    assert any(r["step"] == "enable_pg_net" for r in json.loads(result.stdout))

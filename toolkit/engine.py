@@ -169,14 +169,6 @@ class Engine:
                 finally:
                     self.close()
 
-    def edge_to_remove(self, phase_id: int) -> list[str]:
-        """The functions a revert of the phase removes from where they run."""
-        from toolkit.deploy import records
-
-        with connect(self.target, autocommit=True) as conn:
-            recs = records(conn, self.target.place)
-        return [slug for slug, r in recs.items() if r.phase == phase_id]
-
     def plan_phase(self, phase_id: int) -> list[StepState]:
         phase = self.plan.phase(phase_id)
         with connect(self.target, autocommit=True) as conn:

@@ -171,14 +171,17 @@ def revert(
     drop_data: bool = typer.Option(False, "--drop-data", help="Drop tables holding rows instead of archiving them."),
 ) -> None:
     """Revert the newest applied phase, steps in reverse order; tables holding data are archived."""
+    from toolkit.deploy import items
+
     app_ctx = ctx.obj
     engine = _engine(app_ctx)
-    functions = engine.edge_to_remove(phase)
+    # Asked before anything connects: the phase's functions, as the plan names them.
+    functions = [engine.plan.names.slug(i.base) for i in items(engine.plan, [engine.plan.phase(phase)])]
     remote_functions = bool(functions) and engine.target.functions is not None
     app_ctx.confirm(engine.target, f"reverting phase {phase}" + (" and dropping its data" if drop_data else ""),
                     destructive=drop_data or remote_functions,
                     changes=[f"revert the SQL of phase {phase}"] +
-                    ([f"delete Edge Functions from {engine.served.describe()}: {', '.join(functions)}"]
+                    ([f"delete Edge Functions from {engine.served.describe()} (those deployed of: {', '.join(functions)})"]
                      if remote_functions else []))
     report = engine.revert(phase, drop_data=drop_data)
     emit(app_ctx.json, report.__dict__, lambda c: c.print(
