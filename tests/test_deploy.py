@@ -168,6 +168,10 @@ def test_supabase_secrets_list_shows_what_toolkit_secrets_set_stored(db, standin
     assert hosted("--yes", "secrets", "set", "MARKET_DATA_BASE_URL", "--from-env", "URL_VAR",
                   env={"URL_VAR": "https://example.test/stable"}).exit_code == 0
     assert standin.stand_in.secret_value(REF, "MARKET_DATA_API_KEY") == value
+    again = subprocess.run([*base, "secrets", "set", "MARKET_DATA_API_KEY", "--from-env", "THE_KEY"],
+                           env={**env, "THE_KEY": value}, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and "updated" in again.stdout, again.stderr
+    seen += [again.stdout, again.stderr]
     ours = json.loads(hosted("--json", "secrets", "list").stdout)
     theirs = json.loads(run_supabase(standin, tmp_path, tmp_path, "secrets", "list", "-o", "json").stdout)
     assert [(s["name"], s["digest"]) for s in ours] == [(s["name"], s["value"]) for s in theirs]
@@ -321,7 +325,8 @@ def test_a_secret_never_shows_in_output_logs_records_or_the_process_list(db, sta
     base = [sys.executable, "-m", "toolkit", "--plan", str(ROOT / "phases.yaml"), "--db-url", db.url,
             "--project-ref", REF, "--api-url", standin.url, "--yes"]
     seen = []
-    setter = subprocess.Popen([*base, "-v", "secrets", "set", "MARKET_DATA_API_KEY", "--stdin"], env=env, cwd=tmp_path,
+    setter = subprocess.Popen([*base, "-v", "--json", "secrets", "set", "MARKET_DATA_API_KEY", "--stdin"], env=env,
+                              cwd=tmp_path,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     setter.stdin.write(value + "\n")
     setter.stdin.flush()
