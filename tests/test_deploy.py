@@ -168,10 +168,6 @@ def test_supabase_secrets_list_shows_what_toolkit_secrets_set_stored(db, standin
     assert hosted("--yes", "secrets", "set", "MARKET_DATA_BASE_URL", "--from-env", "URL_VAR",
                   env={"URL_VAR": "https://example.test/stable"}).exit_code == 0
     assert standin.stand_in.secret_value(REF, "MARKET_DATA_API_KEY") == value
-    again = subprocess.run([*base, "secrets", "set", "MARKET_DATA_API_KEY", "--from-env", "THE_KEY"],
-                           env={**env, "THE_KEY": value}, cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert again.returncode == 0 and "updated" in again.stdout, again.stderr
-    seen += [again.stdout, again.stderr]
     ours = json.loads(hosted("--json", "secrets", "list").stdout)
     theirs = json.loads(run_supabase(standin, tmp_path, tmp_path, "secrets", "list", "-o", "json").stdout)
     assert [(s["name"], s["digest"]) for s in ours] == [(s["name"], s["value"]) for s in theirs]
@@ -286,7 +282,7 @@ def test_the_guard_changes_nothing_unless_the_ref_is_typed(db, standin, monkeypa
     # No TTY, no --yes: exit 2, nothing changed.
     refused = hosted("phase", "revert", "0")
     assert refused.exit_code == 2 and "needs confirmation" in refused.stderr
-    assert REF in refused.stderr and "127.0.0.1" in refused.stderr and f"delete Edge Functions" in refused.stderr
+    assert REF in refused.stderr and "127.0.0.1" in refused.stderr and "delete Edge Functions" in refused.stderr
     for destructive in (("edge", "delete", HEALTH), ("secrets", "unset", "X_KEY")):
         assert hosted(*destructive).exit_code == 2
     assert (records(db), set(standin.stand_in.projects[REF].functions),
@@ -336,6 +332,10 @@ def test_a_secret_never_shows_in_output_logs_records_or_the_process_list(db, sta
     assert setter.returncode == 0, err
     seen += [out, err]
     assert standin.stand_in.secret_value(REF, "MARKET_DATA_API_KEY") == value
+    again = subprocess.run([*base, "secrets", "set", "MARKET_DATA_API_KEY", "--from-env", "THE_KEY"],
+                           env={**env, "THE_KEY": value}, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and "updated" in again.stdout, again.stderr
+    seen += [again.stdout, again.stderr]
 
     with serve(db, api_key=value, market_data_url="http://127.0.0.1:9") as functions:
         for args in (["phase", "apply", "0..2"], ["--json", "secrets", "list"], ["edge", "list"],
