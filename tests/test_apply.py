@@ -80,7 +80,14 @@ def test_template_edited_after_apply_shows_as_drift(db, project):
     states = {s["step"]: s["state"] for s in json.loads(drifted.stdout)}
     assert states["ops_events"] == "changed"
     assert states["feature_flags"] == "applied"
-    assert states["health_check"] == "not yet available"
+    assert states["baseline"] == "not yet available"
+    # The health check is served by the local gateway, which apply checked; an edited
+    # function is drift too.
+    assert states["health_check"] == "applied"
+    handler = project / "templates/edge/health-check/handler.ts"
+    handler.write_text(handler.read_text() + "\n// edited\n")
+    states = {s["step"]: s["state"] for s in json.loads(cli("--json", "phase", "plan", "0").stdout)}
+    assert states["health_check"] == "changed"
 
 
 def _failing_plan(project: Path, deploy_sql: str, verify_sql: str = "SELECT 1;\n") -> Path:
@@ -146,7 +153,7 @@ def test_concurrent_applies_one_proceeds_the_other_exits_2(db, project):
     assert "holds the apply lock" in outcomes[1][1]
     assert "Traceback" not in outcomes[1][1]
     assert db.rows("SELECT step, count(*) FROM toolkit.history WHERE action = 'apply' GROUP BY step ORDER BY step") == [
-        ("feature_flags", 1), ("ops_events", 1), ("slow", 1)]
+        ("feature_flags", 1), ("health_check", 1), ("ops_events", 1), ("slow", 1)]
 
 
 def test_revert_then_apply_returns_to_the_same_schema(cli, db):

@@ -37,7 +37,7 @@ def test_json_payloads_parse(cli, db):
     assert applied.stderr == ""  # --json: nothing but the payload, even on stderr
 
     status = json.loads(cli("--json", "status").stdout)
-    assert status["phases"][0]["applied"] == 2
+    assert status["phases"][0]["applied"] == 3  # two SQL steps and the health check (served locally)
 
 
 def test_exit_codes(cli, db):

@@ -36,19 +36,20 @@ def test_sync_after_phase_0_ticks_exactly_its_applied_tasks(cli, document):
     changed_text = [b for a, b in changed.values()]
     assert "- [x] Create `feature_flags` table" in changed_text
     assert "- [x] Create monitoring/logging infrastructure" in changed_text
-    assert sum(line.startswith("- [x]") for line in after) == 2
+    assert "- [x] Set up health check Edge Function" in changed_text  # served by the local gateway, verified
+    assert sum(line.startswith("- [x]") for line in after) == 3
     status = [b for b in changed_text if b.startswith("**Status:**")]
     assert status == ["**Status:** 🟡 In Progress"]
     bar = next(b for b in changed_text if b.startswith("Phase 0:"))
-    assert "[███░░░░░░░] 29%" in bar
-    assert any(b.startswith("**Overall Progress:** 4% (0/7 phases complete)") for b in changed_text)
+    assert "[████░░░░░░] 43%" in bar
+    assert any(b.startswith("**Overall Progress:** 6% (0/7 phases complete)") for b in changed_text)
     assert any(b.startswith("**Last Updated:**") for b in changed_text)
     # The pg_net lines belong to the postgres scheduler mode: shown as not applicable, unticked.
     not_applicable = [b for b in changed_text if b.endswith(NOT_APPLICABLE_MARKER)]
     assert [b.startswith("- [ ] ") for b in not_applicable] == [True, True]
     assert any("`pg_net`" in b for b in not_applicable) and any("USAGE ON SCHEMA net" in b for b in not_applicable)
     # Nothing else moved: exactly the owned lines changed.
-    assert len(changed) == 7 + len(not_applicable), changed
+    assert len(changed) == 8 + len(not_applicable), changed  # with the health check line
     text = document.read_text(encoding="utf-8")
     for good in ("🔴", "🟡", "░", "█", "✅/❌"):
         assert good in text
@@ -107,7 +108,7 @@ def test_report_from_the_database(cli, document):
     assert cli("phase", "apply", "0..1").exit_code == 0
     report = json.loads(cli("--json", "progress").stdout)
     phases = {p["phase"]: p for p in report["phases"]}
-    assert phases[0]["status"] == "in progress" and phases[0]["percent"] == 29
+    assert phases[0]["status"] == "in progress" and phases[0]["percent"] == 43  # 3 of 7: SQL and the health check
     assert phases[1]["status"] == "in progress"  # applied, but its manual test is not confirmed
     assert report["current_phase"] == "Phase 0 - Safety Infrastructure"
     assert len(report["migration"]) == 11 and report["blockers"] == []

@@ -283,6 +283,9 @@ def _missing_scripts(plan: Plan, templates: Path, path: Path, lines: Lines) -> l
     problems = []
     for pi, phase in enumerate(plan.phases):
         for si, step in enumerate(phase.steps):
+            if step.kind == "edge" and step.available:
+                problems += _missing_function(step, templates, path, lines.line(("phases", pi, "steps", si, "edge")),
+                                              f"phases.{pi}.steps.{si}.edge")
             if not step.deployable:
                 continue
             folder = templates / "sql" / (step.sql or "")
@@ -295,6 +298,18 @@ def _missing_scripts(plan: Plan, templates: Path, path: Path, lines: Lines) -> l
                     f"mark the step `planned: <why>` if it is not written yet)"
                 )
     return problems
+
+
+def _missing_function(step: Step, templates: Path, path: Path, line: int, where: str) -> list[str]:
+    from toolkit.names import EDGE_FUNCTIONS
+
+    if step.edge not in EDGE_FUNCTIONS:
+        return [f"{path}:{line}: {where}: {step.edge!r} is not an Edge Function of the plan "
+                f"(known: {', '.join(sorted(EDGE_FUNCTIONS))})"]
+    entry = templates / "edge" / step.edge / "index.ts"
+    if not entry.is_file():
+        return [f"{path}:{line}: {where}: {entry} does not exist (mark the step `planned: <why>` until it does)"]
+    return []
 
 
 def parse_phase_selection(plan: Plan, text: str) -> list[int]:

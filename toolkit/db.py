@@ -12,6 +12,8 @@ from toolkit.errors import ToolkitError
 if TYPE_CHECKING:
     import psycopg
 
+    from toolkit.management import Project
+
 TRANSACTION_POOLER_PORT = 6543
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
 
@@ -25,6 +27,19 @@ class Target:
     user: str
     project_ref: str | None
     local: bool
+    # Where the Edge Functions and their secrets go: a project through the Management API, or
+    # (None) the local gateway.
+    functions: "Project | None" = None
+
+    @property
+    def place(self) -> str:
+        """The functions' place, as toolkit.edge_deployments records it."""
+        return self.functions.ref if self.functions else "local"
+
+    @property
+    def remote(self) -> bool:
+        """Whether a write through this target reaches a hosted project (database or functions)."""
+        return not self.local or self.functions is not None
 
     def describe(self) -> str:
         where = f"{self.user}@{self.host}:{self.port}/{self.dbname}"

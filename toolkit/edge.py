@@ -1,17 +1,23 @@
-"""The Edge Functions (templates/edge): render them for the plan, type-check, lint and test them.
+"""The Edge Functions (templates/edge): render them for the plan, bundle, type-check, lint and test them.
 
 The function folders under templates/edge carry base names (`queue-processor`); a build for a
 plan copies them under their slugs (`queue-processor-v2`, from toolkit.names) with
 `_shared/names.ts` written for the plan's suffix, so that what runs, is deployed or exported
-always names the plan's objects. Serving a build locally is toolkit.dev.gateway's business.
+always names the plan's objects. Each function's settings (verify_jwt, the secrets it needs)
+are its folder's config.json, read here for the deploy and by the local gateway. Serving a
+build locally is toolkit.dev.gateway's business.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import posixpath
+import re
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from toolkit.errors import ToolkitError
@@ -73,6 +79,118 @@ def render(source: Path, names: Names, dest: Path) -> Path:
             (dest / base).rename(dest / slug)
     (dest / NAMES_FILE).write_text(names.typescript())
     return dest
+
+
+# ---------------------------------------------------------------------------------------
+# A function's settings and what a deploy uploads
+
+CONFIG_FILE = "config.json"
+IMPORT_MAP = "deno.json"
+# Uploaded paths are those of the Supabase CLI's layout (`supabase/functions/<slug>/...`), so
+# a function deployed by the toolkit looks as if `supabase functions deploy` had sent it.
+UPLOAD_ROOT = "supabase/functions"
+ENTRYPOINT = "index.ts"
+
+
+@dataclass(frozen=True)
+class FunctionSettings:
+    verify_jwt: bool            # Supabase's default when unsaid is true; the toolkit always says it
+    secrets: tuple[str, ...]    # what the function reads from the project's secrets
+
+
+def function_settings(folder: Path, base: str) -> FunctionSettings:
+    """`<folder>/<base>/config.json`: {"verify_jwt": bool, "secrets": ["NAME", ...]}."""
+    path = folder / base / CONFIG_FILE
+    try:
+        data = json.loads(path.read_text()) if path.is_file() else {}
+    except ValueError as exc:
+        raise ToolkitError(f"{path}: not JSON ({exc})") from None
+    verify_jwt = data.get("verify_jwt", True)
+    secrets = data.get("secrets", [])
+    if not isinstance(verify_jwt, bool) or not isinstance(secrets, list) or not all(
+            isinstance(x, str) and x for x in secrets):
+        raise ToolkitError(f"{path}: verify_jwt must be true or false and secrets a list of names")
+    return FunctionSettings(verify_jwt=verify_jwt, secrets=tuple(secrets))
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """One function as the Management API's deploy receives it."""
+
+    slug: str
+    verify_jwt: bool
+    files: dict[str, bytes] = field(repr=False)    # upload path -> content
+
+    @property
+    def entrypoint(self) -> str:
+        return f"{UPLOAD_ROOT}/{self.slug}/{ENTRYPOINT}"
+
+    @property
+    def import_map(self) -> str:
+        return f"{UPLOAD_ROOT}/{IMPORT_MAP}"
+
+    @property
+    def metadata(self) -> dict:
+        return {"entrypoint_path": self.entrypoint, "import_map_path": self.import_map, "static_patterns": [],
+                "verify_jwt": self.verify_jwt, "name": self.slug}
+
+    @property
+    def content_hash(self) -> str:
+        """What is deployed, as one digest: the metadata and every file (path and content)."""
+        digest = hashlib.sha256(json.dumps(self.metadata, sort_keys=True).encode())
+        for path in sorted(self.files):
+            digest.update(b"\0" + path.encode() + b"\0" + hashlib.sha256(self.files[path]).digest())
+        return digest.hexdigest()
+
+
+# import/export ... from "x", import "x", import("x"); comments are removed first.
+_COMMENTS = re.compile(r"/\*.*?\*/|(?<![:\\])//[^\n]*", re.DOTALL)
+_IMPORTS = re.compile(r"""(?:\bimport|\bexport)\b[^"';]*?\bfrom\s*["']([^"']+)["']"""
+                      r"""|\bimport\s*["']([^"']+)["']|\bimport\s*\(\s*["']([^"']+)["']\s*\)""")
+
+
+def _specifiers(source: str) -> list[str]:
+    return [next(g for g in m.groups() if g) for m in _IMPORTS.finditer(_COMMENTS.sub("", source))]
+
+
+def _excluded(rel: str) -> bool:
+    return rel.endswith("_test.ts") or "/testing/" in f"/{rel}"
+
+
+def bundle(build: Path, slug: str, verify_jwt: bool) -> Bundle:
+    """The files a function's entrypoint imports in a rendered build (relative imports followed,
+    `_shared/` included, npm: and bare specifiers of the import map left to the platform),
+    plus the import map."""
+    import_map = build / IMPORT_MAP
+    mapped = json.loads(import_map.read_text()).get("imports", {}) if import_map.is_file() else {}
+    entry = f"{slug}/{ENTRYPOINT}"
+    if not (build / entry).is_file():
+        raise ToolkitError(f"{build / entry} does not exist: {slug} has no entrypoint")
+    seen: dict[str, bytes] = {}
+    todo = [entry]
+    while todo:
+        rel = todo.pop()
+        if rel in seen:
+            continue
+        if _excluded(rel):
+            raise ToolkitError(f"{rel} is a test or a test fixture, yet {slug} imports it",
+                               hint="production code must not import *_test.ts or testing/ files")
+        path = build / rel
+        if not path.is_file():
+            raise ToolkitError(f"{slug}: {rel} is imported but does not exist in the build")
+        seen[rel] = path.read_bytes()
+        for spec in _specifiers(seen[rel].decode("utf-8")):
+            target = mapped.get(spec, spec)
+            if not target.startswith(("./", "../")):
+                continue  # npm:, jsr:, https: and bare names: resolved by the platform
+            resolved = posixpath.normpath(posixpath.join(posixpath.dirname(rel), target))
+            if resolved.startswith("../"):
+                raise ToolkitError(f"{slug}: {rel} imports {spec}, outside the functions folder")
+            todo.append(resolved)
+    files = {f"{UPLOAD_ROOT}/{rel}": content for rel, content in sorted(seen.items())}
+    if import_map.is_file():
+        files[f"{UPLOAD_ROOT}/{IMPORT_MAP}"] = import_map.read_bytes()
+    return Bundle(slug=slug, verify_jwt=verify_jwt, files=files)
 
 
 # ---------------------------------------------------------------------------------------

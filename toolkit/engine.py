@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Iterator
 
 from toolkit import ledger
@@ -19,6 +20,8 @@ from toolkit.states import (DEPLOYED, DRIFT, MANUAL, NEW, NOT_APPLICABLE, NOT_AV
 if TYPE_CHECKING:
     import psycopg
 
+    from toolkit.deploy import Build, EdgeFacts, Served
+
 @dataclass
 class PhaseReport:
     phase: int
@@ -27,22 +30,144 @@ class PhaseReport:
     steps: list[dict] = field(default_factory=list)
     sql: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    # Edge Functions that could not be deployed (exit 2) or did not verify (exit 1).
+    failed_deploys: list[str] = field(default_factory=list)
+    failed_verifies: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 class Engine:
-    def __init__(self, loaded: LoadedPlan, target: Target, actor: str):
+    def __init__(self, loaded: LoadedPlan, target: Target, actor: str, served: "Served | None" = None):
         self.loaded = loaded
         self.plan = loaded.plan
         self.target = target
         self.actor = actor
         self.renderer = Renderer(loaded)
+        self._served = served
+        self._build: "Build | None" = None
 
     # -- reading --------------------------------------------------------------------------
     def step_states(self, conn: "psycopg.Connection", phase: Phase, done: dict | None = None,
                     rendered: list[RenderedStep] | None = None) -> list[StepState]:
         done = ledger.entries(conn) if done is None else done
         rendered = self.renderer.phase(phase) if rendered is None else rendered
-        return phase_states(phase, done, rendered, self.plan.settings)
+        return phase_states(phase, done, rendered, self.plan.settings, edge=self.edge_facts(conn))
+
+    # -- Edge Functions -------------------------------------------------------------------
+    @cached_property
+    def _edge_hashes(self) -> dict[str, str]:
+        from toolkit.deploy import rendered_hashes
+
+        return rendered_hashes(self.loaded)
+
+    def edge_facts(self, conn: "psycopg.Connection") -> "EdgeFacts":
+        from toolkit.deploy import EdgeFacts, records
+
+        return EdgeFacts(records(conn, self.target.place), self._edge_hashes, self.plan.names, self.target.place)
+
+    @property
+    def served(self) -> "Served":
+        if self._served is None:
+            from toolkit.deploy import served_for
+
+            self._served = served_for(self.target, self.loaded)
+        return self._served
+
+    def _deployer(self, conn):
+        from toolkit.deploy import Build, Deployer
+
+        if self._build is None:
+            self._build = Build(self.loaded)
+        return Deployer(conn, self._build, self.served, self.actor)
+
+    def close(self) -> None:
+        """Stop what the edge steps started (a local gateway) and remove the build."""
+        if self._build is not None:
+            self._build.close()
+            self._build = None
+        if self._served is not None:
+            self._served.close()
+
+    def _edge_after_sql(self, conn, phase: Phase, report: PhaseReport) -> None:
+        """Once a phase's SQL committed: deploy its functions that are not deployed yet, each
+        recorded as soon as the platform took it, then verified."""
+        from toolkit.deploy import EdgeItem, edge_steps
+
+        states = {s.step: s for s in self.step_states(conn, phase)}
+        if any(states[s.id].state == NEW for s in self.plan.deployable(phase)):
+            return  # the SQL is not all there (nothing applied): no functions without their tables
+        steps = edge_steps(self.plan, phase)
+        todo = [EdgeItem(phase.id, s.id, s.edge or "") for s in steps if states[s.id].state == NEW]
+        for s in steps:
+            if states[s.id].state == DRIFT:
+                report.steps.append({"step": s.id, "result": states[s.id].note})
+        if not todo:
+            return
+        deployer = self._deployer(conn)
+        for o in deployer.deploy(todo):
+            text = o.result + (f" (version {o.version})" if o.version else "") + (f": {o.message}" if o.message else "")
+            report.steps.append({"step": o.step, "function": o.slug, "result": text})
+            if o.result == "failed":
+                report.failed_deploys.append(f"{o.slug}: {o.message}")
+            elif not o.ok:
+                report.failed_verifies.append(f"{o.slug}: {o.message}")
+        report.warnings.extend(deployer.warnings)
+        if report.result in ("already applied", "nothing to deploy yet"):
+            report.result = "applied"
+
+    def edge_items(self, conn, names: list[str]) -> list:
+        """The named functions (base name or slug), or every function of the phases whose SQL is
+        applied; a function whose phase is not applied is refused (its tables are missing)."""
+        from toolkit.deploy import items
+
+        done = ledger.entries(conn)
+        applied = {p.id for p in self.plan.phases if all((p.id, s.id) in done for s in self.plan.deployable(p))}
+        known = items(self.plan)
+        if not names:
+            return [i for i in known if i.phase in applied]
+        chosen = []
+        for name in names:
+            item = next((i for i in known if name in (i.base, self.plan.names.slug(i.base))), None)
+            if item is None:
+                raise ToolkitError(f"{name!r} is not a function of the plan's edge steps",
+                                   hint="known: " + ", ".join(self.plan.names.slug(i.base) for i in known))
+            if item.phase not in applied:
+                raise ToolkitError(f"{name} belongs to phase {item.phase}, whose SQL is not applied",
+                                   hint=f"`toolkit phase apply {item.phase}` applies it and deploys its functions")
+            chosen.append(item)
+        return chosen
+
+    def deploy_edges(self, names: list[str], verify: bool = True) -> tuple[list, list[str]]:
+        """`toolkit edge deploy`: (outcomes, warnings)."""
+        with connect(self.target, autocommit=True) as conn:
+            with self._apply_lock(conn):
+                ledger.install(conn)
+                todo = self.edge_items(conn, names)
+                try:
+                    deployer = self._deployer(conn)
+                    return deployer.deploy(todo, verify=verify), deployer.warnings
+                finally:
+                    self.close()
+
+    def remove_edges(self, names: list[str]) -> list:
+        """`toolkit edge delete`: each named function removed from where it runs, its record with it."""
+        from toolkit.deploy import items
+
+        known = items(self.plan)
+        todo = []
+        for name in names:
+            item = next((i for i in known if name in (i.base, self.plan.names.slug(i.base))), None)
+            if item is None:
+                raise ToolkitError(f"{name!r} is not a function of the plan's edge steps")
+            todo.append(item)
+        with connect(self.target, autocommit=True) as conn:
+            with self._apply_lock(conn):
+                ledger.install(conn)
+                try:
+                    deployer = self._deployer(conn)
+                    return [deployer.remove(i) for i in todo]
+                finally:
+                    self.close()
 
     def plan_phase(self, phase_id: int) -> list[StepState]:
         phase = self.plan.phase(phase_id)
@@ -142,8 +267,16 @@ class Engine:
                 return reports
             with self._apply_lock(conn):
                 ledger.install(conn)
-                for pid in phase_ids:
-                    reports.append(self._apply_phase(conn, self.plan.phase(pid), force, reason))
+                try:
+                    for pid in phase_ids:
+                        phase = self.plan.phase(pid)
+                        report = self._apply_phase(conn, phase, force, reason)
+                        reports.append(report)
+                        self._edge_after_sql(conn, phase, report)
+                        if report.failed_deploys or report.failed_verifies:
+                            break  # later phases wait until this one's functions run
+                finally:
+                    self.close()
         return reports
 
     def _dry_run(self, phase: Phase, done: dict) -> PhaseReport:
@@ -258,14 +391,17 @@ class Engine:
             rendered = self.renderer.phase(phase)
             by_id = {r.step.id: r for r in rendered}
             outcomes: dict[str, bool] = {}
+            edge_rows: list[dict] = []
             with conn.transaction():
                 self._session(conn)
                 for s in self.step_states(conn, phase, done, rendered):
                     row = {"phase": phase.id, "step": s.step, "task": s.task}
-                    if s.state in (NOT_AVAILABLE, NOT_APPLICABLE, MANUAL, OTHER):
+                    if s.kind == "edge" and s.state in DEPLOYED:
+                        edge_rows.append(row)
+                    elif s.state in (NOT_AVAILABLE, NOT_APPLICABLE, MANUAL, OTHER):
                         row.update(result=s.state, message=s.note if s.state in (NOT_AVAILABLE, NOT_APPLICABLE) else "")
                     elif s.state == NEW:
-                        row.update(result="fail", message="not applied")
+                        row.update(result="fail", message="not applied" if s.kind == "sql" else s.note)
                     else:
                         problem = self._verify_one(conn, by_id[s.step])
                         outcomes[s.step] = problem is None
@@ -277,7 +413,24 @@ class Engine:
                         ledger.mark_verified(conn, phase=phase.id, step=step_id, ok=ok)
                         ledger.history(conn, action="verify", phase=phase.id, step=step_id,
                                        actor=self.actor, ok=ok)
+            self._verify_edges(conn, phase, edge_rows)
         return results
+
+    def _verify_edges(self, conn, phase: Phase, rows: list[dict]) -> None:
+        """Each deployed function checked where it runs (outside the SQL's transaction: a
+        probe may wait for the platform)."""
+        from toolkit.deploy import EdgeItem
+
+        if not rows:
+            return
+        try:
+            deployer = self._deployer(conn)
+            for row in rows:
+                step = phase.step(row["step"])
+                problem = deployer.check(EdgeItem(phase.id, step.id, step.edge or ""))
+                row.update(result="pass" if problem is None else "fail", message=problem or "")
+        finally:
+            self.close()
 
     # -- revert ---------------------------------------------------------------------------
     def revert(self, phase_id: int, *, drop_data: bool = False) -> PhaseReport:
@@ -305,6 +458,7 @@ class Engine:
                 # Whatever the ledger holds, in either scheduler mode, is reverted.
                 applied = [self.renderer.step(phase, s) for s in phase.deployable_steps if (phase_id, s.id) in done]
                 report = PhaseReport(phase.id, phase.title, "reverted")
+                self._remove_edges(conn, phase, report)
                 with conn.transaction():
                     self._session(conn, drop_data=drop_data)
                     for r in reversed(applied):
@@ -312,6 +466,23 @@ class Engine:
                         report.steps.append({"step": r.step.id, "result": "reverted"})
         report.seconds = round(time.perf_counter() - started, 3)
         return report
+
+    def _remove_edges(self, conn, phase: Phase, report: PhaseReport) -> None:
+        """The phase's functions go first (they use its tables); each record goes with its function."""
+        from toolkit.deploy import EdgeItem, records
+
+        recs = [r for r in records(conn, self.target.place).values() if r.phase == phase.id]
+        if not recs:
+            return
+        try:
+            deployer = self._deployer(conn)
+            for r in sorted(recs, key=lambda r: r.step, reverse=True):
+                step = next((s for s in phase.steps if s.id == r.step), None)
+                base = step.edge if step and step.edge else r.slug
+                o = deployer.remove(EdgeItem(phase.id, r.step, base))
+                report.steps.append({"step": r.step, "function": o.slug, "result": o.result})
+        finally:
+            self.close()
 
     def _revert_step(self, conn, r: RenderedStep) -> None:
         import psycopg

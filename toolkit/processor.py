@@ -43,19 +43,16 @@ class Ticker:
         return {"loop": loop, "processor": self._call(body or {})}
 
     def _call(self, body: dict) -> dict:
-        import httpx
+        """The processor, called as an app calls a function: through supabase's functions client."""
+        from toolkit.invoke import invoke, split_function_url
 
-        try:
-            response = httpx.post(self.url, json=body, timeout=CALL_TIMEOUT_S,
-                                  headers={"Authorization": f"Bearer {self.token}"})
-        except httpx.HTTPError as exc:
-            return self._failed(f"{type(exc).__name__}: {exc}")
-        if response.status_code >= 300:
-            return self._failed(f"HTTP {response.status_code}: {response.text[:300]}")
-        try:
-            return response.json()
-        except ValueError:
-            return self._failed(f"not JSON: {response.text[:300]}")
+        functions_url, name = split_function_url(self.url)
+        reply = invoke(functions_url, name, key=self.token, body=body, timeout=CALL_TIMEOUT_S)
+        if not reply.ok:
+            return self._failed(reply.error[:300])
+        if not isinstance(reply.body, dict):
+            return self._failed(f"not JSON: {str(reply.body)[:300]}")
+        return reply.body
 
     def _failed(self, error: str) -> dict:
         with connect(self.target, autocommit=True) as conn, database_errors(NEEDS):
@@ -98,4 +95,7 @@ def require_url(url: str | None, plan: Plan) -> str:
     url = url or os.environ.get("TOOLKIT_PROCESSOR_URL") or plan.settings.processor_url
     if not url.startswith(("http://", "https://")):
         raise ToolkitError(f"the processor URL {url!r} is not an http(s) URL")
+    from toolkit.invoke import split_function_url
+
+    split_function_url(url)
     return url

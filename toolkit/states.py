@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from toolkit.config import Phase, Settings, Step
+    from toolkit.deploy import EdgeFacts
     from toolkit.ledger import Entry
     from toolkit.render import RenderedStep
 
@@ -64,16 +65,42 @@ def classify(phase: int, step: "Step", entry: "Entry | None", rendered: "Rendere
     )
 
 
-def phase_states(phase: "Phase", done: dict, rendered: "list[RenderedStep]", settings: "Settings") -> list[StepState]:
-    """Every step of a phase classified, from the ledger entries and the phase's rendering."""
+def classify_edge(phase: int, step: "Step", edge: "EdgeFacts", applies: bool = True) -> StepState:
+    """An edge step's state from its function's deployment record at the target's place and
+    the content hash of what the templates would deploy now."""
+    slug = edge.slug(step.edge or "")
+    record = edge.records.get(slug)
+    if not applies or not step.available:
+        return classify(phase, step, None, None, applies)
+    where = "the local gateway" if edge.place == "local" else f"project {edge.place}"
+    if record is None:
+        state, note = NEW, f"{slug} not deployed to {where}"
+    elif record.content_hash != edge.hashes.get(slug):
+        state, note = DRIFT, f"{slug} changed since deployed to {where} (drift): toolkit edge deploy {slug}"
+    else:
+        state = APPLIED
+        note = f"{slug} version {record.version} on {where}" if record.version else f"{slug} served by {where}"
+    return StepState(
+        phase=phase, step=step.id, task=step.task, kind=step.kind, state=state, note=note,
+        applied_at=record.deployed_at.isoformat(timespec="seconds") if record else None,
+        verified=record.verify_ok if record else None,
+    )
+
+
+def phase_states(phase: "Phase", done: dict, rendered: "list[RenderedStep]", settings: "Settings",
+                 edge: "EdgeFacts | None" = None) -> list[StepState]:
+    """Every step of a phase classified, from the ledger entries and the phase's rendering
+    (and, for edge steps, the functions' deployment records when `edge` is given)."""
     by_id = {r.step.id: r for r in rendered}
-    return [classify(phase.id, s, done.get((phase.id, s.id)), by_id.get(s.id), s.applies(settings))
+    return [classify_edge(phase.id, s, edge, s.applies(settings)) if edge is not None and s.kind == "edge"
+            else classify(phase.id, s, done.get((phase.id, s.id)), by_id.get(s.id), s.applies(settings))
             for s in phase.steps]
 
 
 def deployable(states: list[StepState]) -> list[StepState]:
-    """The steps apply deploys in this mode, whether applied yet or not."""
-    return [s for s in states if s.kind == "sql" and s.state not in (NOT_AVAILABLE, NOT_APPLICABLE)]
+    """The steps apply deploys in this mode (SQL, and the functions once their state is known),
+    whether applied yet or not."""
+    return [s for s in states if s.kind in ("sql", "edge") and s.state not in (NOT_AVAILABLE, NOT_APPLICABLE, OTHER)]
 
 
 def deployment(states: list[StepState]) -> PhaseDeployment:

@@ -87,8 +87,22 @@ def _global(
     actor: Optional[str] = typer.Option(
         None, "--actor", envvar="TOOLKIT_ACTOR", help="Who is acting, for the ledger and audit. Default: user@host.",
     ),
+    project_ref: Optional[str] = typer.Option(
+        None, "--project-ref", envvar="SUPABASE_PROJECT_REF", show_envvar=True,
+        help="The Supabase project the Edge Functions and their secrets go to (Management API; token from "
+             "SUPABASE_ACCESS_TOKEN). Default: the --db-url's project; without one, the local gateway.",
+    ),
+    api_url: Optional[str] = typer.Option(
+        None, "--api-url", envvar="SUPABASE_API_URL", show_envvar=True,
+        help="The Management API host. Default: https://api.supabase.com.",
+    ),
+    functions_url: Optional[str] = typer.Option(
+        None, "--functions-url", envvar="SUPABASE_FUNCTIONS_URL",
+        help="Where the project's functions answer. Default: https://<ref>.supabase.co/functions/v1.",
+    ),
 ) -> None:
-    ctx.obj = AppContext(db_url=db_url, plan_file=plan, json=json_output, verbose=verbose, yes=yes, actor=actor)
+    ctx.obj = AppContext(db_url=db_url, plan_file=plan, json=json_output, verbose=verbose, yes=yes, actor=actor,
+                         project_ref=project_ref, api_url=api_url, functions_url=functions_url)
 
 
 from toolkit.cli import checklist as _checklist  # noqa: E402

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from toolkit.config import LoadedPlan
     from toolkit.db import Target
     from toolkit.dev.local.cluster import LocalCluster
+    from toolkit.management import Project as SupabaseProject
 
 
 @dataclass
@@ -25,6 +26,9 @@ class AppContext:
     verbose: bool
     yes: bool
     actor: str | None
+    project_ref: str | None = None      # --project-ref / SUPABASE_PROJECT_REF
+    api_url: str | None = None          # --api-url / SUPABASE_API_URL
+    functions_url: str | None = None    # --functions-url / SUPABASE_FUNCTIONS_URL
     _plan: "LoadedPlan | None" = field(default=None, repr=False)
 
     @property
@@ -61,14 +65,43 @@ class AppContext:
         from toolkit.db import target_from_url
 
         if self.db_url:
-            return target_from_url(self.db_url)
+            return self._with_functions(target_from_url(self.db_url))
         cluster = self.cluster()
         if cluster.pid() is None:
             raise ToolkitError(
                 "no --db-url given and the embedded local cluster is not running",
                 hint="start it with `toolkit local up`, or pass --db-url / set SUPABASE_DB_URL",
             )
-        return target_from_url(cluster.conninfo())
+        return self._with_functions(target_from_url(cluster.conninfo()))
+
+    def _with_functions(self, target: "Target") -> "Target":
+        import dataclasses
+
+        return dataclasses.replace(target, functions=self.functions_project(target.project_ref))
+
+    def functions_project(self, db_ref: str | None = None, required: bool = False) -> "SupabaseProject | None":
+        """The Management API side of the target: --project-ref, else the database's own
+        project; neither: None (the local gateway). A database of one project and functions
+        of another is refused."""
+        from toolkit.management import Project as SupabaseProject
+
+        if db_ref is None and self.db_url:
+            from toolkit.db import target_from_url
+
+            db_ref = target_from_url(self.db_url).project_ref
+        if db_ref and self.project_ref and db_ref != self.project_ref:
+            raise ToolkitError(
+                f"the database URL is project {db_ref}'s but the project ref is {self.project_ref}",
+                hint="one target at a time: make --db-url / SUPABASE_DB_URL and --project-ref / "
+                     "SUPABASE_PROJECT_REF name the same project",
+            )
+        ref = self.project_ref or db_ref
+        if not ref:
+            if required:
+                raise ToolkitError("no Supabase project given",
+                                   hint="pass --project-ref or set SUPABASE_PROJECT_REF (and SUPABASE_ACCESS_TOKEN)")
+            return None
+        return SupabaseProject.resolve(ref, self.api_url, self.functions_url)
 
     def actor_name(self) -> str:
         from toolkit.identity import current_actor
@@ -84,20 +117,42 @@ class AppContext:
         if message and not self.json:
             err_console().print(message, highlight=False, soft_wrap=True)
 
-    def confirm(self, target: "Target", action: str, destructive: bool) -> None:
-        """Show where a write goes; ask before remote or destructive work unless --yes."""
+    def confirm(self, target: "Target", action: str, destructive: bool, changes: list[str] | None = None) -> None:
+        """Show where a write goes (database host, project ref, what will change); ask before
+        remote or destructive work unless --yes: a hosted project's ref must be typed."""
+        extra = [f"functions and secrets: {target.functions.describe()}"] if target.functions is not None else []
+        ref = target.functions.ref if target.functions is not None else target.project_ref
+        self._confirm(f"{action} on {target.describe()}", extra, changes or [], ref, target.remote, destructive)
+
+    def confirm_project(self, project: "SupabaseProject", action: str, destructive: bool,
+                        changes: list[str] | None = None) -> None:
+        """confirm() for what goes to a project's Management API only (functions, secrets)."""
+        self._confirm(f"{action} on {project.describe()}", [], changes or [], project.ref, True, destructive)
+
+    def _confirm(self, headline: str, where: list[str], changes: list[str], ref: str | None, remote: bool,
+                 destructive: bool) -> None:
         from toolkit.cli.output import err_console
 
         console = err_console()
         if not self.json:
-            console.print(f"{action} on [bold]{target.describe()}[/]", highlight=False)
-        if self.yes or (target.local and not destructive):
+            console.print(headline, highlight=False, soft_wrap=True, markup=False)
+            for line in where:
+                console.print(f"  {line}", highlight=False, soft_wrap=True, markup=False)
+            for change in changes:
+                console.print(f"  - {change}", highlight=False, soft_wrap=True, markup=False)
+        if self.yes or (not remote and not destructive):
             return
-        if not sys.stdin.isatty():
-            raise ToolkitError(f"{action} on {target.describe()} needs confirmation", hint="pass --yes")
-        if target.project_ref:
-            typed = console.input(f"Type the project ref [bold]{target.project_ref}[/] to go on: ")
-            if typed.strip() != target.project_ref:
+        if not _interactive():
+            raise ToolkitError(f"{headline} needs confirmation; nothing was done",
+                               hint="pass --yes (in CI), or run it in a terminal")
+        if ref:
+            typed = console.input(f"Type the project ref [bold]{ref}[/] to go on: ")
+            if typed.strip() != ref:
                 raise ToolkitError("the project ref did not match; nothing was done")
         elif console.input("Go on? [y/N] ").strip().lower() not in ("y", "yes"):
             raise ToolkitError("cancelled; nothing was done")
+
+
+def _interactive() -> bool:
+    """Whether someone can answer a question (standard input is a terminal)."""
+    return sys.stdin.isatty()

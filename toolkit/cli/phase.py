@@ -107,7 +107,13 @@ def apply(
     engine = _engine(app_ctx)
     ids = parse_phase_selection(engine.plan, phases)
     if not dry_run:
-        app_ctx.confirm(engine.target, f"applying phase {phases}", destructive=False)
+        from toolkit.deploy import items
+
+        functions = [engine.plan.names.slug(i.base) for i in items(engine.plan, [engine.plan.phase(p) for p in ids])]
+        app_ctx.confirm(engine.target, f"applying phase {phases}", destructive=False,
+                        changes=[f"SQL of phase {p}" for p in ids] +
+                        ([f"Edge Functions not deployed yet, to {engine.served.describe()}: {', '.join(functions)}"]
+                         if functions else []))
     reports = engine.apply(ids, force=force, reason=reason, dry_run=dry_run)
     payload = [r.__dict__ for r in reports]
 
@@ -121,10 +127,29 @@ def apply(
                 continue
             c.print(f"phase {r.phase} ({r.title}): {styled(r.result)} in {r.seconds} s")
             for s in r.steps:
-                c.print(f"  {s['step']}: {styled(s['result'])}")
+                c.print(f"  {s['step']}" + (f" ({s['function']})" if s.get("function") else "") +
+                        f": {styled(s['result'])}", soft_wrap=True)
     emit(app_ctx.json, payload, render)
     if not dry_run:
         app_ctx.after_change(engine.target)
+        _edge_outcome(app_ctx, reports)
+
+
+def _edge_outcome(app_ctx, reports) -> None:
+    """Warnings, then exit 2 when a function could not be deployed, 1 when one did not verify."""
+    from toolkit.errors import ToolkitError
+
+    for r in reports:
+        for w in r.warnings:
+            if not app_ctx.json:
+                err_console().print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+    failed = [f for r in reports for f in r.failed_deploys]
+    if failed:
+        raise ToolkitError(f"{len(failed)} function(s) could not be deployed (the SQL is applied; the record "
+                           f"says what runs): {'; '.join(failed)}", hint="fix the cause, then run apply again")
+    unverified = [f for r in reports for f in r.failed_verifies]
+    if unverified:
+        raise CheckFailed(f"{len(unverified)} function(s) deployed but did not verify: {'; '.join(unverified)}")
 
 
 @app.command()
@@ -146,10 +171,18 @@ def revert(
     drop_data: bool = typer.Option(False, "--drop-data", help="Drop tables holding rows instead of archiving them."),
 ) -> None:
     """Revert the newest applied phase, steps in reverse order; tables holding data are archived."""
+    from toolkit.deploy import items
+
     app_ctx = ctx.obj
     engine = _engine(app_ctx)
+    # Asked before anything connects: the phase's functions, as the plan names them.
+    functions = [engine.plan.names.slug(i.base) for i in items(engine.plan, [engine.plan.phase(phase)])]
+    remote_functions = bool(functions) and engine.target.functions is not None
     app_ctx.confirm(engine.target, f"reverting phase {phase}" + (" and dropping its data" if drop_data else ""),
-                    destructive=drop_data)
+                    destructive=drop_data or remote_functions,
+                    changes=[f"revert the SQL of phase {phase}"] +
+                    ([f"delete Edge Functions from {engine.served.describe()} (those deployed of: {', '.join(functions)})"]
+                     if remote_functions else []))
     report = engine.revert(phase, drop_data=drop_data)
     emit(app_ctx.json, report.__dict__, lambda c: c.print(
         f"phase {report.phase} ({report.title}): {styled(report.result)} in {report.seconds} s\n"

@@ -35,14 +35,17 @@ class Facts:
     migrations: dict[str, dict] = field(default_factory=dict)                   # data type -> state row
 
 
-def gather(conn: "psycopg.Connection", loaded: "LoadedPlan", root: Path) -> Facts:
+def gather(conn: "psycopg.Connection", loaded: "LoadedPlan", root: Path, place: str = "local") -> Facts:
+    """`place`: where the target's Edge Functions run (a project ref, or "local")."""
+    from toolkit import deploy
     from toolkit.checklists import latest_results, load_all
     from toolkit.queries import query
     from toolkit.render import Renderer
 
     done, renderer = ledger.entries(conn), Renderer(loaded)
+    edge = deploy.facts(conn, loaded, place)
     facts = Facts(steps={(p.id, s.step): s for p in loaded.plan.phases
-                         for s in phase_states(p, done, renderer.phase(p), loaded.plan.settings)})
+                         for s in phase_states(p, done, renderer.phase(p), loaded.plan.settings, edge=edge)})
     results = latest_results(conn)
     for checklist in load_all(root, loaded.plan):
         if checklist.ticks is not None and (checklist.name, None) in results:

@@ -30,7 +30,7 @@ def document_path(root: Path, explicit: Path | None = None) -> Path:
 
 def current(loaded: LoadedPlan, target: Target, root: Path) -> tuple[DocumentState, Facts]:
     with connect(target, autocommit=True) as conn, database_errors():
-        facts = gather(conn, loaded, root)
+        facts = gather(conn, loaded, root, target.place)
     return build(loaded.plan, facts, date.today()), facts
 
 
