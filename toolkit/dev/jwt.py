@@ -52,3 +52,36 @@ def local_jwt_secret(project_root: Path) -> str:
     with os.fdopen(fd, "w") as f:
         f.write(secret + "\n")
     return secret
+
+
+class InvalidToken(ValueError):
+    """A token that is malformed, signed with another secret, of another algorithm, or expired."""
+
+
+def verify_jwt(token: str, secret: str, now: float | None = None) -> dict:
+    """The claims of an HS256 token signed with `secret` and not expired, as Supabase's
+    services check them; InvalidToken says why not."""
+    parts = token.split(".") if isinstance(token, str) else []
+    if len(parts) != 3:
+        raise InvalidToken("not a JWT")
+    try:
+        header = json.loads(_unb64url(parts[0]))
+        claims = json.loads(_unb64url(parts[1]))
+        signature = _unb64url(parts[2])
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidToken("not a JWT") from None
+    if not isinstance(header, dict) or header.get("alg") != "HS256":
+        raise InvalidToken("unsupported algorithm")
+    expected = hmac.new(secret.encode(), f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256).digest()
+    if not hmac.compare_digest(signature, expected):
+        raise InvalidToken("bad signature")
+    if not isinstance(claims, dict):
+        raise InvalidToken("claims are not an object")
+    exp = claims.get("exp")
+    if exp is not None and (not isinstance(exp, (int, float)) or exp <= (time.time() if now is None else now)):
+        raise InvalidToken("Token has expired")
+    return claims
+
+
+def _unb64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
