@@ -15,8 +15,8 @@ at /realtime/v1/websocket (127.0.0.1 only):
 - `presence` track / untrack answer ok and send `presence_diff` to every member of the topic
   that has Presence enabled, the sender included; `phx_leave` and a closed socket send the
   leaves;
-- `access_token` refreshes a member's token; `broadcast` is relayed (to the sender only with
-  `broadcast.self`);
+- `access_token` refreshes a member's token; `broadcast` (JSON, or the binary push realtime-js
+  2.x sends) is relayed as JSON to the other members (to the sender too with `broadcast.self`);
 - server pushes carry the member's join_ref, replies echo the request's join_ref and ref;
   any other event on a topic the socket has not joined is answered `unmatched topic`.
 
@@ -117,10 +117,8 @@ class Hub:
         client = Client(ws, query.get("vsn", ["1.0.0"])[0], query.get("apikey", [""])[0])
         try:
             async for frame in ws:
-                if isinstance(frame, bytes):
-                    continue  # binary user broadcasts: not needed by the stand-in's clients
                 try:
-                    message = client.decode(frame)
+                    message = decode_broadcast_push(frame) if isinstance(frame, bytes) else client.decode(frame)
                 except (ValueError, TypeError) as exc:
                     log.warning("undecodable frame (%s): %.200s", exc, frame)
                     continue
@@ -257,6 +255,29 @@ class Hub:
             if m is not member or member.broadcast_self:
                 await m.client.send(m.join_ref, None, member.topic, "broadcast", payload)
         await member.client.reply(member.join_ref, ref, member.topic, "ok", {})
+
+
+USER_BROADCAST_PUSH = 3
+JSON_ENCODING = 1
+
+
+def decode_broadcast_push(frame: bytes) -> tuple:
+    """realtime-js 2.x sends broadcasts as binary frames: kind 3, the lengths of join_ref, ref,
+    topic, event and metadata, the payload's encoding, those fields, then the payload. Read as
+    the JSON message it stands for: `broadcast` with {type, event, payload}."""
+    if len(frame) < 7 or frame[0] != USER_BROADCAST_PUSH:
+        raise ValueError("not a user broadcast push")
+    sizes, encoding, at = frame[1:6], frame[6], 7
+    fields = []
+    for size in sizes:
+        fields.append(frame[at:at + size].decode())
+        at += size
+    join_ref, ref, topic, event, _metadata = fields
+    body = frame[at:]
+    if encoding != JSON_ENCODING:
+        raise ValueError("binary broadcast payloads are not relayed by the stand-in")
+    payload = {"type": "broadcast", "event": event, "payload": json.loads(body or b"{}")}
+    return join_ref or None, ref or None, topic, "broadcast", payload
 
 
 def _ref() -> str:
