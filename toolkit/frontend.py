@@ -168,3 +168,18 @@ def _junit_results(path: Path) -> list[TestResult]:
         results.append(TestResult(name=case.get("name", ""), area=area_of(case.get("name", "")), ok=problem is None,
                                   seconds=float(case.get("time") or 0), message=message[:2000]))
     return results
+
+
+def record_run(conn, run: TestRun, *, phase: int, checksum: str, actor: str, detail: str) -> int:
+    """The run and each test's result in the toolkit schema (the phase 4 checklists' evidence)."""
+    from toolkit.queries import query
+
+    run_id = conn.execute(query("insert_run", "frontend_queries.sql"), {
+        "actor": actor, "phase": phase, "module": MODULE, "checksum": checksum, "ok": run.ok, "passed": run.passed,
+        "failed": run.failed, "seconds": round(run.seconds, 1), "detail": detail,
+    }).fetchone()[0]
+    for t in run.tests:
+        conn.execute(query("insert_test", "frontend_queries.sql"), {
+            "run_id": run_id, "name": t.name, "area": t.area, "ok": t.ok, "seconds": round(t.seconds, 3),
+            "message": t.message})
+    return run_id
