@@ -37,7 +37,12 @@ def mint_jwt(secret: str, sub: str | None = None, role: str = "authenticated", t
 
 def local_jwt_secret(project_root: Path) -> str:
     """The project's local JWT secret, created (mode 0600) on first use and stable afterwards."""
-    path = Path(project_root) / ".toolkit" / "local" / "jwt_secret"
+    return jwt_secret_in(Path(project_root) / ".toolkit" / "local")
+
+
+def jwt_secret_in(folder: Path) -> str:
+    """The local stack's JWT secret kept in `folder` (its `jwt_secret`), created on first use."""
+    path = Path(folder) / "jwt_secret"
     if path.is_file():
         secret = path.read_text().strip()
         if secret:

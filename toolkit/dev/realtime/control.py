@@ -88,6 +88,17 @@ def _wait_ready(handle: RealtimeHandle, ready_read: int, timeout: float) -> None
     raise ToolkitError(f"the Realtime stand-in exited ({handle.process.returncode}):\n{_tail(handle.log())}")
 
 
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def _tail(text: str, lines: int = 10) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
@@ -117,10 +128,11 @@ class RealtimeService:
         pid, port = self.pid_file.read_text().split()
         return int(pid), int(port)
 
-    def ensure(self, secret: str, postmaster: int, port: int = DEFAULT_PORT) -> int:
-        """The server's pid, started now if it is not running."""
+    def ensure(self, secret: str, postmaster: int) -> int:
+        """The server's pid, started now if it is not running (on DEFAULT_PORT when it is free)."""
         pid = self.pid()
         if pid is None:
+            port = DEFAULT_PORT if _port_free(DEFAULT_PORT) else free_port()
             handle = start(secret, port=port, log_file=self.log_file, lives_with=postmaster)
             pid = handle.pid
             self.pid_file.write_text(f"{pid} {port}\n")
