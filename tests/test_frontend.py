@@ -81,6 +81,11 @@ def test_phase_4_end_to_end_and_the_migration_gate(cluster, project, staleness_d
     assert "phase 4 realtime_stock_manager not done" in refused.stderr and "--force --reason" in refused.stderr
     assert db.scalar("SELECT count(*) FROM toolkit.migrations") == 0
     assert cli("migrate", "quote", "--force").exit_code == 2  # an override needs its reason
+    loaded = load_plan(project / "phases.yaml")
+    runner = Runner(loaded.plan, target_from_url(db.url), "pytest")
+    early = runner.run(load(project, CHECKLISTS[0], loaded.plan), ask=lambda item: ("skip", "no browser in CI"))
+    (item,) = [i for i in early["items"] if i["kind"] == "automated"]
+    assert early["result"] == "fail" and "no passing test run of the applied module" in item["evidence"]
 
     # Apply: the module's Deno suite runs against the local stack, then it is written out.
     applied = cli("--json", "phase", "apply", "4")
@@ -102,8 +107,6 @@ def test_phase_4_end_to_end_and_the_migration_gate(cluster, project, staleness_d
     assert still.exit_code == 2 and "test_presence_tracking not done" in still.stderr
 
     # The checklists: their automated items read the recorded run; the browser items are skipped.
-    loaded = load_plan(project / "phases.yaml")
-    runner = Runner(loaded.plan, target_from_url(db.url), "pytest")
     for name in CHECKLISTS:
         result = runner.run(load(project, name, loaded.plan), ask=lambda item: ("skip", "no browser in CI"))
         automated = [i for i in result["items"] if i["kind"] == "automated"]
@@ -121,3 +124,9 @@ def test_phase_4_end_to_end_and_the_migration_gate(cluster, project, staleness_d
     assert verified.exit_code == 1
     failing = {r["step"]: r["message"] for r in json.loads(verified.stdout) if r["result"] == "fail"}
     assert set(failing) == set(PHASE4) and "differs from the module rendered" in failing["realtime_stock_manager"]
+
+    # Revert forgets the steps and keeps the workspace copy (the app may import it).
+    reverted = cli("--yes", "phase", "revert", "4")
+    assert reverted.exit_code == 0, reverted.output
+    assert db.scalar("SELECT count(*) FROM toolkit.ledger WHERE phase = 4") == 0
+    assert (workspace / frontend.MODULE).is_file()
