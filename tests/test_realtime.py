@@ -124,7 +124,9 @@ def test_diffs_reach_every_member_and_leaving_or_closing_sends_the_leaves(server
     assert [m["who"] for m in state[a_user]["metas"]] == ["a"]  # the newcomer sees who is there
     b.send("5", topic, "presence", {"type": "presence", "event": "track", "payload": {"who": "b"}})
     assert b_user in b.expect("presence_diff")[4]["joins"]     # the sender too
-    assert b_user in a.expect("presence_diff")[4]["joins"]     # and every other member
+    b_meta = a.expect("presence_diff")[4]["joins"][b_user]["metas"][0]  # and every other member
+    # Clients tell metas apart by phx_ref (a leave removes the meta with that ref): unique per track.
+    assert b_meta["phx_ref"] != state[a_user]["metas"][0]["phx_ref"]
 
     # Tracking again replaces the meta: one diff with the old one leaving and the new joining.
     b.send("5", topic, "presence", {"type": "presence", "event": "track", "payload": {"who": "b2"}})
