@@ -246,8 +246,8 @@ class Engine:
 
         checksum = next(r.checksum for r in self.renderer.phase(phase) if r.step.kind == "frontend")
         frontend.record_run(conn, run, phase=phase.id, checksum=checksum, actor=self.actor, detail=(
-            f"deno test with @supabase/supabase-js against the local stack (functions gateway, Realtime stand-in), "
-            f"a scratch database with phases {', '.join(map(str, phase.requires))}+ and a {TEST_TTL_SECONDS} s "
+            f"deno test with the real @supabase/supabase-js against the local stack (functions gateway, Realtime "
+            f"stand-in) on a scratch database with the phases before {phase.id} and a {TEST_TTL_SECONDS} s "
             f"subscription TTL; {run.summary()}"))
 
     def _deploy(self, conn, r: RenderedStep) -> None:
