@@ -34,10 +34,16 @@ def test_local_up_apply_status_down(local_project):
 
     worker = info["pg_net_worker"]  # the pg_net stand-in's worker runs with the cluster
     assert worker and alive(worker)
+    # So does the Realtime stand-in, answering a heartbeat with a token of the local secret.
+    realtime = LocalCluster(local_project / ".toolkit" / "local").realtime()
+    realtime_pid = realtime.pid()
+    assert realtime_pid and alive(realtime_pid) and info["realtime"].endswith(":%d/realtime/v1/websocket" % realtime.port())
+    _heartbeat(info["realtime"], local_project / ".toolkit" / "local")
 
     again = cli("--json", "local", "up")
     assert again.exit_code == 0 and json.loads(again.stdout)["action"] == "already running"
     assert json.loads(again.stdout)["pg_net_worker"] == worker
+    assert realtime.pid() == realtime_pid
 
     # Without --db-url every command targets the local cluster: the README's main job.
     assert cli("phase", "apply", "0..1").exit_code == 0
@@ -48,13 +54,13 @@ def test_local_up_apply_status_down(local_project):
     assert phases[1]["state"] == "applied" and phases[1]["verified"] is True
     assert phases[2]["state"] == "not started"
     assert phases[3]["state"] == "not started"
-    assert phases[4]["state"] == "not yet available"  # the frontend module is not built yet
+    assert phases[4]["state"] == "not started"  # the frontend module, applied by `phase apply 4`
     assert json.loads(status.stdout)["pg_cron"] is True
     # The connection every command uses by default: a hosted project's postgres, no superuser.
     assert (json.loads(status.stdout)["user"], json.loads(status.stdout)["superuser"]) == ("postgres", False)
 
     assert cli("local", "down").exit_code == 0
-    assert not alive(worker)
+    assert not alive(worker) and not alive(realtime_pid)
     stopped = cli("--json", "local", "status")
     assert stopped.exit_code == 1 and json.loads(stopped.stdout)["running"] is False
     unreachable = cli("status")
@@ -63,6 +69,16 @@ def test_local_up_apply_status_down(local_project):
     # Started again, the data is still there.
     assert cli("local", "up").exit_code == 0
     assert cli("--json", "phase", "plan", "1").exit_code == 0
+
+
+def _heartbeat(url: str, home: Path) -> None:
+    from websockets.sync.client import connect
+
+    from toolkit.dev.jwt import jwt_secret_in, mint_jwt
+
+    with connect(f"{url}?apikey={mint_jwt(jwt_secret_in(home), role='anon')}&vsn=2.0.0", proxy=None) as ws:
+        ws.send(json.dumps([None, "1", "phoenix", "heartbeat", {}]))
+        assert json.loads(ws.recv(timeout=5)) == [None, "1", "phoenix", "phx_reply", {"status": "ok", "response": {}}]
 
 
 def test_destroy_leaves_no_folder_behind(local_project):

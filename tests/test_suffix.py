@@ -57,7 +57,7 @@ def test_a_plan_with_another_suffix_runs_the_main_flows(db, v3_plan, tmp_path, m
     assert db.scalar("SELECT count(*) FROM public.api_call_queue_v3_completed") == 3
 
     before = job(db, "refresh-stock-quotes")
-    migrated = cli("--json", "migrate", "quote")
+    migrated = cli("--json", "migrate", "quote", "--force", "--reason", "phase 4 is tested in test_frontend.py")
     assert migrated.exit_code == 0, migrated.output
     assert json.loads(migrated.stdout)["state"] == "baking"
     assert db.scalar("SELECT count(*) FROM public.data_type_registry_v3 WHERE data_type = 'quote'") == 1

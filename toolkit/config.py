@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from toolkit.errors import ConfigError
 from toolkit.names import Names
 from toolkit.rules import PRIORITY_MAX, PRIORITY_MIN
+from toolkit.states import DEPLOYED_KINDS
 from toolkit.yamlfile import Lines, load_model
 
 IDENT = r"^[a-z_][a-z0-9_]{0,62}$"
@@ -130,7 +131,8 @@ class DataType(Strict):
         return self
 
 
-StepKind = Literal["sql", "edge", "check", "manual", "doc"]
+StepKind = Literal["sql", "edge", "check", "manual", "doc", "frontend"]
+KINDS = ("sql", "edge", "check", "doc", "frontend")
 
 
 class Step(Strict):
@@ -142,6 +144,8 @@ class Step(Strict):
     edge: str | None = None
     check: str | None = None
     doc: str | None = None
+    # The app-side module of frontend/ the step renders into the workspace and tests (toolkit.frontend).
+    frontend: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+\.ts$")
     manual: bool = False
     transaction: bool = True
     planned: str | None = Field(None, min_length=1)
@@ -150,19 +154,19 @@ class Step(Strict):
 
     @model_validator(mode="after")
     def _one_kind(self) -> "Step":
-        kinds = [k for k in ("sql", "edge", "check", "doc") if getattr(self, k)]
+        kinds = [k for k in KINDS if getattr(self, k)]
         if self.manual:
             kinds.append("manual")
         if len(kinds) != 1:
             raise ValueError(
-                f"step {self.id!r} needs exactly one of sql, edge, check, doc or manual: true "
+                f"step {self.id!r} needs exactly one of sql, edge, check, doc, frontend or manual: true "
                 f"(found {', '.join(kinds) or 'none'})"
             )
         return self
 
     @property
     def kind(self) -> StepKind:
-        for k in ("sql", "edge", "check", "doc"):
+        for k in KINDS:
             if getattr(self, k):
                 return k  # type: ignore[return-value]
         return "manual"
@@ -174,7 +178,7 @@ class Step(Strict):
     @property
     def deployable(self) -> bool:
         """Applied by the engine (the other kinds are confirmed by checklists or other commands)."""
-        return self.kind == "sql" and self.available
+        return self.kind in DEPLOYED_KINDS and self.available
 
     def applies(self, settings: "Settings") -> bool:
         """Whether the step belongs to the plan's scheduler mode (see `when`)."""
@@ -286,7 +290,7 @@ def _missing_scripts(plan: Plan, templates: Path, path: Path, lines: Lines) -> l
             if step.kind == "edge" and step.available:
                 problems += _missing_function(step, templates, path, lines.line(("phases", pi, "steps", si, "edge")),
                                               f"phases.{pi}.steps.{si}.edge")
-            if not step.deployable:
+            if not step.deployable or step.kind != "sql":
                 continue
             folder = templates / "sql" / (step.sql or "")
             missing = [name for name in SCRIPTS if not (folder / name).is_file()]

@@ -6,6 +6,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from toolkit import ledger
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     import psycopg
 
     from toolkit.deploy import Build, EdgeFacts, Served
+    from toolkit.dev.local.cluster import LocalCluster
 
 @dataclass
 class PhaseReport:
@@ -37,7 +39,8 @@ class PhaseReport:
 
 
 class Engine:
-    def __init__(self, loaded: LoadedPlan, target: Target, actor: str, served: "Served | None" = None):
+    def __init__(self, loaded: LoadedPlan, target: Target, actor: str, served: "Served | None" = None, *,
+                 workspace: Path | None = None, cluster: "LocalCluster | None" = None):
         self.loaded = loaded
         self.plan = loaded.plan
         self.target = target
@@ -45,6 +48,9 @@ class Engine:
         self.renderer = Renderer(loaded)
         self._served = served
         self._build: "Build | None" = None
+        # Where frontend steps render their module, and the local cluster their tests run on.
+        self.workspace = workspace or loaded.path.parent
+        self._cluster = cluster
 
     # -- reading --------------------------------------------------------------------------
     def step_states(self, conn: "psycopg.Connection", phase: Phase, done: dict | None = None,
@@ -317,11 +323,16 @@ class Engine:
                    reason: str | None) -> None:
         transactional = [r for r in todo if r.step.transaction]
         standalone = [r for r in todo if not r.step.transaction]
+        # The module is tested and written out before the phase's transaction; only its
+        # ledger rows and the evidence are recorded in it.
+        tested = self._test_frontend(phase) if any(r.step.kind == "frontend" for r in todo) else None
         with conn.transaction():
             self._session(conn)
             if override:
                 ledger.history(conn, action="force", phase=phase.id, actor=self.actor, ok=True,
                                detail=f"requires overridden ({override}); reason: {reason}")
+            if tested is not None:
+                self._record_frontend(conn, phase, tested)
             for r in transactional:
                 self._deploy(conn, r)
             for r in transactional:
@@ -335,12 +346,49 @@ class Engine:
                 self._session(conn)
                 self._verify_or_raise(conn, r)
 
+    # -- frontend steps ---------------------------------------------------------------------
+    def local_cluster(self) -> "LocalCluster":
+        """The running local cluster the frontend tests use (the workspace's, unless given)."""
+        from toolkit.dev.local.cluster import LocalCluster
+        from toolkit.project import Project
+
+        cluster = self._cluster or LocalCluster(Project(root=self.workspace, plan_file=self.loaded.path).local_home)
+        if cluster.pid() is None:
+            raise ToolkitError("the frontend module's tests run against the local stack, and the local cluster is not running",
+                               hint="start it with `toolkit local up`, then apply again")
+        return cluster
+
+    def _test_frontend(self, phase: Phase):
+        """Test the module against the local stack; on success write it into the workspace."""
+        from toolkit import frontend
+        from toolkit.dev.frontend_stack import run_module_tests
+        from toolkit.project import Project
+
+        examples = Project(root=self.workspace, plan_file=self.loaded.path).examples / "legacy_app"
+        run = run_module_tests(self.local_cluster(), self.loaded, phase.id, examples if examples.is_dir() else None)
+        if not run.ok:
+            raise CheckFailed(f"phase {phase.id}: the frontend module's tests failed ({run.summary()})\n{_tail(run.output)}",
+                              hint="nothing of this phase was applied; the module was not written into the workspace")
+        frontend.render(frontend.source_dir(self.loaded), self.plan, frontend.workspace_dir(self.workspace))
+        return run
+
+    def _record_frontend(self, conn, phase: Phase, run) -> None:
+        from toolkit import frontend
+        from toolkit.dev.frontend_stack import TEST_TTL_SECONDS
+
+        checksum = next(r.checksum for r in self.renderer.phase(phase) if r.step.kind == "frontend")
+        frontend.record_run(conn, run, phase=phase.id, checksum=checksum, actor=self.actor, detail=(
+            f"deno test with the real @supabase/supabase-js against the local stack (functions gateway, Realtime "
+            f"stand-in) on a scratch database with the phases before {phase.id} and a {TEST_TTL_SECONDS} s "
+            f"subscription TTL; {run.summary()}"))
+
     def _deploy(self, conn, r: RenderedStep) -> None:
         import psycopg
 
         t0 = time.perf_counter()
         try:
-            conn.execute(r.deploy)
+            if r.step.kind != "frontend":  # a frontend step's module was written by _test_frontend
+                conn.execute(r.deploy)
         except psycopg.Error as exc:
             raise ToolkitError(
                 f"phase {r.phase} step {r.step.id} failed: {sql_error_message(exc)}",
@@ -361,10 +409,15 @@ class Engine:
                 hint="nothing of this phase was applied",
             )
 
-    @staticmethod
-    def _verify_one(conn, r: RenderedStep) -> str | None:
-        """Run a verify script inside a savepoint that is always rolled back."""
+    def _verify_one(self, conn, r: RenderedStep) -> str | None:
+        """Run a verify script inside a savepoint that is always rolled back (a frontend step:
+        the workspace holds the module as rendered)."""
         import psycopg
+
+        if r.step.kind == "frontend":
+            from toolkit.frontend import workspace_problem
+
+            return workspace_problem(self.workspace, r.deploy)
 
         class _Undo(Exception):
             pass
@@ -488,7 +541,8 @@ class Engine:
         import psycopg
 
         try:
-            conn.execute(r.revert)
+            if r.step.kind != "frontend":  # the workspace copy stays: the app may import it
+                conn.execute(r.revert)
         except psycopg.Error as exc:
             raise ToolkitError(
                 f"reverting phase {r.phase} step {r.step.id} failed: {sql_error_message(exc)}",
@@ -498,3 +552,7 @@ class Engine:
         ledger.history(conn, action="revert", phase=r.phase, step=r.step.id, checksum=r.checksum,
                        actor=self.actor, ok=True)
 
+
+
+def _tail(text: str, lines: int = 40) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])

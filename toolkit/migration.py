@@ -18,6 +18,7 @@ therefore refused before anything changes.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from psycopg.types.json import Jsonb
@@ -38,15 +39,18 @@ if TYPE_CHECKING:
 # nodename and nodeport only a superuser may set: a re-created job takes the server's
 # (cron.host and port), and a difference from the snapshot is reported, not hidden.
 JOB_FIELDS = ("jobname", "schedule", "command", "nodename", "nodeport", "database", "username", "active")
-PRECONDITION_PHASES = range(0, 5)
+# Deployed what migration itself uses; phase 4 (the browser side) is held to completion instead.
+PRECONDITION_PHASES = range(0, 4)
 FILE = "migration.sql"
 
 
 class Migration:
-    def __init__(self, loaded: LoadedPlan, target: Target, actor: str):
+    def __init__(self, loaded: LoadedPlan, target: Target, actor: str, root: Path | None = None):
+        self.loaded = loaded
         self.plan = loaded.plan
         self.target = target
         self.actor = actor
+        self.root = root or loaded.path.parent   # the workspace: its checklists tick phase 4's tests
         n = self.plan.names
         self.names = {"registry": n["data_type_registry"], "pending": n.partition("pending"),
                       "completed": n.partition("completed"), "failed": n.partition("failed"),
@@ -89,8 +93,40 @@ class Migration:
         missing = [f"phase {p.id}" for p in self.plan.phases if p.id in PRECONDITION_PHASES
                    and any((p.id, s.id) not in done for s in self.plan.deployable(p))]
         if missing:
-            raise ToolkitError(f"migration needs phases 0-4 applied; not applied: {', '.join(missing)}",
-                               hint="toolkit phase apply 0..4")
+            raise ToolkitError(f"migration needs phases 0-3 applied; not applied: {', '.join(missing)}",
+                               hint="toolkit phase apply 0..3")
+
+    def incomplete_requirements(self, conn) -> list[str]:
+        """Why the phases migration requires (phase 4: the browser feeds Presence) are not
+        complete, as PROGRESS.md would say: each open or failed task; [] when they are."""
+        from datetime import date
+
+        from toolkit.progress.model import MIGRATION_PHASE
+        from toolkit.progress.state import build, gather, step_mark
+
+        facts = gather(conn, self.loaded, self.root)
+        state = build(self.plan, facts, date.today())
+        reasons = []
+        for pid in self.plan.phase(MIGRATION_PHASE).requires:
+            phase = self.plan.phase(pid)
+            if next(p for p in state.phases if p.phase == pid).status == "complete":
+                continue
+            for step in phase.steps:
+                mark = step_mark(self.plan, phase, step, facts)
+                if mark not in ("done", "not applicable"):
+                    reasons.append(f"phase {pid} {step.id} {'failed' if mark == 'failed' else 'not done'}")
+        return reasons
+
+    def _check_requirements(self, conn, force: bool, reason: str | None) -> list[str]:
+        """Refuse while phase 4 is not complete, unless forced with a reason (recorded by the caller)."""
+        incomplete = self.incomplete_requirements(conn)
+        if incomplete and not force:
+            raise ToolkitError(
+                f"migration needs phase 4 complete (the browser module feeding Presence, tested): {'; '.join(incomplete)}",
+                hint='toolkit phase apply 4, then the phase 4 checklists; or pass --force --reason "why"')
+        if incomplete and not reason:
+            raise ToolkitError("--force needs --reason: the override is recorded")
+        return incomplete
 
     def _check_order(self, conn, dt: DataType, states: dict, out_of_order: bool, reason: str | None) -> None:
         earlier = []
@@ -110,18 +146,22 @@ class Migration:
         self._event(conn, dt.name, "out_of_order", reason=reason, ahead_of=earlier)
 
     # -- migrate --------------------------------------------------------------------------
-    def migrate(self, name: str, *, out_of_order: bool = False, reason: str | None = None) -> dict:
+    def migrate(self, name: str, *, out_of_order: bool = False, reason: str | None = None,
+                force: bool = False) -> dict:
         dt = self.data_type(name)
         done: list[str] = []
         with connect(self.target, autocommit=True) as conn, database_errors("`toolkit phase apply 0..4` deploys what migration needs"):
             ledger.install(conn)
             self._check_phases(conn)
+            overridden = self._check_requirements(conn, force, reason)
             with conn.transaction():
                 self._lock(conn)
                 states = self.states(conn)
                 current = states.get(dt.name, {}).get("state")
                 if current in ("baking", "promoted"):
                     return {"data_type": dt.name, "state": current, "done": [], "message": f"already {current}"}
+                if overridden:
+                    self._event(conn, dt.name, "requirements_overridden", reason=reason, incomplete=overridden)
                 todo = STEPS[STEPS.index(current) + 1:] if current in STEPS else STEPS
                 if "legacy_disabled" in todo:
                     self._legacy_job(conn, dt)  # refused here, before anything changes

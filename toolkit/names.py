@@ -29,6 +29,9 @@ CRON_JOBS = ("queue-presence-check", "queue-presence-analytics", "queue-schedule
 # check is the project's, not a version's.
 EDGE_FUNCTIONS = {"queue-processor": True, "track-subscription": True, "untrack-subscription": True,
                   "health-check": False}
+# The master switch of the queue system (seeded by phase 0; read by the SQL, the CLI and the
+# browser module).
+SYSTEM_FLAG = "use_queue_system"
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ class Names:
             "// The copy under templates/ holds the default suffix, so that the functions run as they are\n"
             "// in unit tests; a test keeps it equal to what the toolkit renders for the default plan.\n"
             f"export const SUFFIX = {json.dumps(self.suffix)};\n\n"
+            f"export const SYSTEM_FLAG = {json.dumps(SYSTEM_FLAG)};\n\n"
             f"export const NAMES = {names} as const;\n\n"
             f"export const SLUGS = {slugs} as const;\n\n"
             "/** A schema-qualified name for postgres.js's identifier helper: sql(qualified(\"x\")). */\n"

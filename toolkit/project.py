@@ -40,6 +40,9 @@ class Project:
 
     @property
     def local_home(self) -> Path:
+        """The local cluster's folder (TOOLKIT_LOCAL_HOME: another project's, or the tests')."""
+        if os.environ.get("TOOLKIT_LOCAL_HOME"):
+            return Path(os.environ["TOOLKIT_LOCAL_HOME"])
         return self.state_dir / "local"
 
 

@@ -58,7 +58,21 @@ class Renderer:
         values = {k: v for k, v in self.context.items() if k != "rules"}  # rules render into the SQL
         return json.dumps({**values, "drop_data": drop_data}, sort_keys=True)
 
+    @cached_property
+    def _frontend(self) -> tuple[str, str]:
+        """The frontend module rendered for the plan (its manifest) and its sources' hash."""
+        from toolkit import frontend
+
+        rendered = frontend.rendered_manifest(self.loaded)
+        sources = hashlib.sha256(frontend.manifest(frontend.source_dir(self.loaded)).encode()).hexdigest()
+        return rendered, sources
+
     def step(self, phase: Phase, step: Step) -> RenderedStep:
+        if step.kind == "frontend":
+            # What it deploys is the module's files (their manifest); nothing runs in the database.
+            manifest, sources = self._frontend
+            return RenderedStep(phase=phase.id, step=step, deploy=manifest, revert="", verify="",
+                                template_hash=sources, params_json="")
         texts: dict[str, str] = {}
         sources = hashlib.sha256()
         for name in SCRIPTS:

@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from toolkit.ledger import Entry
     from toolkit.render import RenderedStep
 
+# The step kinds `phase apply` deploys and the ledger records (the others are confirmed by
+# checklists or other commands).
+DEPLOYED_KINDS = ("sql", "frontend")
+
 # A step, as plan and status report it.
 NEW, APPLIED, DRIFT = "new", "applied", "changed"
 NOT_AVAILABLE, MANUAL, OTHER = "not yet available", "manual", "not deployed by apply"
@@ -50,7 +54,7 @@ def classify(phase: int, step: "Step", entry: "Entry | None", rendered: "Rendere
         state, note = NOT_AVAILABLE, step.planned or ""
     elif step.kind == "manual":
         state, note = MANUAL, "confirmed through a checklist"
-    elif step.kind != "sql":
+    elif step.kind not in DEPLOYED_KINDS:
         state, note = OTHER, f"{step.kind} step"
     elif entry is None:
         state, note = NEW, ""
@@ -98,9 +102,9 @@ def phase_states(phase: "Phase", done: dict, rendered: "list[RenderedStep]", set
 
 
 def deployable(states: list[StepState]) -> list[StepState]:
-    """The steps apply deploys in this mode (SQL, and the functions once their state is known),
-    whether applied yet or not."""
-    return [s for s in states if s.kind in ("sql", "edge") and s.state not in (NOT_AVAILABLE, NOT_APPLICABLE, OTHER)]
+    """The steps apply deploys in this mode (SQL and frontend steps, and the functions once
+    their state is known), whether applied yet or not."""
+    return [s for s in states if s.kind in (*DEPLOYED_KINDS, "edge") and s.state not in (NOT_AVAILABLE, NOT_APPLICABLE, OTHER)]
 
 
 def deployment(states: list[StepState]) -> PhaseDeployment:

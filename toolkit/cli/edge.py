@@ -84,8 +84,10 @@ def serve(
         console.print("[yellow]warning:[/] no --api-key / MARKET_DATA_API_KEY: the queue processor will refuse to run",
                       highlight=False)
     names = app_ctx.load_plan().plan.names
+    realtime = _local_realtime(app_ctx)
     server = serve_functions(target.conninfo, names=names, port=port, jwt_secret=secret, market_data_url=url,
-                        api_key=api_key or "", timeout_ms=timeout_ms, folder=edge.functions_dir(project))
+                        api_key=api_key or "", timeout_ms=timeout_ms, folder=edge.functions_dir(project),
+                        realtime_url=realtime)
     try:
         _announce(server, url, names.slug("queue-processor"))
         _follow(server)
@@ -94,6 +96,19 @@ def serve(
     finally:
         server.stop()
         console.print("stopped", highlight=False)
+
+
+def _local_realtime(app_ctx) -> str | None:
+    """The Realtime stand-in `toolkit local up` runs, which the gateway fronts at /realtime/v1."""
+    cluster = app_ctx.cluster()
+    if cluster.state() is None:
+        return None
+    port = cluster.realtime().port()
+    if port is None:
+        err_console().print("[yellow]warning:[/] the local Realtime server is not running (`toolkit local up` starts it): "
+                            "/realtime/v1 will not answer", highlight=False)
+        return None
+    return f"http://127.0.0.1:{port}"
 
 
 def _announce(server, market_data_url: str, processor: str) -> None:

@@ -15,7 +15,7 @@ def _migration(ctx: typer.Context):
     from toolkit.migration import Migration
 
     app_ctx = ctx.obj
-    return Migration(app_ctx.load_plan(), app_ctx.target(), app_ctx.actor_name())
+    return Migration(app_ctx.load_plan(), app_ctx.target(), app_ctx.actor_name(), root=app_ctx.project.root)
 
 
 def _change(ctx: typer.Context, doing: str, run, line) -> None:
@@ -31,10 +31,13 @@ def migrate(
     ctx: typer.Context,
     data_type: str = TYPE,
     out_of_order: bool = typer.Option(False, "--out-of-order", help="Migrate before the types ahead of it in the recommended order."),
-    reason: Optional[str] = typer.Option(None, "--reason", help="Why --out-of-order (recorded)."),
+    force: bool = typer.Option(False, "--force", help="Migrate although phase 4 (the browser module) is not complete."),
+    reason: Optional[str] = typer.Option(None, "--reason", help="Why --out-of-order or --force (recorded)."),
 ) -> None:
-    """Register the type, enable its flag, disable its legacy cron job (snapshotted), start the bake."""
-    _change(ctx, f"migrating {data_type}", lambda m: m.migrate(data_type, out_of_order=out_of_order, reason=reason),
+    """Register the type, enable its flag, disable its legacy cron job (snapshotted), start the bake.
+    Refused while phase 4 is not complete: without the browser module feeding Presence nothing would refresh the type."""
+    _change(ctx, f"migrating {data_type}",
+            lambda m: m.migrate(data_type, out_of_order=out_of_order, reason=reason, force=force),
             lambda r: f"{data_type}: {', '.join(r['done']) or 'nothing to do'} -> {styled(r['state'])}. {r['message']}")
 
 

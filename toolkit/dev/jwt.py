@@ -37,7 +37,12 @@ def mint_jwt(secret: str, sub: str | None = None, role: str = "authenticated", t
 
 def local_jwt_secret(project_root: Path) -> str:
     """The project's local JWT secret, created (mode 0600) on first use and stable afterwards."""
-    path = Path(project_root) / ".toolkit" / "local" / "jwt_secret"
+    return jwt_secret_in(Path(project_root) / ".toolkit" / "local")
+
+
+def jwt_secret_in(folder: Path) -> str:
+    """The local stack's JWT secret kept in `folder` (its `jwt_secret`), created on first use."""
+    path = Path(folder) / "jwt_secret"
     if path.is_file():
         secret = path.read_text().strip()
         if secret:
@@ -52,3 +57,36 @@ def local_jwt_secret(project_root: Path) -> str:
     with os.fdopen(fd, "w") as f:
         f.write(secret + "\n")
     return secret
+
+
+class InvalidToken(ValueError):
+    """A token that is malformed, signed with another secret, of another algorithm, or expired."""
+
+
+def verify_jwt(token: str, secret: str, now: float | None = None) -> dict:
+    """The claims of an HS256 token signed with `secret` and not expired, as Supabase's
+    services check them; InvalidToken says why not."""
+    parts = token.split(".") if isinstance(token, str) else []
+    if len(parts) != 3:
+        raise InvalidToken("not a JWT")
+    try:
+        header = json.loads(_unb64url(parts[0]))
+        claims = json.loads(_unb64url(parts[1]))
+        signature = _unb64url(parts[2])
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidToken("not a JWT") from None
+    if not isinstance(header, dict) or header.get("alg") != "HS256":
+        raise InvalidToken("unsupported algorithm")
+    expected = hmac.new(secret.encode(), f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256).digest()
+    if not hmac.compare_digest(signature, expected):
+        raise InvalidToken("bad signature")
+    if not isinstance(claims, dict):
+        raise InvalidToken("claims are not an object")
+    exp = claims.get("exp")
+    if exp is not None and (not isinstance(exp, (int, float)) or exp <= (time.time() if now is None else now)):
+        raise InvalidToken("Token has expired")
+    return claims
+
+
+def _unb64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

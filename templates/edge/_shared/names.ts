@@ -3,6 +3,8 @@
 // in unit tests; a test keeps it equal to what the toolkit renders for the default plan.
 export const SUFFIX = "_v2";
 
+export const SYSTEM_FLAG = "use_queue_system";
+
 export const NAMES = {
   "active_subscriptions": "active_subscriptions_v2",
   "api_call_queue": "api_call_queue_v2",

@@ -35,7 +35,7 @@ def build(source: Path, names: Names, dest: Path) -> Path:
     """A local build: the rendered functions plus the gateway beside them."""
     edge.render(source, names, dest)
     (dest / GATEWAY_FOLDER).mkdir()
-    for name in ("main.ts", "main_test.ts"):
+    for name in ("main.ts", "main_test.ts", "rest.ts"):
         shutil.copy(GATEWAY / name, dest / GATEWAY_FOLDER / name)
     return dest
 
@@ -67,10 +67,12 @@ class EdgeServer(Managed):
 
 def serve(db_url: str, *, names: Names, port: int | None = DEFAULT_PORT, jwt_secret: str,
           market_data_url: str = "", api_key: str = "", timeout_ms: int | None = None,
+          realtime_url: str | None = None,
           env: dict[str, str] | None = None, folder: Path | None = None,
           log_file: Path | None = None, ready_timeout: float = READY_TIMEOUT) -> EdgeServer:
     """Build the functions for `names`, start the gateway on 127.0.0.1, wait until every
-    function is loaded.
+    function is loaded. /realtime/v1/ goes to `realtime_url` (default: `toolkit local up`'s
+    Realtime stand-in).
 
     port=None or 0 picks a free port. The server runs in its own session, is stopped at
     interpreter exit, and a watchdog kills it should this process die without stopping it.
@@ -86,6 +88,7 @@ def serve(db_url: str, *, names: Names, port: int | None = DEFAULT_PORT, jwt_sec
         "MARKET_DATA_API_KEY": api_key,
         "NO_COLOR": "1",
         **({"MARKET_DATA_TIMEOUT_MS": str(timeout_ms)} if timeout_ms else {}),
+        **({"REALTIME_URL": realtime_url} if realtime_url else {}),
         **(env or {}),
     }
     log_file, own_log = log_file_for(log_file, "edge-serve-")

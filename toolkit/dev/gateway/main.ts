@@ -2,15 +2,21 @@
 // every function folder of a local build that has a handler.ts at /functions/v1/<name>, checking
 // the JWT first when the folder's config.json says verify_jwt (as the gateway does), on
 // 127.0.0.1 only. The toolkit copies this file into the build as _gateway/main.ts.
+// As a project's API gateway does, it also fronts the other services a browser app uses, so
+// that one project URL serves them all: /rest/v1/rpc/<name> (rest.ts) and /realtime/v1/
+// (proxied to REALTIME_URL, the Realtime stand-in).
 //
-//   PORT        port to listen on (default 54331, phases.yaml's processor_url)
-//   JWT_SECRET  HS256 secret tokens are checked against (required)
+//   PORT          port to listen on (default 54331, phases.yaml's processor_url)
+//   JWT_SECRET    HS256 secret tokens are checked against (required)
+//   REALTIME_URL  where /realtime/v1/ goes (default http://127.0.0.1:54332, `toolkit local up`'s)
 //   the functions' own settings: SUPABASE_DB_URL, MARKET_DATA_BASE_URL, MARKET_DATA_API_KEY, ...
 //
-// GET /_serve/ready answers once every handler is imported (the toolkit waits for it).
+// GET /_serve/ready answers once every handler is imported (the toolkit waits for it);
+// GET /_serve/stats counts the requests each function received (what the tests read).
 import { closeDb } from "../_shared/db.ts";
 import { bearerToken, JwtError, verifyJwt } from "../_shared/jwt.ts";
 import { corsHeaders, json, preflight, unauthorized } from "../_shared/responses.ts";
+import { handleRpc, RPC_ROUTE } from "./rest.ts";
 
 type Handler = (req: Request) => Response | Promise<Response>;
 
@@ -72,13 +78,56 @@ async function gatewayCheck(req: Request, secret: string): Promise<Response | nu
   }
 }
 
-export function makeRouter(functions: Map<string, LoadedFunction>, secret: string): Handler {
+/** Relay a websocket to the Realtime service, frame for frame, closing each side with the other. */
+export function proxyWebSocket(req: Request, upstreamBase: string): Response {
+  const url = new URL(req.url);
+  const upstream = new WebSocket(`${upstreamBase.replace(/^http/, "ws")}${url.pathname}${url.search}`);
+  upstream.binaryType = "arraybuffer";
+  const { socket, response } = Deno.upgradeWebSocket(req);
+  socket.binaryType = "arraybuffer";
+  const early: (string | ArrayBuffer)[] = [];
+  socket.onmessage = (e) => upstream.readyState === WebSocket.OPEN ? upstream.send(e.data) : early.push(e.data);
+  upstream.onopen = () => early.splice(0).forEach((d) => upstream.send(d));
+  upstream.onmessage = (e) => socket.readyState === WebSocket.OPEN && socket.send(e.data);
+  const closeBoth = () => {
+    for (const s of [socket, upstream]) {
+      if (s.readyState === WebSocket.OPEN || s.readyState === WebSocket.CONNECTING) {
+        try {
+          s.close();
+        } catch {
+          // already closing
+        }
+      }
+    }
+  };
+  socket.onclose = closeBoth;
+  upstream.onclose = closeBoth;
+  upstream.onerror = closeBoth;
+  return response;
+}
+
+export function makeRouter(
+  functions: Map<string, LoadedFunction>,
+  secret: string,
+  realtimeUrl = "http://127.0.0.1:54332",
+): Handler {
+  const counts = new Map<string, number>();
   return async (req: Request): Promise<Response> => {
     const path = new URL(req.url).pathname;
     if (path === "/_serve/ready") return json({ ready: true, functions: [...functions.keys()] });
+    if (path === "/_serve/stats") return json({ functions: Object.fromEntries(counts) });
+    if (path.startsWith("/realtime/v1/")) {
+      if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+        return json({ message: "Realtime speaks websockets only" }, 400);
+      }
+      return proxyWebSocket(req, realtimeUrl);
+    }
+    const rpc = RPC_ROUTE.exec(path);
+    if (rpc) return await handleRpc(req, rpc[1], secret);
     const m = ROUTE.exec(path);
     const fn = m ? functions.get(m[1]) : undefined;
     if (!fn) return json({ code: 404, message: "Function not found" }, 404);
+    counts.set(fn.name, (counts.get(fn.name) ?? 0) + 1);
     // Browsers send preflights without credentials; the gateway lets them through.
     if (req.method === "OPTIONS") return preflight();
     if (fn.verifyJwt) {
@@ -114,6 +163,7 @@ async function main(): Promise<void> {
     Deno.exit(2);
   }
   const port = Number(Deno.env.get("PORT") ?? 54331);
+  const realtimeUrl = Deno.env.get("REALTIME_URL") || "http://127.0.0.1:54332";
   const functions = await loadFunctions();
   const stop = new AbortController();
   const server = Deno.serve({
@@ -124,7 +174,7 @@ async function main(): Promise<void> {
       console.log(
         `edge functions on http://${hostname}:${port}/functions/v1/: ${[...functions.keys()].join(", ")}`,
       ),
-  }, withLog(makeRouter(functions, secret)));
+  }, withLog(makeRouter(functions, secret, realtimeUrl)));
   // Stop cleanly on SIGINT/SIGTERM: finish requests, close the database pool.
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(signal, () => stop.abort());

@@ -72,3 +72,27 @@ Deno.test("serve: every function folder is found, with its config.json", async (
   assertEquals(found.get("track-subscription-v2")?.verifyJwt, true);
   assertEquals(found.get("untrack-subscription-v2")?.verifyJwt, true);
 });
+
+Deno.test("serve: /_serve/stats counts the requests each function received", async () => {
+  const counted = makeRouter(functions, SECRET);
+  const get = async (path: string, init: RequestInit = {}) =>
+    await counted(new Request(`http://127.0.0.1${path}`, init));
+  await (await get("/functions/v1/open", { method: "POST" })).body?.cancel();
+  await (await get("/functions/v1/open", { method: "POST" })).body?.cancel();
+  await (await get("/functions/v1/locked", { method: "POST" })).body?.cancel(); // refused, still received
+  await (await get("/functions/v1/nope", { method: "POST" })).body?.cancel(); // no such function
+  assertEquals(await (await get("/_serve/stats")).json(), { functions: { open: 2, locked: 1 } });
+});
+
+Deno.test("serve: /rest/v1/rpc needs a key; /realtime/v1 speaks websockets only", async () => {
+  let res = await call("/rest/v1/rpc/is_feature_enabled", { method: "POST", body: "{}" });
+  assertEquals(res.status, 401);
+  assertEquals((await res.json()).code, "PGRST301");
+  const foreign = await signJwt({ role: "anon", exp: exp() }, "other");
+  res = await call("/rest/v1/rpc/is_feature_enabled", { method: "POST", headers: { apikey: foreign }, body: "{}" });
+  assertEquals(res.status, 401);
+  await res.body?.cancel();
+  res = await call("/realtime/v1/websocket?vsn=2.0.0");
+  assertEquals(res.status, 400);
+  await res.body?.cancel();
+});

@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from toolkit.dev.jwt import jwt_secret_in
 from toolkit.dev.local.net_worker import NetWorker
 from toolkit.dev.pg_net import install as install_pg_net
 from toolkit.errors import ToolkitError
@@ -234,6 +235,7 @@ class LocalCluster:
             "preload": state.preload,
             "missing_extensions": self._missing_extensions(state),
             "pg_net_worker": self._net_worker(state).pid(),
+            "realtime": self._realtime_status(state),
             "home": str(self.home),
             "user": LOGIN_USER,
             "url": self.conninfo().replace(state.password, "****"),
@@ -241,6 +243,22 @@ class LocalCluster:
 
     def _net_worker(self, state: ClusterState) -> NetWorker:
         return NetWorker(self.home, Path(state.data_root) / "pg_net_worker.log")
+
+    def realtime(self, state: ClusterState | None = None):
+        """The Realtime stand-in that runs beside the cluster (toolkit.dev.realtime)."""
+        from toolkit.dev.realtime import RealtimeService
+
+        state = state or self._existing()
+        return RealtimeService(self.home, Path(state.data_root) / "realtime.log")
+
+    def _realtime_status(self, state: ClusterState) -> str | None:
+        port = self.realtime(state).port()
+        return f"ws://127.0.0.1:{port}/realtime/v1/websocket" if port else None
+
+    def _services(self, state: ClusterState) -> None:
+        """The processes that live with the server, started when not running (a crashed one is replaced)."""
+        self._net_worker(state).ensure(self.conninfo(CRON_DATABASE), self.pid())
+        self.realtime(state).ensure(jwt_secret_in(self.home), self.pid())
 
     @staticmethod
     def _missing_extensions(state: ClusterState) -> dict[str, str]:
@@ -254,7 +272,7 @@ class LocalCluster:
         started = time.perf_counter()
         state = self.state()
         if state is not None and self.pid() is not None:
-            self._net_worker(state).ensure(self.conninfo(CRON_DATABASE), self.pid())  # supervised: replaced if gone
+            self._services(state)  # supervised: replaced if gone
             return {**self.status(), "action": "already running", "seconds": 0.0}
         created = False
         if state is None or not (state.data_dir / "PG_VERSION").exists():
@@ -264,7 +282,7 @@ class LocalCluster:
         if created:
             self._build_roles(state)
             self.bootstrap_database("postgres", example=bootstrap_example)
-        self._net_worker(state).ensure(self.conninfo(CRON_DATABASE), self.pid())
+        self._services(state)
         action = "created and started" if created else "started"
         return {**self.status(), "action": action, "seconds": round(time.perf_counter() - started, 2)}
 
@@ -330,6 +348,7 @@ class LocalCluster:
         if state is None or self.pid() is None:
             return {"action": "not running", "home": str(self.home)}
         self._net_worker(state).stop()
+        self.realtime(state).stop()
         self._run([str(Path(state.bindir) / "pg_ctl"), "-D", str(state.data_dir), "-m", "fast", "-w", "stop"],
                   "stopping the local cluster")
         return {"action": "stopped", "home": str(self.home)}
@@ -342,6 +361,7 @@ class LocalCluster:
             shutil.rmtree(state.socket_dir, ignore_errors=True)
             state.log_file.unlink(missing_ok=True)
             self._net_worker(state).log_file.unlink(missing_ok=True)
+            self.realtime(state).log_file.unlink(missing_ok=True)
             self.state_file.unlink(missing_ok=True)
             root = Path(state.data_root)
             if root != self.home:  # the folder made under FALLBACK_ROOT for this cluster alone
