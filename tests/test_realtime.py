@@ -31,7 +31,7 @@ class Socket:
 
     def __init__(self, server, vsn: str = "2.0.0", apikey: str = ANON):
         self.vsn = vsn
-        self.ws = connect(f"{server.websocket_url}?apikey={apikey}&vsn={vsn}", proxy=None, legacy=True)
+        self.ws = connect(f"{server.websocket_url}?apikey={apikey}&vsn={vsn}", proxy=None)
         self.refs = iter(range(1, 10_000))
 
     def send(self, join_ref, topic, event, payload) -> str:
