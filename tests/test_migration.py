@@ -55,7 +55,9 @@ def test_migrate_quote_then_again_changes_nothing(cli, staleness_db, tmp_path):
     assert state(db, "quote") == "baking"
     snapshot = db.scalar("SELECT legacy_snapshot FROM toolkit.migrations WHERE data_type = 'quote'")
     assert {k: snapshot[k] for k in JOB_FIELDS} == before
-    assert "🟡 In Progress" in migration_row(tmp_path / "PROGRESS.md", "quote")
+    # "Migrated Date" stays empty while the type only bakes.
+    baking_since = db.scalar("SELECT bake_started_at::date::text FROM toolkit.migrations WHERE data_type = 'quote'")
+    assert migration_row(tmp_path / "PROGRESS.md", "quote") == f"| `quote` | 🟡 In Progress | - | Baking since {baking_since} |"
 
     events = db.scalar("SELECT count(*) FROM toolkit.migration_events")
     again = cli("--json", "migrate", "quote")
@@ -312,14 +314,17 @@ def test_promote_needs_the_bake_time_and_a_passing_verdict(cli, staleness_db, tm
     promoted = cli("--json", "promote", "quote")
     assert promoted.exit_code == 0, promoted.output
     assert state(staleness_db, "quote") == "promoted"
-    assert "🟢 Migrated" in migration_row(tmp_path / "PROGRESS.md", "quote")
+    today = staleness_db.scalar("SELECT promoted_at::date::text FROM toolkit.migrations WHERE data_type = 'quote'")
+    assert migration_row(tmp_path / "PROGRESS.md", "quote") == f"| `quote` | 🟢 Migrated | {today} | Promoted |"
     assert json.loads(cli("--json", "migrate", "profile").stdout)["state"] == "baking"  # quote is done: next in order
 
 
-def test_forced_promotion_is_recorded(cli, staleness_db):
+def test_forced_promotion_is_recorded_and_visible(cli, staleness_db, tmp_path):
     assert cli("migrate", "quote").exit_code == 0
     assert cli("promote", "quote", "--force").exit_code == 2
     forced = cli("--json", "promote", "quote", "--force", "--reason", "vendor deadline")
     assert forced.exit_code == 0, forced.output
     assert json.loads(forced.stdout)["overridden"]
     assert staleness_db.scalar("SELECT detail ->> 'reason' FROM toolkit.migration_events WHERE event = 'forced'") == "vendor deadline"
+    row = migration_row(tmp_path / "PROGRESS.md", "quote")
+    assert row.startswith("| `quote` | 🟢 Migrated | 20") and row.endswith("| Promoted by force: vendor deadline |")

@@ -20,18 +20,30 @@ from toolkit.progress.state import Facts, build, gather
 DEFAULT_NAME = "PROGRESS.md"
 
 
+ENV = "TOOLKIT_PROGRESS"
+
+
 def document_path(root: Path, explicit: Path | None = None) -> Path:
+    """The document: --file, else TOOLKIT_PROGRESS, else PROGRESS.md of the project. A folder
+    is refused here, before any command changes anything."""
     if explicit is not None:
-        return explicit
-    if os.environ.get("TOOLKIT_PROGRESS"):
-        return Path(os.environ["TOOLKIT_PROGRESS"])
-    return root / DEFAULT_NAME
+        path, source = explicit, "--file"
+    elif os.environ.get(ENV):
+        path, source = Path(os.environ[ENV]), ENV
+    else:
+        return root / DEFAULT_NAME
+    if path.is_dir():
+        raise ToolkitError(f"{source} points at a folder ({path}), not at a document",
+                           hint=f"give the file itself, e.g. {path / DEFAULT_NAME}")
+    return path
 
 
-def current(loaded: LoadedPlan, target: Target, root: Path) -> tuple[DocumentState, Facts]:
+def current(loaded: LoadedPlan, target: Target, root: Path,
+            hand: dict | None = None) -> tuple[DocumentState, Facts]:
+    """What the document should say; `hand`: the document's own marks (see state.build)."""
     with connect(target, autocommit=True) as conn, database_errors():
         facts = gather(conn, loaded, root)
-    return build(loaded.plan, facts, date.today()), facts
+    return build(loaded.plan, facts, date.today(), hand), facts
 
 
 def report(loaded: LoadedPlan, target: Target, root: Path) -> dict:
@@ -70,25 +82,39 @@ def load_document(path: Path) -> ProgressDocument:
     except FileNotFoundError:
         raise ToolkitError(f"{path} does not exist", hint="create it with `toolkit progress init`") from None
     except DocumentError as exc:
-        raise ToolkitError(f"{exc} (the file was left untouched)") from None
+        raise ToolkitError(f"{exc} (the file was left untouched)", hint=exc.hint) from None
+    except OSError as exc:
+        raise ToolkitError(f"cannot read {path}: {exc.strerror}") from None
 
 
-def sync(path: Path, state: DocumentState, check: bool = False) -> dict:
+def sync(path: Path, loaded: LoadedPlan, target: Target, root: Path, *, check: bool = False,
+         fix: bool = False) -> dict:
+    """Bring the document in step with the database. Ticks that contradict what the toolkit
+    knows are kept and reported in `warnings` (set as it knows them with `fix`); so is damage
+    in the user's own text that the repair could not undo."""
     document = load_document(path)
-    text = document.render(state)
+    state, _ = current(loaded, target, root, hand=document.marks())
+    text = document.render(state, fix=fix)
     changed = text != document.original
+    contradictions = [] if fix else document.contradictions(state)
+    warnings = [f"{path}:{c.line}: {c.describe()}" for c in contradictions]
+    warnings += [f"{path}:{line}: damaged text the toolkit cannot repair: {problem}" for line, problem in document.damage()]
+    result = {"path": str(path), "changed": changed, "contradictions": len(contradictions), "warnings": warnings}
     if check:
-        if changed:
-            raise CheckFailed(f"{path} is out of date with the database", hint="run `toolkit progress sync`")
-        return {"path": str(path), "changed": False}
+        if changed or contradictions:
+            what = "out of date with the database" if changed else "contradicted by the database"
+            raise CheckFailed(f"{path} is {what}",
+                              hint="run `toolkit progress sync`" + (" --fix" if contradictions and not changed else ""))
+        return {**result, "changed": False}
     if changed:
         write_atomic(path, text)
-    return {"path": str(path), "changed": changed}
+    return result
 
 
-def init(path: Path, loaded: LoadedPlan, state: DocumentState, force: bool) -> dict:
+def init(path: Path, loaded: LoadedPlan, target: Target, root: Path, force: bool) -> dict:
     if path.exists() and not force:
         raise ToolkitError(f"{path} exists already", hint="`toolkit progress sync` updates it; --force replaces it")
+    state, _ = current(loaded, target, root)
     write_atomic(path, render_fresh(loaded.plan, state))
     return {"path": str(path), "created": True}
 
@@ -98,12 +124,15 @@ def sync_if_present(loaded: LoadedPlan, target: Target, root: Path) -> str | Non
 
     Returns a warning to show, or None. Never fails the command that called it.
     """
-    path = document_path(root)
-    if not path.exists():
-        return None
     try:
-        state, _ = current(loaded, target, root)
-        result = sync(path, state)
+        path = document_path(root)
+        if not path.exists():
+            return None
+        result = sync(path, loaded, target, root)
     except ToolkitError as exc:
-        return f"{path} was not updated: {exc.message}"
-    return f"{path} updated" if result["changed"] else None
+        return f"PROGRESS.md was not updated: {exc.message}"
+    said = [f"{path} updated"] if result["changed"] else []
+    if result["contradictions"]:
+        said.append(f"{result['contradictions']} ticked line(s) contradict the database and were kept: "
+                    "see `toolkit progress sync`")
+    return "; ".join(said) or None
