@@ -290,7 +290,33 @@ def test_monitor_verdicts(cli, staleness_db, completed, failed, verdict, exit_co
     assert payload["verdict"] == verdict
     assert payload["metrics"]["completed"] == completed and payload["metrics"]["viewed"] == 5
     if verdict == "fail":
-        assert any("success rate" in r for r in payload["reasons"])
+        assert "15 completed, 15 failed in the last 60 min: 50.0% success, at least 95% needed" in payload["reasons"]
+
+
+@pytest.mark.parametrize("completed,failed,viewers,verdict", [
+    (30, 0, True, "pass"), (15, 15, True, "fail"), (2, 0, True, "inconclusive"), (30, 0, False, "inconclusive"),
+], ids=["pass", "fail", "too-few-jobs", "nobody-viewing"])
+def test_the_migration_checklist_and_monitor_agree(cli, staleness_db, completed, failed, viewers, verdict):
+    from toolkit.checklists import load
+
+    assert cli("migrate", "quote").exit_code == 0
+    staleness_db.execute("UPDATE public.stock_quotes SET updated_at = now()")
+    if viewers:
+        _viewers_with_fresh_quotes(staleness_db)
+    _seed_jobs(staleness_db, completed, failed)
+    monitor = json.loads(cli("--json", "monitor", "quote").stdout)
+    run = cli("--json", "checklist", "run", "migration", "--type", "quote", "--non-interactive")
+    items = {i["id"]: i for i in json.loads(run.stdout)["items"]}
+    judged = {item.judge: item.id for item in load(ROOT, "migration").items if item.judge}
+    assert set(judged) == {c["criterion"] for c in monitor["criteria"]}
+    for criterion in monitor["criteria"]:
+        item = items[judged[criterion["criterion"]]]
+        assert (item["result"], item["evidence"]) == (criterion["result"], criterion["evidence"])
+    assert monitor["verdict"] == verdict
+    results = {items[i]["result"] for i in judged.values()}
+    assert results == ({"pass"} if verdict == "pass" else results | {verdict})
+    if not viewers:
+        assert items["viewed_data_fresh"]["evidence"] == "nobody is viewing quote right now: nothing to judge"
 
 
 def test_monitor_fails_on_stale_viewed_data(cli, staleness_db):
