@@ -21,8 +21,46 @@ from toolkit.cli.context import AppContext
 from toolkit.errors import EXIT_CANNOT_RUN, ToolkitError
 
 
+# The global options (see _global), which may also follow the subcommand: `queue status --json`.
+GLOBAL_FLAGS = frozenset({"--json", "-v", "--verbose", "--yes", "-y"})
+GLOBAL_VALUED = frozenset({"--db-url", "--plan", "--actor"})
+
+
+def hoist_global_options(group, ctx: typer.Context, args: list[str]) -> list[str]:
+    """The arguments with global options that follow the subcommand moved in front of it. An
+    option the subcommand defines itself, an option's value and anything after `--` stay."""
+    i = 0
+    while i < len(args) and args[i].startswith("-") and args[i] != "--":
+        i += 2 if args[i] in GLOBAL_VALUED else 1
+    command = group
+    while i < len(args) and hasattr(command, "get_command"):  # a group: one more command name
+        command = command.get_command(ctx, args[i])
+        if command is None:
+            return args  # the parser names the unknown command
+        i += 1
+    own = {o: p.param_type_name == "option" and not getattr(p, "is_flag", False) and not getattr(p, "count", False)
+           for p in command.params for o in (*p.opts, *p.secondary_opts)}
+    moved, kept, j = [], [], i
+    while j < len(args):
+        arg, name = args[j], args[j].split("=", 1)[0]
+        takes_value = own.get(name) if name in own else name in GLOBAL_VALUED
+        target = kept if name in own or name not in GLOBAL_FLAGS | GLOBAL_VALUED else moved
+        if arg == "--":
+            kept += args[j:]
+            break
+        target.append(arg)
+        if takes_value and "=" not in arg and j + 1 < len(args):
+            target.append(args[j + 1])
+            j += 1
+        j += 1
+    return moved + args[:i] + kept
+
+
 class ToolkitGroup(TyperGroup):
     """Turns domain errors into a message on stderr and the right exit code, never a traceback."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(self, ctx, args))
 
     def invoke(self, ctx: typer.Context):
         try:
