@@ -19,6 +19,32 @@ from toolkit.states import (DEPLOYED, DRIFT, MANUAL, NEW, NOT_APPLICABLE, NOT_AV
 if TYPE_CHECKING:
     import psycopg
 
+def _lost(conn: "psycopg.Connection") -> bool:
+    """Whether the connection itself is gone (a killed backend, a server restart, the network),
+    rather than a statement having failed on it."""
+    return conn.broken or conn.closed
+
+
+@contextmanager
+def _connection_kept(conn: "psycopg.Connection", target: Target, doing: str) -> Iterator[None]:
+    """A lost connection as one clear message: the server rolls back the open transaction, so
+    a phase is applied entirely or not at all; only a loss during COMMIT itself leaves it open
+    which, and the ledger says."""
+    import psycopg
+
+    try:
+        yield
+    except psycopg.Error as exc:
+        if not _lost(conn):
+            raise
+        reason = sql_error_message(exc).split(" [SQLSTATE")[0].removeprefix("consuming input failed: ")
+        raise ToolkitError(
+            f"lost the connection to {target.describe()} while {doing} ({reason}); the server rolled back "
+            "the unfinished transaction",
+            hint="check the database is up (`toolkit status` shows what the ledger holds), then run the command again",
+        ) from None
+
+
 @dataclass
 class PhaseReport:
     phase: int
@@ -134,7 +160,7 @@ class Engine:
     def apply(self, phase_ids: list[int], *, force: bool = False, reason: str | None = None,
               dry_run: bool = False) -> list[PhaseReport]:
         reports: list[PhaseReport] = []
-        with connect(self.target, autocommit=True) as conn:
+        with connect(self.target, autocommit=True) as conn, _connection_kept(conn, self.target, "applying"):
             if dry_run:
                 done = ledger.entries(conn)
                 for pid in phase_ids:
@@ -209,6 +235,8 @@ class Engine:
         try:
             conn.execute(r.deploy)
         except psycopg.Error as exc:
+            if _lost(conn):
+                raise  # not the step's fault: reported as a lost connection
             raise ToolkitError(
                 f"phase {r.phase} step {r.step.id} failed: {sql_error_message(exc)}",
                 hint="nothing of this phase was applied; fix the step and run apply again",
@@ -243,13 +271,15 @@ class Engine:
         except _Undo:
             return None
         except psycopg.Error as exc:
+            if _lost(conn):
+                raise
             return sql_error_message(exc)
 
     # -- verify ---------------------------------------------------------------------------
     def verify(self, phase_id: int) -> list[dict]:
         phase = self.plan.phase(phase_id)
         results = []
-        with connect(self.target, autocommit=True) as conn:
+        with connect(self.target, autocommit=True) as conn, _connection_kept(conn, self.target, "verifying"):
             done = ledger.entries(conn)
             if done:
                 # Verify scripts call the toolkit's helpers: a schema that an older toolkit
@@ -283,7 +313,7 @@ class Engine:
     def revert(self, phase_id: int, *, drop_data: bool = False) -> PhaseReport:
         phase = self.plan.phase(phase_id)
         started = time.perf_counter()
-        with connect(self.target, autocommit=True) as conn:
+        with connect(self.target, autocommit=True) as conn, _connection_kept(conn, self.target, "reverting"):
             with self._apply_lock(conn):
                 done = ledger.entries(conn)
                 if not done:
@@ -319,6 +349,8 @@ class Engine:
         try:
             conn.execute(r.revert)
         except psycopg.Error as exc:
+            if _lost(conn):
+                raise
             raise ToolkitError(
                 f"reverting phase {r.phase} step {r.step.id} failed: {sql_error_message(exc)}",
                 hint="nothing was reverted; the phase is as it was",

@@ -127,6 +127,10 @@ def _global(
     ),
 ) -> None:
     ctx.obj = AppContext(db_url=db_url, plan_file=plan, json=json_output, verbose=verbose, yes=yes, actor=actor)
+    if os.environ.get("TOOLKIT_PROGRESS"):  # a mistaken one is refused before any command changes anything
+        from toolkit.progress import document_path
+
+        document_path(Path.cwd())
 
 
 from toolkit.cli import checklist as _checklist  # noqa: E402

@@ -54,7 +54,7 @@ class AppContext:
         from toolkit.dev.local.cluster import LocalCluster
 
         if port is None and os.environ.get("TOOLKIT_LOCAL_PORT"):
-            port = int(os.environ["TOOLKIT_LOCAL_PORT"])
+            port = _port(os.environ["TOOLKIT_LOCAL_PORT"], "TOOLKIT_LOCAL_PORT")
         return LocalCluster(self.project.local_home, port=port)
 
     def target(self) -> "Target":
@@ -101,3 +101,13 @@ class AppContext:
                 raise ToolkitError("the project ref did not match; nothing was done")
         elif console.input("Go on? [y/N] ").strip().lower() not in ("y", "yes"):
             raise ToolkitError("cancelled; nothing was done")
+
+
+def _port(text: str, source: str) -> int:
+    try:
+        port = int(text.strip())
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise ToolkitError(f"{source} must be a port number (1-65535), got {text!r}")
+    return port

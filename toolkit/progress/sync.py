@@ -3,7 +3,6 @@ commands which change the rollout call afterwards."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
@@ -11,32 +10,12 @@ from pathlib import Path
 from toolkit.config import LoadedPlan
 from toolkit.db import Target, connect, database_errors
 from toolkit.errors import CheckFailed, ToolkitError
+from toolkit.progress import DEFAULT_NAME, ENV, document_path  # noqa: F401 (where callers look)
 from toolkit.progress.atomic import write_atomic
 from toolkit.progress.document import DocumentError, ProgressDocument
 from toolkit.progress.fresh import render_fresh
 from toolkit.progress.model import DocumentState
 from toolkit.progress.state import Facts, build, gather
-
-DEFAULT_NAME = "PROGRESS.md"
-
-
-ENV = "TOOLKIT_PROGRESS"
-
-
-def document_path(root: Path, explicit: Path | None = None) -> Path:
-    """The document: --file, else TOOLKIT_PROGRESS, else PROGRESS.md of the project. A folder
-    is refused here, before any command changes anything."""
-    if explicit is not None:
-        path, source = explicit, "--file"
-    elif os.environ.get(ENV):
-        path, source = Path(os.environ[ENV]), ENV
-    else:
-        return root / DEFAULT_NAME
-    if path.is_dir():
-        raise ToolkitError(f"{source} points at a folder ({path}), not at a document",
-                           hint=f"give the file itself, e.g. {path / DEFAULT_NAME}")
-    return path
-
 
 def current(loaded: LoadedPlan, target: Target, root: Path,
             hand: dict | None = None) -> tuple[DocumentState, Facts]:
