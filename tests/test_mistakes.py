@@ -153,6 +153,7 @@ def test_edge_serve_on_a_busy_port(db):
     refused(result, f"port {port} on 127.0.0.1 is already in use")
     for said in ("Edge Functions at", "token", "Bearer", "AddrInUse", "error: Uncaught"):
         assert said not in result.stderr
+    assert not Path(os.environ["TOOLKIT_STATE_DIR"]).exists()  # no JWT secret made, nothing started
 
 
 # -- a database that goes away ---------------------------------------------------------------------
