@@ -12,8 +12,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-import ftfy
-
 _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 # Windows-1252 leaves five bytes undefined; the readers that keep them (browsers, Windows)
 # give the C1 control character of the same number, as Latin-1 gives for all of 0x80-0x9f.
@@ -67,6 +65,8 @@ def repair(text: str) -> str:
         text = fixed
     # ftfy catches mixed cases the run rule leaves. Only its encoding fix: its other repairs
     # (HTML entities, quotes, line breaks) would change what the user wrote on purpose.
+    import ftfy  # a quarter second to import: only for a document actually read
+
     return ftfy.fix_encoding(text)
 
 

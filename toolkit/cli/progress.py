@@ -56,12 +56,13 @@ def sync(
     from rich.markup import escape
 
     from toolkit.cli.output import err_console
-    from toolkit.progress.sync import document_path
+    from toolkit.progress.sync import document_path, load_document
     from toolkit.progress.sync import sync as do_sync
 
     app_ctx = ctx.obj
     path = document_path(app_ctx.project.root, file)
-    result = do_sync(path, app_ctx.load_plan(), app_ctx.target(), app_ctx.project.root, check=check, fix=fix)
+    document = load_document(path)  # a file that is no document is refused before anything else
+    result = do_sync(document, app_ctx.load_plan(), app_ctx.target(), app_ctx.project.root, check=check, fix=fix)
     for warning in result["warnings"]:
         err_console().print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     if result["contradictions"]:

@@ -66,12 +66,12 @@ def load_document(path: Path) -> ProgressDocument:
         raise ToolkitError(f"cannot read {path}: {exc.strerror}") from None
 
 
-def sync(path: Path, loaded: LoadedPlan, target: Target, root: Path, *, check: bool = False,
+def sync(document: ProgressDocument, loaded: LoadedPlan, target: Target, root: Path, *, check: bool = False,
          fix: bool = False) -> dict:
-    """Bring the document in step with the database. Ticks that contradict what the toolkit
-    knows are kept and reported in `warnings` (set as it knows them with `fix`); so is damage
-    in the user's own text that the repair could not undo."""
-    document = load_document(path)
+    """Bring the document (load_document()) in step with the database. Ticks that contradict
+    what the toolkit knows are kept and reported in `warnings` (set as it knows them with
+    `fix`); so is damage in the user's own text that the repair could not undo."""
+    path = document.path
     state, _ = current(loaded, target, root, hand=document.marks())
     text = document.render(state, fix=fix)
     changed = text != document.original
@@ -107,7 +107,7 @@ def sync_if_present(loaded: LoadedPlan, target: Target, root: Path) -> str | Non
         path = document_path(root)
         if not path.exists():
             return None
-        result = sync(path, loaded, target, root)
+        result = sync(load_document(path), loaded, target, root)
     except ToolkitError as exc:
         return f"PROGRESS.md was not updated: {exc.message}"
     said = [f"{path} updated"] if result["changed"] else []
