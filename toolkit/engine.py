@@ -19,6 +19,7 @@ from toolkit.states import (DEPLOYED, DRIFT, MANUAL, NEW, NOT_APPLICABLE, NOT_AV
 if TYPE_CHECKING:
     import psycopg
 
+
 def _lost(conn: "psycopg.Connection") -> bool:
     """Whether the connection itself is gone (a killed backend, a server restart, the network),
     rather than a statement having failed on it."""
@@ -27,9 +28,9 @@ def _lost(conn: "psycopg.Connection") -> bool:
 
 @contextmanager
 def _connection_kept(conn: "psycopg.Connection", target: Target, doing: str) -> Iterator[None]:
-    """A lost connection as one clear message: the server rolls back the open transaction, so
-    a phase is applied entirely or not at all; only a loss during COMMIT itself leaves it open
-    which, and the ledger says."""
+    """A lost connection as one clear message. The server rolls back a transaction it did not
+    commit, so a phase is applied entirely or not at all; only a loss during the COMMIT itself
+    leaves open which, and the ledger tells."""
     import psycopg
 
     try:
@@ -39,8 +40,8 @@ def _connection_kept(conn: "psycopg.Connection", target: Target, doing: str) -> 
             raise
         reason = sql_error_message(exc).split(" [SQLSTATE")[0].removeprefix("consuming input failed: ")
         raise ToolkitError(
-            f"lost the connection to {target.describe()} while {doing} ({reason}); the server rolled back "
-            "the unfinished transaction",
+            f"lost the connection to {target.describe()} while {doing} ({reason}); the server rolls back "
+            "what was not committed",
             hint="check the database is up (`toolkit status` shows what the ledger holds), then run the command again",
         ) from None
 
