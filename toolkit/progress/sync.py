@@ -10,7 +10,7 @@ from pathlib import Path
 from toolkit.config import LoadedPlan
 from toolkit.db import Target, connect, database_errors
 from toolkit.errors import CheckFailed, ToolkitError
-from toolkit.progress import document_path  # noqa: F401 (the CLI finds it here too)
+from toolkit.progress import document_path
 from toolkit.progress.atomic import write_atomic
 from toolkit.progress.document import DocumentError, ProgressDocument
 from toolkit.progress.fresh import render_fresh
