@@ -6,6 +6,7 @@ cluster's build (toolkit.dev.local) and `Database.as_platform` use its superuser
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 from contextlib import contextmanager
@@ -26,6 +27,67 @@ from toolkit.dev.processes import free_port, watchdog
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "legacy_app"
 TEMPLATE_DB = CRON_TEST_DATABASE
+
+# What bootstrap and the tools make inside the checkout: the only paths a test run may change.
+# .toolkit/local's data, run and log entries belong to a developer's running local cluster.
+BOOTSTRAP_MADE = (".git", ".venv", ".toolkit/tools", ".pytest_cache", "node_modules", "__pycache__",
+                  ".toolkit/local/data", ".toolkit/local/run", ".toolkit/local/server.log",
+                  ".toolkit/local/pg_net_worker.log", ".toolkit/local/pg_net_worker.pid")
+
+
+def _made_by_bootstrap(rel: str) -> bool:
+    name = rel.rsplit("/", 1)[-1]
+    return rel in BOOTSTRAP_MADE or name in ("__pycache__", "node_modules") or name.endswith(".egg-info")
+
+
+def checkout_files(root: Path = ROOT) -> dict[str, str]:
+    """Every file of the checkout (tracked or not) and a digest of its bytes (a link: its target)."""
+    found = {}
+    for folder, dirs, files in os.walk(root):
+        base = Path(folder).relative_to(root)
+        dirs[:] = [d for d in dirs if not _made_by_bootstrap((base / d).as_posix())]
+        for name in files + [d for d in dirs if (Path(folder) / d).is_symlink()]:
+            rel, path = (base / name).as_posix(), Path(folder) / name
+            if _made_by_bootstrap(rel):
+                continue
+            if path.is_symlink():
+                found[rel] = "-> " + os.readlink(path)
+            else:
+                found[rel] = hashlib.sha1(path.read_bytes()).hexdigest()
+    return found
+
+
+def pytest_sessionstart(session):
+    session.config._checkout_before = checkout_files()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run when any file of the checkout changed: tests write only to their temporary folders."""
+    before = getattr(session.config, "_checkout_before", None)
+    if before is None:
+        return
+    after = checkout_files()
+    changed = sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
+    if not changed:
+        return
+    words = {True: "added", False: "removed"}
+    lines = [f"  {p} ({words[p in after] if (p in before) != (p in after) else 'changed'})" for p in changed]
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    message = ("the test run changed files of the checkout (tests must write only to their temporary folders; "
+               "files you edited during the run show here too):\n" + "\n".join(lines))
+    if reporter:
+        reporter.write_sep("=", "checkout changed", red=True)
+        reporter.write_line(message)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(autouse=True)
+def _private_paths(tmp_path, monkeypatch):
+    """Every path the toolkit writes points into the test's temporary folder: PROGRESS.md and the
+    workspace state (.toolkit), for CLI calls and library calls alike."""
+    monkeypatch.setenv("TOOLKIT_PROGRESS", str(tmp_path / "PROGRESS.md"))
+    monkeypatch.setenv("TOOLKIT_STATE_DIR", str(tmp_path / ".toolkit"))
+
 
 def _watch(cluster: LocalCluster):
     """Stop the cluster if the test process dies without running its teardown."""
@@ -197,6 +259,8 @@ class Cli:
     plan: Path
 
     def __call__(self, *args: str, input: str | None = None):
+        for name in ("TOOLKIT_PROGRESS", "TOOLKIT_STATE_DIR"):  # set for every test by _private_paths
+            assert ROOT not in Path(os.environ[name]).resolve().parents, f"{name} points into the checkout"
         base = ["--plan", str(self.plan), "--actor", "pytest"]
         if self.db is not None:
             base += ["--db-url", self.db.url]

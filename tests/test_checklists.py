@@ -91,7 +91,8 @@ def test_a_malformed_checklist_exits_2_naming_file_and_line(project):
     _write(project, "garbled", "name: garbled\ntitle: [unclosed\n")
     result = _cli(None, project / "phases.yaml")("checklist", "list")
     assert result.exit_code == 2
-    assert f"{path}:4: items.0: item 'both' needs exactly one of `check` (SQL) or `manual: true`" in result.stderr
+    assert (f"{path}:4: items.0: item 'both' needs exactly one of `check` (SQL), `judge` (a monitor criterion) "
+            "or `manual: true`") in result.stderr
     assert f"{project / 'checklists' / 'garbled.yaml'}:3: not valid YAML" in result.stderr
     assert _cli(None, project / "phases.yaml")("checklist", "run", "broken").exit_code == 2
 
@@ -222,7 +223,9 @@ def test_migration_checklist_before_any_migration_fails_with_evidence(staleness_
     assert (items["flag_on"]["result"], items["flag_on"]["evidence"]) == ("fail", "use_queue_system off, use_queue_for_quote off")
     assert (items["legacy_job_inactive"]["result"], items["legacy_job_inactive"]["evidence"]) == \
         ("fail", "refresh-stock-quotes (* * * * *) is active")
-    assert items["jobs_succeed"]["evidence"] == "no quote job finished in the last 24 h"
+    assert (items["jobs_succeed"]["result"], items["jobs_succeed"]["evidence"]) == (
+        "inconclusive", "only 0 quote job(s) finished in the last 60 min; 10 needed to judge")
+    assert items["viewed_data_fresh"]["result"] == "inconclusive"
     assert items["no_errors_in_logs"]["text"].startswith("No errors in the logs") and items["no_errors_in_logs"]["result"] is None
 
 
@@ -326,3 +329,43 @@ def test_latest_results_before_the_tables_exist_is_empty(db):
     assert db.scalar("SELECT to_regclass('toolkit.checklist_runs')") is None
     with db.connect(autocommit=True) as conn:
         assert latest_results(conn) == {}
+
+
+def test_a_skipped_item_leaves_the_run_incomplete_and_show_prints_the_run(queue_db):
+    cli = _cli(queue_db)
+    result, payload = _run_json(cli, "phase1-manual", input="pass\nlooked at it\nskip\nno API key today\n")
+    assert result.exit_code == 1 and payload["result"] == "incomplete"
+    assert queue_db.scalar("SELECT result FROM toolkit.checklist_runs") == "incomplete"
+    said = cli("checklist", "run", "phase1-manual", input="pass\n\nskip\n\n")
+    assert said.exit_code == 1 and "incomplete (1 skipped)" in " ".join(said.stdout.split())
+
+    shown = cli("checklist", "show", str(payload["run_id"]))
+    assert shown.exit_code == 0, shown.output
+    out = " ".join(shown.stdout.split())
+    assert f"run {payload['run_id']} of phase1-manual: incomplete" in out
+    assert "skip api_reads_registry" in out and "note: no API key today" in out
+    assert "pass table_editor_lists_tables" in out and "note: looked at it" in out
+    assert "evidence: 11 registry rows, every planned type among them" in out and "answered by pytest at" in out
+    newest = json.loads(cli("--json", "checklist", "show").stdout)
+    assert newest["run_id"] == payload["run_id"] + 1 and newest["result"] == "incomplete"
+    assert [i["id"] for i in newest["items"]] == [i["id"] for i in payload["items"]]
+    missing = cli("checklist", "show", "999")
+    assert missing.exit_code == 2 and "there is no checklist run 999" in missing.stderr
+
+
+def test_show_before_any_run_says_so(db):
+    result = _cli(db)("checklist", "show")
+    assert result.exit_code == 2 and "no checklist has been run" in result.stderr
+    assert db.scalar("SELECT to_regnamespace('toolkit')") is None
+
+
+def test_a_schema_from_before_inconclusive_is_widened(db):
+    with db.connect(autocommit=True) as conn:
+        ledger.install(conn)
+        conn.execute("ALTER TABLE toolkit.checklist_answers DROP CONSTRAINT checklist_answers_result_check")
+        conn.execute("ALTER TABLE toolkit.checklist_answers ADD CONSTRAINT checklist_answers_result_check "
+                     "CHECK (result IN ('pass', 'fail', 'skip'))")
+        ledger.install(conn)
+        definition = conn.execute("SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+                                  "WHERE conname = 'checklist_answers_result_check'").fetchone()[0]
+    assert "inconclusive" in definition

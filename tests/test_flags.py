@@ -53,3 +53,25 @@ def test_actor_comes_from_the_environment(db, monkeypatch):
     assert CliRunner().invoke(app, [*base, "phase", "apply", "0"]).exit_code == 0
     assert CliRunner().invoke(app, [*base, "flags", "enable", "use_queue_system", "--reason", "r"]).exit_code == 0
     assert db.scalar("SELECT actor FROM public.feature_flag_audit WHERE old_enabled IS NOT NULL") == "carol"
+
+
+def test_disabling_the_queue_while_types_are_migrated_warns_and_asks(staleness_db, tmp_path):
+    cli = Cli(staleness_db, ROOT / "phases.yaml")
+    assert cli("migrate", "quote").exit_code == 0
+    audit = "SELECT count(*) FROM public.feature_flag_audit WHERE old_enabled IS NOT NULL"
+    before = staleness_db.scalar(audit)
+
+    refused = cli("flags", "disable", "use_queue_system", "--reason", "drill")  # no terminal, no --yes
+    assert refused.exit_code == 2
+    assert "with use_queue_system off nothing refreshes quote" in " ".join(refused.stderr.split())
+    assert "needs confirmation" in refused.stderr and "--yes" in refused.stderr
+    per_type = cli("flags", "disable", "use_queue_for_quote", "--reason", "drill")
+    assert per_type.exit_code == 2 and "nothing refreshes quote" in " ".join(per_type.stderr.split())
+    assert staleness_db.scalar(audit) == before  # nothing changed
+
+    other = cli("--json", "flags", "disable", "use_queue_for_profile", "--reason", "not migrated: no question")
+    assert other.exit_code == 0 and json.loads(other.stdout)["stops_refreshing"] == []
+    done = cli("--json", "flags", "disable", "use_queue_system", "--reason", "drill", "--yes")
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["stops_refreshing"] == ["quote"]
+    assert staleness_db.scalar("SELECT enabled FROM public.feature_flags WHERE flag_name = 'use_queue_system'") is False

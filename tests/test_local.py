@@ -16,8 +16,9 @@ from toolkit.errors import ToolkitError
 
 
 @pytest.fixture
-def local_project(project):
+def local_project(project, monkeypatch):
     shutil.copytree(ROOT / "examples", project / "examples")
+    monkeypatch.setenv("TOOLKIT_STATE_DIR", str(project / ".toolkit"))  # where the teardown looks
     yield project
     LocalCluster(project / ".toolkit" / "local").destroy()
 

@@ -69,7 +69,9 @@ def test_migrate_quote_then_again_changes_nothing(cli, staleness_db, tmp_path):
     assert state(db, "quote") == "baking"
     snapshot = db.scalar("SELECT legacy_snapshot FROM toolkit.migrations WHERE data_type = 'quote'")
     assert {k: snapshot[k] for k in JOB_FIELDS} == before
-    assert "🟡 In Progress" in migration_row(tmp_path / "PROGRESS.md", "quote")
+    # "Migrated Date" stays empty while the type only bakes.
+    baking_since = db.scalar("SELECT bake_started_at::date::text FROM toolkit.migrations WHERE data_type = 'quote'")
+    assert migration_row(tmp_path / "PROGRESS.md", "quote") == f"| `quote` | 🟡 In Progress | - | Baking since {baking_since} |"
 
     events = db.scalar("SELECT count(*) FROM toolkit.migration_events")
     again = cli("--json", "migrate", "quote")
@@ -302,7 +304,33 @@ def test_monitor_verdicts(cli, staleness_db, completed, failed, verdict, exit_co
     assert payload["verdict"] == verdict
     assert payload["metrics"]["completed"] == completed and payload["metrics"]["viewed"] == 5
     if verdict == "fail":
-        assert any("success rate" in r for r in payload["reasons"])
+        assert "15 completed, 15 failed in the last 60 min: 50.0% success, at least 95% needed" in payload["reasons"]
+
+
+@pytest.mark.parametrize("completed,failed,viewers,verdict", [
+    (30, 0, True, "pass"), (15, 15, True, "fail"), (2, 0, True, "inconclusive"), (30, 0, False, "inconclusive"),
+], ids=["pass", "fail", "too-few-jobs", "nobody-viewing"])
+def test_the_migration_checklist_and_monitor_agree(cli, staleness_db, completed, failed, viewers, verdict):
+    from toolkit.checklists import load
+
+    assert cli("migrate", "quote").exit_code == 0
+    staleness_db.execute("UPDATE public.stock_quotes SET updated_at = now()")
+    if viewers:
+        _viewers_with_fresh_quotes(staleness_db)
+    _seed_jobs(staleness_db, completed, failed)
+    monitor = json.loads(cli("--json", "monitor", "quote").stdout)
+    run = cli("--json", "checklist", "run", "migration", "--type", "quote", "--non-interactive")
+    items = {i["id"]: i for i in json.loads(run.stdout)["items"]}
+    judged = {item.judge: item.id for item in load(ROOT, "migration").items if item.judge}
+    assert set(judged) == {c["criterion"] for c in monitor["criteria"]}
+    for criterion in monitor["criteria"]:
+        item = items[judged[criterion["criterion"]]]
+        assert (item["result"], item["evidence"]) == (criterion["result"], criterion["evidence"])
+    assert monitor["verdict"] == verdict
+    results = {items[i]["result"] for i in judged.values()}
+    assert results == ({"pass"} if verdict == "pass" else results | {verdict})
+    if not viewers:
+        assert items["viewed_data_fresh"]["evidence"] == "nobody is viewing quote right now: nothing to judge"
 
 
 def test_monitor_fails_on_stale_viewed_data(cli, staleness_db):
@@ -326,14 +354,17 @@ def test_promote_needs_the_bake_time_and_a_passing_verdict(cli, staleness_db, tm
     promoted = cli("--json", "promote", "quote")
     assert promoted.exit_code == 0, promoted.output
     assert state(staleness_db, "quote") == "promoted"
-    assert "🟢 Migrated" in migration_row(tmp_path / "PROGRESS.md", "quote")
+    today = staleness_db.scalar("SELECT promoted_at::date::text FROM toolkit.migrations WHERE data_type = 'quote'")
+    assert migration_row(tmp_path / "PROGRESS.md", "quote") == f"| `quote` | 🟢 Migrated | {today} | Promoted |"
     assert json.loads(cli("--json", "migrate", "profile").stdout)["state"] == "baking"  # quote is done: next in order
 
 
-def test_forced_promotion_is_recorded(cli, staleness_db):
+def test_forced_promotion_is_recorded_and_visible(cli, staleness_db, tmp_path):
     assert cli("migrate", "quote").exit_code == 0
     assert cli("promote", "quote", "--force").exit_code == 2
     forced = cli("--json", "promote", "quote", "--force", "--reason", "vendor deadline")
     assert forced.exit_code == 0, forced.output
     assert json.loads(forced.stdout)["overridden"]
     assert staleness_db.scalar("SELECT detail ->> 'reason' FROM toolkit.migration_events WHERE event = 'forced'") == "vendor deadline"
+    row = migration_row(tmp_path / "PROGRESS.md", "quote")
+    assert row.startswith("| `quote` | 🟢 Migrated | 20") and row.endswith("| Promoted by force: vendor deadline |")

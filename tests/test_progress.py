@@ -48,8 +48,10 @@ def test_sync_after_phase_0_ticks_exactly_its_applied_tasks(cli, document):
     not_applicable = [b for b in changed_text if b.endswith(NOT_APPLICABLE_MARKER)]
     assert [b.startswith("- [ ] ") for b in not_applicable] == [True, True]
     assert any("`pg_net`" in b for b in not_applicable) and any("USAGE ON SCHEMA net" in b for b in not_applicable)
-    # Nothing else moved: exactly the owned lines changed.
-    assert len(changed) == 8 + len(not_applicable), changed  # with the health check line
+    # Nothing else moved: exactly the owned lines changed (Last Updated, the bar, Overall, the
+    # Status, three ticks with the health check's); the user's "Mark as migrated ✅" keeps its marker.
+    assert len(changed) == 7 + len(not_applicable), changed
+    assert "- [ ] If successful: Mark as migrated ✅" in after
     text = document.read_text(encoding="utf-8")
     for good in ("🔴", "🟡", "░", "█", "✅/❌"):
         assert good in text
@@ -134,3 +136,66 @@ def test_reading_progress_and_migrations_creates_nothing(cli, db, document):
     assert cli("--json", "migrations").exit_code == 0
     assert cli("progress", "sync", "--check").exit_code == 1
     assert db.scalar("SELECT to_regnamespace('toolkit')") is None
+
+
+def _tick(document, line: str) -> None:
+    text = document.read_text(encoding="utf-8")
+    assert f"- [ ] {line}" in text
+    document.write_text(text.replace(f"- [ ] {line}", f"- [x] {line}", 1), encoding="utf-8")
+
+
+def test_a_hand_tick_on_a_line_the_toolkit_cannot_check_survives_and_counts(cli, document):
+    assert cli("phase", "apply", "0").exit_code == 0
+    _tick(document, "Document rollback procedures")  # a document step, not built: the user's word
+    _tick(document, "Manual test: Can insert/query all tables ✅/❌")  # manual, no checklist run yet
+    result = cli("progress", "sync")
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.stderr
+    text = document.read_text(encoding="utf-8")
+    assert "- [x] Document rollback procedures" in text
+    assert "- [x] Manual test: Can insert/query all tables ✅/❌" in text
+    assert "Phase 0: Safety Infrastructure        [████░░░░░░] 43%" in text  # 3 of 7, the hand tick counted
+    assert cli("progress", "sync", "--check").exit_code == 0
+
+
+def test_a_hand_tick_the_database_contradicts_is_reported_and_kept_unless_fixed(cli, document):
+    assert cli("phase", "apply", "0").exit_code == 0
+    _tick(document, "Create `data_type_registry_v2` table")  # phase 1 is not applied
+    _tick(document, "Add indexes")                            # nor is the queue its sub-item belongs to
+    before = document.read_text(encoding="utf-8")
+    result = cli("progress", "sync")
+    assert result.exit_code == 0, result.output
+    lines = before.splitlines()
+    registry = lines.index("- [x] Create `data_type_registry_v2` table") + 1
+    warning = (f"warning: {document}:{registry}: `- [x] Create `data_type_registry_v2` table` is ticked, but step "
+               "data_type_registry of phase 1 is not applied (`toolkit phase apply 1`)")
+    assert warning in " ".join(result.stderr.split()), result.stderr
+    assert "Add indexes" in result.stderr and "--fix" in result.stderr
+    assert document.read_text(encoding="utf-8") == before  # kept
+    checked = cli("progress", "sync", "--check")
+    assert checked.exit_code == 1 and "contradicted by the database" in checked.stderr
+
+    fixed = cli("progress", "sync", "--fix")
+    assert fixed.exit_code == 0 and "warning" not in fixed.stderr
+    text = document.read_text(encoding="utf-8")
+    assert "- [ ] Create `data_type_registry_v2` table" in text and "  - [ ] Add indexes" in text
+    assert cli("progress", "sync", "--check").exit_code == 0
+
+
+def test_apply_keeps_a_contradicting_tick_and_says_so(cli, document):
+    _tick(document, "Create `data_type_registry_v2` table")
+    applied = cli("phase", "apply", "0")
+    assert applied.exit_code == 0
+    assert "1 ticked line(s) contradict the database and were kept" in applied.stderr
+    assert "- [x] Create `data_type_registry_v2` table" in document.read_text(encoding="utf-8")
+
+
+def test_a_document_misread_as_windows_1252_is_repaired_by_sync(cli, document):
+    good = repair(SEED.read_text(encoding="utf-8"))
+    misread = "".join(bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in good.encode("utf-8"))
+    assert "â–‘" in misread
+    document.write_text(misread, encoding="utf-8")
+    result = cli("progress", "sync")
+    assert result.exit_code == 0, result.output
+    text = document.read_text(encoding="utf-8")
+    assert "[░░░░░░░░░░] 0%" in text and "🔴 Not Started" in text and "✅/❌" in text and "â" not in text

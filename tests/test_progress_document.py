@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,11 @@ SEED = ROOT / "tests/fixtures/PROGRESS.seed.md"
 DAMAGED = ("üî¥", "üü°", "üü¢", "‚ñë", "‚ñà", "‚úÖ", "‚ùå")
 MARKER = re.compile(r" (✅/❌|✅|❌)$")
 
+PLAN = load_plan(ROOT / "phases.yaml").plan
+# The lines whose ✅/❌ the toolkit sets: the plan's tasks written with the placeholder.
+SLOTS = frozenset(TaskKey(p.id, MARKER.sub("", s.task), None) for p in PLAN.phases for s in p.steps
+                  if s.task and s.task.endswith(" ✅/❌"))
+
 FLAGS = TaskKey(0, "Create `feature_flags` table", None)
 LOGGING = TaskKey(0, "Create monitoring/logging infrastructure", None)
 TABLES_TEST = TaskKey(1, "Manual test: Can insert/query all tables", None)
@@ -34,7 +40,7 @@ TABLES_TEST = TaskKey(1, "Manual test: Can insert/query all tables", None)
 
 @pytest.fixture(scope="module")
 def plan():
-    return load_plan(ROOT / "phases.yaml").plan
+    return PLAN
 
 
 @pytest.fixture
@@ -56,6 +62,7 @@ def _state(phases: dict[int, tuple[str, int]] | None = None, tasks=None, migrati
         migration=migration or [],
         last_updated="2026-11-29",
         current_phase=current_phase,
+        result_slots=SLOTS,
     )
 
 
@@ -166,14 +173,40 @@ def test_result_markers_follow_the_mark_and_read_back(seed: ProgressDocument, ma
     again = ProgressDocument.parse(out, SEED)
     assert again.marks()[TABLES_TEST] == mark
     # From any mark to any other and back: the key does not change with the marker.
-    back = again.render(_state(tasks={TABLES_TEST: "open"}))
+    back = again.render(_state(tasks={TABLES_TEST: "open"}), fix=True)
     assert "- [ ] Manual test: Can insert/query all tables ✅/❌" in back.split("\n")
 
 
-def test_failed_without_a_marker_unticks_the_box(seed: ProgressDocument):
+def test_a_tick_the_state_contradicts_is_kept_and_reported_unless_fixed(seed: ProgressDocument):
     done = ProgressDocument.parse(seed.render(_state(tasks={FLAGS: "done"})), SEED)
-    out = done.render(_state(tasks={FLAGS: "failed"}))
-    assert "- [ ] Create `feature_flags` table" in out.split("\n")
+    state = _state(tasks={FLAGS: "failed"})
+    state.facts = {FLAGS: "step feature_flags of phase 0 failed its last verify"}
+    assert "- [x] Create `feature_flags` table" in done.render(state).split("\n")
+    [contradiction] = done.contradictions(state)
+    assert str(contradiction) == (f"line {contradiction.line}: `- [x] Create `feature_flags` table` is ticked, "
+                                  "but step feature_flags of phase 0 failed its last verify")
+    assert done.text.split("\n")[contradiction.line - 1] == "- [x] Create `feature_flags` table"
+    # --fix: set as the toolkit knows it (failed without a marker: an unticked box).
+    assert "- [ ] Create `feature_flags` table" in done.render(state, fix=True).split("\n")
+
+
+def test_a_hand_tick_on_a_line_the_toolkit_cannot_check_is_kept(seed: ProgressDocument):
+    rollback = TaskKey(0, "Document rollback procedures", None)
+    ticked = ProgressDocument.parse(seed.text.replace("- [ ] Document rollback procedures",
+                                                      "- [x] Document rollback procedures"), SEED)
+    state = _state(tasks={FLAGS: "done", rollback: "open"})
+    state.facts = {FLAGS: "step feature_flags of phase 0 is applied and verified"}  # none for the doc step
+    out = ticked.render(state).split("\n")
+    assert "- [x] Document rollback procedures" in out and "- [x] Create `feature_flags` table" in out
+    assert ticked.contradictions(state) == []
+
+
+def test_the_users_own_marker_is_kept(seed: ProgressDocument):
+    key = TaskKey(5, "If successful: Mark as migrated", None)
+    for mark, box in (("open", " "), ("done", "x"), ("open", " ")):
+        out = seed.render(_state(tasks={key: mark}), fix=True)
+        assert f"- [{box}] If successful: Mark as migrated ✅" in out.split("\n")
+        seed = ProgressDocument.parse(out, SEED)
 
 
 def test_a_sub_item_is_updated_under_its_own_parent_only(seed: ProgressDocument):
@@ -350,7 +383,31 @@ def test_bytes_that_are_not_utf8_name_their_line(tmp_path: Path):
     path.write_bytes(b"\n".join(lines))
     with pytest.raises(DocumentError) as err:
         ProgressDocument.load(path)
-    assert (err.value.line, err.value.message) == (30, f"not valid UTF-8 (byte 0xe9 at column {len(lines[29])})")
+    assert err.value.line == 30
+    assert err.value.message.startswith(f"not valid UTF-8 (byte 0xe9 at column {len(lines[29])}): a character there")
+    assert "retype that character" in err.value.hint
+
+
+def test_a_document_wholly_in_windows_1252_gets_the_command_that_converts_it(tmp_path: Path):
+    path = tmp_path / "PROGRESS.md"
+    path.write_bytes("# Build Progress\n\nNotes: café\n".encode("cp1252"))
+    with pytest.raises(DocumentError) as err:
+        ProgressDocument.load(path)
+    assert "single-byte encoding (Windows-1252 or Latin-1" in err.value.message
+    assert err.value.hint == f"convert it: iconv -f WINDOWS-1252 -t UTF-8 {path} > {path}.utf8 && mv {path}.utf8 {path}"
+    converted = subprocess.run(["iconv", "-f", "WINDOWS-1252", "-t", "UTF-8", str(path)], capture_output=True, check=True)
+    assert converted.stdout.decode("utf-8") == "# Build Progress\n\nNotes: café\n"
+
+
+@pytest.mark.parametrize("what", ["folder", "device", "too large"])
+def test_what_is_no_document_is_refused_before_reading(tmp_path: Path, what: str):
+    path = {"folder": tmp_path, "device": Path("/dev/zero"), "too large": tmp_path / "PROGRESS.md"}[what]
+    if what == "too large":
+        with path.open("wb") as fh:
+            fh.truncate(24_000_000)
+    with pytest.raises(DocumentError) as err:
+        ProgressDocument.load(path)
+    assert {"folder": "is a folder", "device": "not a regular file", "too large": "is 24.0 MB"}[what] in err.value.message
 
 
 def test_a_state_phase_without_a_section_is_an_error(seed: ProgressDocument):
@@ -426,3 +483,42 @@ def test_a_fresh_document_round_trips_and_lists_the_plans_tasks(plan):
     assert "| `quote` | 🟡 In Progress | 2026-11-29 | baking |" in fresh
     assert "**Current Phase:** Phase 1 - Foundation (Parallel)" in fresh
     assert "**Overall Progress:** 20% (1/7 phases complete)" in fresh
+
+
+# --- documents damaged by a misreading -----------------------------------------------------------
+
+
+def _sloppy_1252(text: str) -> str:
+    """UTF-8 read as Windows-1252 by a reader that keeps the five undefined bytes (as browsers do)."""
+    return "".join(bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in text.encode("utf-8"))
+
+
+MISREADINGS = {
+    "mac roman": lambda t: t.encode("utf-8").decode("mac_roman"),
+    "windows-1252": _sloppy_1252,
+    "windows-1252, a character lost": lambda t: t.encode("utf-8").decode("cp1252", errors="replace"),
+    "latin-1": lambda t: t.encode("utf-8").decode("latin-1"),
+    "utf-8 decoded twice": lambda t: _sloppy_1252(_sloppy_1252(t)),
+    "mac roman twice": lambda t: t.encode("utf-8").decode("mac_roman").encode("utf-8").decode("mac_roman"),
+}
+
+
+@pytest.mark.parametrize("misread", MISREADINGS.values(), ids=MISREADINGS.keys())
+def test_a_misread_document_is_repaired_on_write(misread):
+    good = _repaired_seed()
+    damaged = misread(good)
+    assert damaged != good
+    doc = ProgressDocument.parse(damaged, SEED)
+    state = _state({0: ("in progress", 29)}, {**dict.fromkeys(_plan_keys(PLAN), "open"), FLAGS: "done"})
+    expected = ProgressDocument.parse(good, SEED).render(state)
+    assert doc.render(state) == expected
+    assert doc.damage() == []
+
+
+def test_damage_left_in_the_users_own_text_is_named():
+    text = _repaired_seed().replace("_Add notes here as you work..._", "Deployed ❌ on Monday", 1)
+    damaged = text.replace("Deployed ❌", "Deployed " + "❌".encode("utf-8").decode("cp1252", errors="replace"))
+    doc = ProgressDocument.parse(damaged, SEED)
+    [(line, problem)] = doc.damage()
+    assert damaged.split("\n")[line - 1].startswith("Deployed â")
+    assert "U+FFFD" in problem

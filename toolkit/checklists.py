@@ -4,7 +4,12 @@ run resumes where it stopped and a finished run's result can tick its PROGRESS.m
 
 A check is SQL whose last statement returns one row (ok boolean, evidence text). It runs with
 client-side bound named parameters (`%(data_type)s`; a literal percent sign is `%%`), so it may
-hold several statements, inside a transaction that is always rolled back.
+hold several statements, inside a transaction that is always rolled back. An item of a per-type
+checklist may instead `judge` one criterion of the bake's canary analysis (toolkit.canary), so
+that it and `toolkit monitor` judge the same data by the same rule.
+
+A run passes only when every item passed: a skipped or inconclusive item, or one left pending,
+makes it incomplete; one failed item fails it.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import TYPE_CHECKING, Callable, Literal
 
 from pydantic import Field, model_validator
 
-from toolkit import ledger
+from toolkit import canary, ledger
 from toolkit.config import IDENT, DataType, Plan, Settings, Strict
 from toolkit.db import Target, connect, database_errors, sql_error_message
 from toolkit.errors import ConfigError, ToolkitError
@@ -28,7 +33,7 @@ if TYPE_CHECKING:
 
 FOLDER = "checklists"
 FILE_Q = "checklist_queries.sql"
-ANSWERS = ("pass", "fail", "skip")
+ANSWERS = ("pass", "fail", "skip")  # what a person may answer; a check also says "inconclusive"
 
 # Parameters every check may use, and those a per-type checklist adds (see check_params()).
 PLAN_PARAMS = frozenset({"data_types", "deployable_steps", "max_queue_depth", "min_success_rate", "max_stale_share"})
@@ -54,12 +59,14 @@ class Item(Strict):
     id: str = Field(pattern=IDENT)
     text: str = Field(min_length=1)
     check: str | None = Field(None, min_length=1)
+    judge: Literal[canary.CRITERIA] | None = None  # type: ignore[valid-type]
     manual: bool = False
 
     @model_validator(mode="after")
     def _one_kind(self) -> "Item":
-        if (self.check is None) == (not self.manual):
-            raise ValueError(f"item {self.id!r} needs exactly one of `check` (SQL) or `manual: true`")
+        if sum((self.check is not None, self.judge is not None, self.manual)) != 1:
+            raise ValueError(f"item {self.id!r} needs exactly one of `check` (SQL), `judge` (a monitor criterion) "
+                             "or `manual: true`")
         return self
 
     @property
@@ -160,6 +167,8 @@ def _cross_checks(checklist: Checklist, path: Path, lines: Lines, plan: Plan | N
     for i, item in enumerate(checklist.items):
         for problem in _sql_problems(item.check or "", allowed, checklist.per_type):
             at(("items", i, "check"), f"item {item.id!r}: {problem}")
+        if item.judge and not checklist.per_type:
+            at(("items", i, "judge"), f"item {item.id!r}: `judge` judges one data type; it needs per_type: true")
     return problems
 
 
@@ -268,12 +277,42 @@ def describe(checklist: Checklist, results: dict[tuple[str, str | None], str] | 
 
 
 def outcome(results: list[str | None]) -> str:
-    """A finished run's result from its items' answers (None: unanswered)."""
+    """A finished run's result from its items' answers (None: unanswered): pass only when every
+    item passed; a skipped, inconclusive or pending item leaves it incomplete."""
     if "fail" in results:
         return "fail"
-    if None in results or "pass" not in results:
-        return "incomplete"
-    return "pass"
+    if results and all(r == "pass" for r in results):
+        return "pass"
+    return "incomplete"
+
+
+RUN_FIELDS = ("run_id", "checklist", "data_type", "started_by", "started_at", "finished_at", "result")
+
+
+def show_run(root: Path, plan: Plan, target: Target, run_id: int | None = None) -> dict:
+    """A recorded run (the newest without `run_id`): its items in the checklist's order, with
+    their answers, notes and evidence."""
+    with connect(target, autocommit=True) as conn, database_errors():
+        row = None
+        if ledger.exists(conn, "toolkit.checklist_runs"):
+            row = conn.execute(query("newest_run" if run_id is None else "run", FILE_Q), {"id": run_id}).fetchone()
+        if row is None:
+            raise ToolkitError(f"there is no checklist run {run_id} on {target.describe()}" if run_id is not None
+                               else f"no checklist has been run on {target.describe()}",
+                               hint="`toolkit checklist run NAME` records one; `toolkit checklist list` shows the last results")
+        run = dict(zip(RUN_FIELDS, row))
+        answers = {r[0]: dict(zip(ANSWER_FIELDS, r)) for r in conn.execute(query("answers", FILE_Q), {"id": run["run_id"]})}
+    run["title"], items = run["checklist"], []
+    try:
+        checklist = load(root, run["checklist"], plan)
+        params = check_params(plan, checklist, run["data_type"])
+        run["title"] = checklist.title
+        items = [_entry(i, answers.pop(i.id, None), params) for i in checklist.items]
+    except ToolkitError:
+        pass  # the file changed or went away since: the stored answers still tell what happened
+    items += [{"id": item_id, "text": "(not in the checklist file any more)", "kind": None,
+               **{k: a[k] for k in ANSWER_FIELDS[1:]}, "earlier": False} for item_id, a in answers.items()]
+    return {**run, "items": items}
 
 
 # -- running ---------------------------------------------------------------------------------
@@ -308,6 +347,7 @@ class Runner:
             ledger.install(conn)
             run_id, resumed = self._open(conn, checklist, data_type, resume, restart)
             answers = {r[0]: dict(zip(ANSWER_FIELDS, r)) for r in conn.execute(query("answers", FILE_Q), {"id": run_id})}
+            self._canary = None
             stopped = self._walk(conn, run_id, checklist, params, answers, ask, report or (lambda entry: None))
             result = None
             if not stopped:
@@ -341,7 +381,12 @@ class Runner:
                 if item.manual and ask is None:
                     report(_entry(item, None, params))  # pending: for an interactive run
                     continue
-                answer = self._ask(item, params, ask) if item.manual else self._check(conn, item, params)
+                if item.manual:
+                    answer = self._ask(item, params, ask)
+                elif item.judge:
+                    answer = self._judge(conn, item, params["data_type"])
+                else:
+                    answer = self._check(conn, item, params)
                 if answer is None:
                     return True
                 row = conn.execute(query("answer", FILE_Q), {"run_id": run_id, "item_id": item.id, "actor": self.actor, **answer})
@@ -358,6 +403,20 @@ class Runner:
         if result not in ANSWERS:
             raise ToolkitError(f"{result!r} is not an answer; one of: {', '.join(ANSWERS)}")
         return {"result": result, "note": note or None, "evidence": None}
+
+    def _judge(self, conn: "psycopg.Connection", item: Item, data_type: str) -> dict:
+        """The monitor's own judgement of one criterion (measured once per run)."""
+        import psycopg
+
+        if self._canary is None:
+            dt = next(d for d in self.plan.data_types if d.name == data_type)
+            try:
+                self._canary = {c["criterion"]: c for c in canary.assess(conn, self.plan, dt)["criteria"]}
+            except psycopg.Error as exc:  # as for a check: the item fails, naming the error
+                error = f"error: {sql_error_message(exc)}"
+                self._canary = {c: {"result": "fail", "evidence": error} for c in canary.CRITERIA}
+        judged = self._canary[item.judge]
+        return {"result": judged["result"], "note": None, "evidence": judged["evidence"]}
 
     def _check(self, conn: "psycopg.Connection", item: Item, params: dict) -> dict:
         """Run an automated item in a transaction that is always rolled back; an error fails it."""

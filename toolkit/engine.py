@@ -24,6 +24,33 @@ if TYPE_CHECKING:
     from toolkit.deploy import Build, EdgeFacts, Served
     from toolkit.dev.local.cluster import LocalCluster
 
+
+def _lost(conn: "psycopg.Connection") -> bool:
+    """Whether the connection itself is gone (a killed backend, a server restart, the network),
+    rather than a statement having failed on it."""
+    return conn.broken or conn.closed
+
+
+@contextmanager
+def _connection_kept(conn: "psycopg.Connection", target: Target, doing: str) -> Iterator[None]:
+    """A lost connection as one clear message. The server rolls back a transaction it did not
+    commit, so a phase is applied entirely or not at all; only a loss during the COMMIT itself
+    leaves open which, and the ledger tells."""
+    import psycopg
+
+    try:
+        yield
+    except psycopg.Error as exc:
+        if not _lost(conn):
+            raise
+        reason = sql_error_message(exc).split(" [SQLSTATE")[0].removeprefix("consuming input failed: ")
+        raise ToolkitError(
+            f"lost the connection to {target.describe()} while {doing} ({reason}); the server rolls back "
+            "what was not committed",
+            hint="check the database is up (`toolkit status` shows what the ledger holds), then run the command again",
+        ) from None
+
+
 @dataclass
 class PhaseReport:
     phase: int
@@ -265,7 +292,7 @@ class Engine:
     def apply(self, phase_ids: list[int], *, force: bool = False, reason: str | None = None,
               dry_run: bool = False) -> list[PhaseReport]:
         reports: list[PhaseReport] = []
-        with connect(self.target, autocommit=True) as conn:
+        with connect(self.target, autocommit=True) as conn, _connection_kept(conn, self.target, "applying"):
             if dry_run:
                 done = ledger.entries(conn)
                 for pid in phase_ids:
@@ -390,6 +417,8 @@ class Engine:
             if r.step.kind != "frontend":  # a frontend step's module was written by _test_frontend
                 conn.execute(r.deploy)
         except psycopg.Error as exc:
+            if _lost(conn):
+                raise  # not the step's fault: reported as a lost connection
             raise ToolkitError(
                 f"phase {r.phase} step {r.step.id} failed: {sql_error_message(exc)}",
                 hint="nothing of this phase was applied; fix the step and run apply again",
@@ -429,13 +458,15 @@ class Engine:
         except _Undo:
             return None
         except psycopg.Error as exc:
+            if _lost(conn):
+                raise
             return sql_error_message(exc)
 
     # -- verify ---------------------------------------------------------------------------
     def verify(self, phase_id: int) -> list[dict]:
         phase = self.plan.phase(phase_id)
         results = []
-        with connect(self.target, autocommit=True) as conn:
+        with connect(self.target, autocommit=True) as conn, _connection_kept(conn, self.target, "verifying"):
             done = ledger.entries(conn)
             if done:
                 # Verify scripts call the toolkit's helpers: a schema that an older toolkit
@@ -489,7 +520,7 @@ class Engine:
     def revert(self, phase_id: int, *, drop_data: bool = False) -> PhaseReport:
         phase = self.plan.phase(phase_id)
         started = time.perf_counter()
-        with connect(self.target, autocommit=True) as conn:
+        with connect(self.target, autocommit=True) as conn, _connection_kept(conn, self.target, "reverting"):
             with self._apply_lock(conn):
                 done = ledger.entries(conn)
                 if not done:
@@ -544,6 +575,8 @@ class Engine:
             if r.step.kind != "frontend":  # the workspace copy stays: the app may import it
                 conn.execute(r.revert)
         except psycopg.Error as exc:
+            if _lost(conn):
+                raise
             raise ToolkitError(
                 f"reverting phase {r.phase} step {r.step.id} failed: {sql_error_message(exc)}",
                 hint="nothing was reverted; the phase is as it was",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from toolkit import ledger
 from toolkit.db import Target, connect, database_errors
 from toolkit.errors import ToolkitError
 from toolkit.queries import query
@@ -11,7 +12,12 @@ from toolkit.queries import query
 if TYPE_CHECKING:
     import psycopg
 
+    from toolkit.config import Plan
+
 NEEDS = "`toolkit phase apply 0` deploys the flags"
+QUEUE_FLAG = "use_queue_system"
+# Migration states in which a type's legacy cron job is paused: the queue is all that refreshes it.
+LEGACY_PAUSED = ("legacy_disabled", "baking", "promoted")
 
 
 def set_flag(conn: "psycopg.Connection", flag: str, enabled: bool, actor: str, reason: str) -> dict:
@@ -44,6 +50,15 @@ class Flags:
             result = set_flag(conn, flag, enabled, actor, reason)
             conn.commit()
         return {**result, "actor": actor, "reason": reason}
+
+    def left_without_refresh(self, flag: str, plan: "Plan") -> list[str]:
+        """The data types nothing would refresh with `flag` off: those migrated (their legacy
+        cron job paused) that the flag serves, use_queue_system serving them all."""
+        with connect(self.target, autocommit=True) as conn, database_errors(NEEDS):
+            if not ledger.exists(conn, "toolkit.migrations"):
+                return []
+            paused = {row[0] for row in conn.execute(query("states", "migration.sql")) if row[1] in LEGACY_PAUSED}
+        return [d.name for d in plan.data_types if d.name in paused and flag in (QUEUE_FLAG, d.flag)]
 
     def history(self, flag: str | None, limit: int) -> list[dict]:
         with connect(self.target, autocommit=True) as conn, database_errors(NEEDS):

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Callable
 
 from psycopg.types.json import Jsonb
 
-from toolkit import ledger
+from toolkit import canary, ledger
 from toolkit.config import DataType, LoadedPlan
 from toolkit.db import Target, connect, database_errors
 from toolkit.errors import CheckFailed, ToolkitError
@@ -51,10 +51,7 @@ class Migration:
         self.target = target
         self.actor = actor
         self.root = root or loaded.path.parent   # the workspace: its checklists tick phase 4's tests
-        n = self.plan.names
-        self.names = {"registry": n["data_type_registry"], "pending": n.partition("pending"),
-                      "completed": n.partition("completed"), "failed": n.partition("failed"),
-                      "subscriptions": n["active_subscriptions"]}
+        self.names = {"registry": self.plan.names["data_type_registry"]}
 
     # -- reading --------------------------------------------------------------------------
     def data_type(self, name: str) -> DataType:
@@ -234,33 +231,18 @@ class Migration:
     # -- monitor --------------------------------------------------------------------------
     def monitor(self, name: str, window_minutes: int | None = None) -> dict:
         dt = self.data_type(name)
-        window = window_minutes or self.plan.settings.monitor.window_minutes
         with connect(self.target, autocommit=True) as conn, database_errors("`toolkit phase apply 0..3` deploys the queue"):
             ledger.install(conn)
-            verdict = self._judge(conn, dt, window)
+            verdict = canary.assess(conn, self.plan, dt, window_minutes)
             with conn.transaction():
                 self._event(conn, dt.name, "monitor", **verdict)
-        return {"data_type": dt.name, "window_minutes": window, **verdict}
-
-    def _judge(self, conn, dt: DataType, window: int) -> dict:
-        jobs = _row(conn.execute(composed("monitor_jobs", FILE, **self.names),
-                                 {"data_type": dt.name, "window": window}))
-        return _verdict(self.plan.settings.monitor, jobs, self._freshness(conn, dt))
-
-    def _freshness(self, conn, dt: DataType) -> dict:
-        ids = {"table": dt.table, "ts": dt.timestamp_column, **self.names}
-        if dt.key_column is None:
-            return _row(conn.execute(composed("monitor_freshness_global", FILE, **ids), {"ttl": dt.ttl_seconds}))
-        return _row(conn.execute(composed("monitor_freshness", FILE, key=dt.key_column, **ids), {
-            "data_type": dt.name, "ttl": dt.ttl_seconds,
-            "subscription_ttl": self.plan.settings.staleness.subscription_ttl_seconds}))
+        return {"data_type": dt.name, **verdict}
 
     # -- promote / rollback ----------------------------------------------------------------
     def promote(self, name: str, *, force: bool = False, reason: str | None = None) -> dict:
         dt = self.data_type(name)
         if force and not reason:
             raise ToolkitError("--force needs --reason: the exception is recorded")
-        window = self.plan.settings.monitor.window_minutes
         with connect(self.target, autocommit=True) as conn, database_errors("`toolkit phase apply 0..3` deploys the queue"):
             ledger.install(conn)
             with conn.transaction():
@@ -274,7 +256,7 @@ class Migration:
                                        hint=f"toolkit migrate {dt.name}")
                 baked = datetime.now(timezone.utc) - row["bake_started_at"]
                 needed = timedelta(hours=self.plan.settings.bake_hours)
-                verdict = self._judge(conn, dt, window)
+                verdict = canary.assess(conn, self.plan, dt)
                 problems = []
                 if baked < needed:
                     problems.append(f"it has baked {_hours(baked)} of the {_hours(needed)} required")
@@ -288,7 +270,7 @@ class Migration:
                     self._event(conn, dt.name, "forced", reason=reason, overridden=problems)
                 self._transition(conn, dt.name, "promoted", note=reason if problems else None)
         return {"data_type": dt.name, "state": "promoted", "overridden": problems,
-                "monitor": {"data_type": dt.name, "window_minutes": window, **verdict}}
+                "monitor": {"data_type": dt.name, **verdict}}
 
     def rollback(self, name: str, *, reason: str) -> dict:
         dt = self.data_type(name)
@@ -344,30 +326,3 @@ def _row(cur) -> dict | None:
 
 def _hours(delta: timedelta) -> str:
     return f"{delta.total_seconds() / 3600:.1f} h"
-
-
-def _verdict(m, jobs: dict, fresh: dict) -> dict:
-    """Canary analysis: hard limits fail at once; rates need enough finished jobs to judge."""
-    finished = jobs["completed"] + jobs["failed"]
-    success = jobs["completed"] / finished if finished else None
-    stale_share = fresh["stale"] / fresh["viewed"] if fresh["viewed"] else 0.0
-    errors = jobs["logged_errors"] + jobs["failed"]
-    metrics = {"queue_depth": jobs["queue_depth"], "completed": jobs["completed"], "failed": jobs["failed"],
-               "success_rate": success, "viewed": fresh["viewed"], "stale": fresh["stale"],
-               "stale_share": stale_share, "errors": errors}
-    fails = []
-    if jobs["queue_depth"] > m.max_queue_depth:
-        fails.append(f"queue depth {jobs['queue_depth']} > {m.max_queue_depth}")
-    if errors > m.max_errors:
-        fails.append(f"{errors} errors > {m.max_errors}")
-    if finished >= max(m.min_jobs, 1):
-        if success < m.min_success_rate:
-            fails.append(f"success rate {success:.1%} < {m.min_success_rate:.0%}")
-        if stale_share > m.max_stale_share:
-            fails.append(f"{stale_share:.0%} of viewed symbols stale > {m.max_stale_share:.0%}")
-    if fails:
-        return {"verdict": "fail", "reasons": fails, "metrics": metrics}
-    if finished < max(m.min_jobs, 1):
-        return {"verdict": "inconclusive", "metrics": metrics,
-                "reasons": [f"only {finished} finished job(s) in the window; {m.min_jobs} needed to judge"]}
-    return {"verdict": "pass", "reasons": [], "metrics": metrics}

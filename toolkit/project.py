@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PLAN_FILE = "phases.yaml"
+# Where the workspace's own state lives (the local cluster, its JWT secret), instead of
+# <root>/.toolkit: a test suite or CI job keeps its checkout untouched with it.
+STATE_DIR_ENV = "TOOLKIT_STATE_DIR"
 BUNDLED = Path(__file__).resolve().parent / "bundled"
 
 
@@ -36,7 +39,7 @@ class Project:
 
     @property
     def state_dir(self) -> Path:
-        return self.root / ".toolkit"
+        return state_dir(self.root)
 
     @property
     def local_home(self) -> Path:
@@ -44,6 +47,12 @@ class Project:
         if os.environ.get("TOOLKIT_LOCAL_HOME"):
             return Path(os.environ["TOOLKIT_LOCAL_HOME"])
         return self.state_dir / "local"
+
+
+def state_dir(root: Path) -> Path:
+    """The workspace's state folder: TOOLKIT_STATE_DIR, else <root>/.toolkit."""
+    given = os.environ.get(STATE_DIR_ENV)
+    return Path(given).resolve() if given else Path(root) / ".toolkit"
 
 
 def find_project(start: Path | None = None, plan_file: Path | None = None) -> Project:

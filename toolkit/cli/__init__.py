@@ -21,8 +21,53 @@ from toolkit.cli.context import AppContext
 from toolkit.errors import EXIT_CANNOT_RUN, ToolkitError
 
 
+# The global options (see _global), which may also follow the subcommand: `queue status --json`.
+def _global_options(group) -> tuple[set[str], set[str]]:
+    """The callback's options: (flags, options taking a value)."""
+    flags: set[str] = set()
+    valued: set[str] = set()
+    for p in group.params:
+        if p.param_type_name == "option":
+            (flags if p.is_flag or p.count else valued).update((*p.opts, *p.secondary_opts))
+    return flags, valued
+
+
+def hoist_global_options(group, ctx: typer.Context, args: list[str]) -> list[str]:
+    """The arguments with global options that follow the subcommand moved in front of it. An
+    option the subcommand defines itself, an option's value and anything after `--` stay."""
+    flags, valued = _global_options(group)
+    i = 0
+    while i < len(args) and args[i].startswith("-") and args[i] != "--":
+        i += 2 if args[i] in valued else 1
+    command = group
+    while i < len(args) and hasattr(command, "get_command"):  # a group: one more command name
+        command = command.get_command(ctx, args[i])
+        if command is None:
+            return args  # the parser names the unknown command
+        i += 1
+    own = {o: p.param_type_name == "option" and not getattr(p, "is_flag", False) and not getattr(p, "count", False)
+           for p in command.params for o in (*p.opts, *p.secondary_opts)}
+    moved, kept, j = [], [], i
+    while j < len(args):
+        arg, name = args[j], args[j].split("=", 1)[0]
+        takes_value = own.get(name) if name in own else name in valued
+        target = kept if name in own or name not in flags | valued else moved
+        if arg == "--":
+            kept += args[j:]
+            break
+        target.append(arg)
+        if takes_value and "=" not in arg and j + 1 < len(args):
+            target.append(args[j + 1])
+            j += 1
+        j += 1
+    return moved + args[:i] + kept
+
+
 class ToolkitGroup(TyperGroup):
     """Turns domain errors into a message on stderr and the right exit code, never a traceback."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(self, ctx, args))
 
     def invoke(self, ctx: typer.Context):
         try:
@@ -103,6 +148,10 @@ def _global(
 ) -> None:
     ctx.obj = AppContext(db_url=db_url, plan_file=plan, json=json_output, verbose=verbose, yes=yes, actor=actor,
                          project_ref=project_ref, api_url=api_url, functions_url=functions_url)
+    if os.environ.get("TOOLKIT_PROGRESS"):  # a mistaken one is refused before any command changes anything
+        from toolkit.progress import document_path
+
+        document_path(Path.cwd())
 
 
 from toolkit.cli import checklist as _checklist  # noqa: E402

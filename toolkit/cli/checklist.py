@@ -76,6 +76,35 @@ def run(
         raise typer.Exit(1)
 
 
+@app.command()
+def show(ctx: typer.Context,
+         run_id: Optional[int] = typer.Argument(None, metavar="[RUN]", help="A run's id (default: the newest run).")) -> None:
+    """A recorded run: each item with its answer, note and evidence, who answered and when."""
+    from rich.markup import escape
+
+    from toolkit.checklists import show_run
+
+    app_ctx = ctx.obj
+    run = show_run(app_ctx.project.root, app_ctx.load_plan().plan, app_ctx.target(), run_id)
+
+    def render(c):
+        what = f"{run['checklist']}" + (f" --type {run['data_type']}" if run["data_type"] else "")
+        state = styled(run["result"]) if run["result"] else "[yellow]unfinished[/]"
+        c.print(f"run {run['run_id']} of {escape(what)}: {state}  ({escape(run['title'])})", highlight=False)
+        finished = f", finished {run['finished_at']:%Y-%m-%d %H:%M:%S %Z}" if run["finished_at"] else ""
+        c.print(f"started by {escape(run['started_by'])} at {run['started_at']:%Y-%m-%d %H:%M:%S %Z}{finished}",
+                highlight=False)
+        for item in run["items"]:
+            c.print(f"{styled(item['result'] or 'pending')} {item['id']}: {escape(item['text'])}", highlight=False)
+            for label in ("note", "evidence"):
+                if item[label]:
+                    c.print(f"    [dim]{label}:[/] {escape(item[label])}", highlight=False)
+            if item["answered_by"]:
+                c.print(f"    [dim]answered by {escape(item['answered_by'])} at "
+                        f"{item['answered_at']:%Y-%m-%d %H:%M:%S %Z}[/]", highlight=False)
+    emit(app_ctx.json, run, render)
+
+
 def _asker(console: "Console"):
     """Manual items are asked on stderr, so that stdout keeps only the run's output."""
     from rich.markup import escape
@@ -114,6 +143,10 @@ def _verdict(result: dict, name: str, data_type: str | None) -> str:
     if result["stopped"]:
         return f"run {result['run_id']} stopped with {pending} item(s) unanswered; continue with `{again} --resume`"
     verdict = f"run {result['run_id']} of {name}{f' ({data_type})' if data_type else ''}: {styled(result['result'])}"
-    if result["result"] == "incomplete" and pending:
-        verdict += f" ({pending} manual item(s) pending: answer them with `{again}`)"
+    if result["result"] == "incomplete":
+        counts = {what: sum(i["result"] == what for i in result["items"]) for what in ("skip", "inconclusive")}
+        why = [f"{n} {'skipped' if what == 'skip' else 'inconclusive'}" for what, n in counts.items() if n]
+        if pending:
+            why.append(f"{pending} manual item(s) pending: answer them with `{again}`")
+        verdict += f" ({'; '.join(why)})" if why else ""
     return verdict

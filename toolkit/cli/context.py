@@ -58,7 +58,7 @@ class AppContext:
         from toolkit.dev.local.cluster import LocalCluster
 
         if port is None and os.environ.get("TOOLKIT_LOCAL_PORT"):
-            port = int(os.environ["TOOLKIT_LOCAL_PORT"])
+            port = _port(os.environ["TOOLKIT_LOCAL_PORT"], "TOOLKIT_LOCAL_PORT")
         return LocalCluster(self.project.local_home, port=port)
 
     def target(self) -> "Target":
@@ -156,3 +156,13 @@ class AppContext:
 def _interactive() -> bool:
     """Whether someone can answer a question (standard input is a terminal)."""
     return sys.stdin.isatty()
+
+
+def _port(text: str, source: str) -> int:
+    try:
+        port = int(text.strip())
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise ToolkitError(f"{source} must be a port number (1-65535), got {text!r}")
+    return port

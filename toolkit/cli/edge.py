@@ -70,10 +70,12 @@ def serve(
 ) -> None:
     """Serve every function at http://127.0.0.1:PORT/functions/v1/<name> until Ctrl-C."""
     from toolkit import edge
+    from toolkit.dev.gateway import check_port
     from toolkit.dev.gateway import serve as serve_functions
     from toolkit.dev.jwt import local_jwt_secret
 
     app_ctx = ctx.obj
+    check_port(port)  # before anything is said or started
     target = app_ctx.target()
     app_ctx.confirm(target, "serving the Edge Functions (the queue processor writes data)", destructive=False)
     url = market_data_url or app_ctx.load_plan().plan.settings.market_data_base_url

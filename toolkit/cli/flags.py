@@ -30,10 +30,18 @@ def list_(ctx: typer.Context) -> None:
 
 
 def _switch(ctx: typer.Context, flag: str, enabled: bool, reason: str) -> None:
+    from toolkit.cli.output import err_console
+
     app_ctx = ctx.obj
     flags = _flags(ctx)
-    app_ctx.confirm(flags.target, f"{'enabling' if enabled else 'disabling'} {flag}", destructive=False)
-    result = flags.set(flag, enabled, app_ctx.actor_name(), reason)
+    stranded = [] if enabled else flags.left_without_refresh(flag, app_ctx.load_plan().plan)
+    if stranded:
+        err_console().print(
+            f"[yellow]warning:[/] with {flag} off nothing refreshes {', '.join(stranded)}: their legacy cron "
+            "jobs are paused by the migration, so their data goes stale. To go back to the old jobs, roll the "
+            "types back instead (`toolkit rollback TYPE --reason ...`).", highlight=False, soft_wrap=True)
+    app_ctx.confirm(flags.target, f"{'enabling' if enabled else 'disabling'} {flag}", destructive=bool(stranded))
+    result = {**flags.set(flag, enabled, app_ctx.actor_name(), reason), "stops_refreshing": stranded}
     word = "on" if enabled else "off"
     emit(app_ctx.json, result, lambda c: c.print(
         f"{flag}: {word}" + ("" if result["changed"] else " already (nothing changed)")))

@@ -88,7 +88,8 @@ def reset(
         if not os.isatty(0):
             from toolkit.errors import ToolkitError
 
-            raise ToolkitError("reset destroys the local cluster's data and needs confirmation", hint="pass --yes")
+            raise ToolkitError("reset destroys the local cluster's data and needs confirmation",
+                               hint="run `toolkit local reset --yes`")
         if not typer.confirm("Destroy the local cluster and all its data?"):
             raise typer.Exit(1)
     cluster.destroy()

@@ -55,8 +55,9 @@ def monitor(
                 f"over {result['window_minutes']} min")
         c.print(table(None, ["", ""], [[k.replace("_", " "), "-" if v is None else (f"{v:.1%}" if isinstance(v, float) else v)]
                                        for k, v in metrics.items()]))
-        for reason in result["reasons"]:
-            c.print(f"  - {reason}")
+        for criterion in result["criteria"]:
+            c.print(f"  {styled(criterion['result'])} {criterion['criterion'].replace('_', ' ')}: {criterion['evidence']}",
+                    highlight=False)
     emit(ctx.obj.json, result, render)
     if result["verdict"] != "pass":
         raise typer.Exit(1)

@@ -55,6 +55,7 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]]):
 STATE_STYLE = {
     "applied": "green", "pass": "green", "new": "yellow", "changed": "red", "fail": "red",
     "not yet available": "dim", "manual": "cyan", "in progress": "yellow", "not started": "dim",
+    "incomplete": "yellow", "inconclusive": "yellow", "skip": "dim",
 }
 
 

@@ -43,26 +43,31 @@ def progress(ctx: typer.Context) -> None:
     emit(app_ctx.json, info, render)
 
 
-def _document_and_state(app_ctx, file: Optional[Path]):
-    """The document's path and what it should say, from the database."""
-    from toolkit.progress.sync import current, document_path
-
-    state, _ = current(app_ctx.load_plan(), app_ctx.target(), app_ctx.project.root)
-    return document_path(app_ctx.project.root, file), state
-
-
 @app.command()
 def sync(
     ctx: typer.Context,
     file: Optional[Path] = FILE,
-    check: bool = typer.Option(False, "--check", help="Change nothing; exit 1 when the document is out of date."),
+    check: bool = typer.Option(False, "--check", help="Change nothing; exit 1 when the document is out of date "
+                                                      "or a tick contradicts the database."),
+    fix: bool = typer.Option(False, "--fix", help="Set ticks that contradict the database as the database has them."),
 ) -> None:
-    """Update only the parts of PROGRESS.md the toolkit owns, in place, atomically."""
+    """Update only the parts of PROGRESS.md the toolkit owns, in place, atomically. A tick on a
+    line the toolkit cannot check is kept; one that contradicts it is kept and reported."""
+    from rich.markup import escape
+
+    from toolkit.cli.output import err_console
+    from toolkit.progress.sync import document_path, load_document
     from toolkit.progress.sync import sync as do_sync
 
     app_ctx = ctx.obj
-    path, state = _document_and_state(app_ctx, file)
-    result = do_sync(path, state, check=check)
+    path = document_path(app_ctx.project.root, file)
+    document = load_document(path)  # a file that is no document is refused before anything else
+    result = do_sync(document, app_ctx.load_plan(), app_ctx.target(), app_ctx.project.root, check=check, fix=fix)
+    for warning in result["warnings"]:
+        err_console().print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+    if result["contradictions"]:
+        err_console().print("kept as written; `toolkit progress sync --fix` sets them as the database has them",
+                            highlight=False)
     word = "up to date" if not result["changed"] else "updated"
     emit(app_ctx.json, result, lambda c: c.print(f"{path}: {word}"))
 
@@ -74,9 +79,10 @@ def init(
     force: bool = typer.Option(False, "--force", help="Replace an existing document."),
 ) -> None:
     """Write a fresh PROGRESS.md from phases.yaml, showing the database's state."""
+    from toolkit.progress.sync import document_path
     from toolkit.progress.sync import init as do_init
 
     app_ctx = ctx.obj
-    path, state = _document_and_state(app_ctx, file)
-    result = do_init(path, app_ctx.load_plan(), state, force)
+    path = document_path(app_ctx.project.root, file)
+    result = do_init(path, app_ctx.load_plan(), app_ctx.target(), app_ctx.project.root, force)
     emit(app_ctx.json, result, lambda c: c.print(f"{path}: written"))

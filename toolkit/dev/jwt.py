@@ -1,7 +1,8 @@
 """LOCAL ONLY: HS256 tokens as Supabase issues them, signed with the local stack's secret.
 
 A hosted project signs its own tokens; the toolkit never mints one for it. Locally the
-functions gateway checks tokens against `.toolkit/local/jwt_secret`, created on first use.
+functions gateway checks tokens against `.toolkit/local/jwt_secret` (under TOOLKIT_STATE_DIR when set), created
+on first use.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ def mint_jwt(secret: str, sub: str | None = None, role: str = "authenticated", t
 
 def local_jwt_secret(project_root: Path) -> str:
     """The project's local JWT secret, created (mode 0600) on first use and stable afterwards."""
-    return jwt_secret_in(Path(project_root) / ".toolkit" / "local")
+    from toolkit.project import state_dir
+
+    return jwt_secret_in(state_dir(project_root) / "local")
 
 
 def jwt_secret_in(folder: Path) -> str:

@@ -2,9 +2,11 @@
 
 The document belongs to the user: notes, blockers, extra tasks and templates are kept byte for
 byte (apart from undoing mojibake). The toolkit owns the header values (Last Updated, Current
-Phase), the overview bars, the Overall line, each phase's Status line, the checkboxes and
-result markers of task lines, and the cells of the migration status table. render() rewrites
-those lines in place and copies every other line.
+Phase), the overview bars, the Overall line, each phase's Status line, the checkboxes of the
+task lines it can check and the ✅/❌ result markers of those that have one, and the cells of
+the migration status table. render() rewrites those lines in place and copies every other line.
+A tick on a line the toolkit cannot check is the user's and is kept; a tick that contradicts
+what it knows is kept too, and reported (contradictions()), unless render(fix=True).
 
 Structure, as parse() reads it:
 - A section runs from a `#`/`##` heading to the next one. `## Phase N: ...` opens phase N's
@@ -27,8 +29,10 @@ from pathlib import Path
 from typing import NoReturn
 
 from toolkit.progress.model import DocumentState, MigrationRow, PhaseState, TaskKey, TaskMark
-from toolkit.textfix import repair
+from toolkit.textfix import diagnose, not_utf8_cause, repair
 
+# The seed is 8 kB: a document this large is the wrong file, refused before it is read.
+MAX_BYTES = 2_000_000
 BAR_CELLS = 10
 FILLED, EMPTY = "█", "░"
 PHASE_STATUS = {"not started": "🔴 Not Started", "in progress": "🟡 In Progress", "complete": "🟢 Complete"}
@@ -63,11 +67,27 @@ _PIPE = re.compile(r"(?<!\\)\|")
 class DocumentError(Exception):
     """The document cannot be understood (or does not fit the state); nothing is written."""
 
-    def __init__(self, path: Path, line: int, message: str):
+    def __init__(self, path: Path, line: int, message: str, hint: str | None = None):
         super().__init__(f"{path}:{line}: {message}")
         self.path = path
         self.line = line
         self.message = message
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class Contradiction:
+    """A ticked line that the database says is not done."""
+
+    line: int  # 1-based
+    text: str  # the line as written
+    fact: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.describe()}"
+
+    def describe(self) -> str:
+        return f"`{self.text.strip()}` is ticked, but {self.fact}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -90,12 +110,17 @@ class _Task:
         # An unticked box cannot say "failed"; only a ❌ marker can.
         return "failed" if self.marker == RESULT_MARKER["failed"] else "open"
 
-    def rendered(self, mark: TaskMark) -> str:
+    def rendered(self, mark: TaskMark, slot: bool) -> str:
+        """The line for `mark`; `slot`: its trailing ✅/❌ is the toolkit's to set (otherwise a
+        marker is the user's own text, kept as written)."""
         box = "x" if mark == "done" else " "
+        own = self.marker if self.marker != NOT_APPLICABLE_MARKER else None
         if mark == "not applicable":
             marker = NOT_APPLICABLE_MARKER
+        elif slot:
+            marker = RESULT_MARKER[mark] if own else ""
         else:
-            marker = RESULT_MARKER[mark] if self.marker and self.marker != NOT_APPLICABLE_MARKER else ""
+            marker = own or ""
         return f"{self.indent}- [{box}] {self.key.text}{marker}{self.trail}"
 
 
@@ -205,7 +230,8 @@ class _Parser:
         if m is None:
             self._fail(index, f"cannot read the overview bar of Phase {phase}: {_bar_problem(body)}")
         cells = m["cells"]
-        if len(cells) != BAR_CELLS or set(cells) - {FILLED, EMPTY}:
+        # Cells damaged beyond repair are no problem: the toolkit writes the whole bar anew.
+        if (len(cells) != BAR_CELLS or set(cells) - {FILLED, EMPTY}) and not diagnose(cells):
             self._fail(index, f"the overview bar of Phase {phase} must be {BAR_CELLS} cells of "
                               f"{FILLED} and {EMPTY}, found [{cells}]")
         return _Bar(index, phase, m["head"], m["mid"], m["tail"])
@@ -247,8 +273,9 @@ class _Parser:
                               "in its list to belong to (unindent it, or put it under a task)")
         else:
             parent = self.parent
-        key = TaskKey(self.phase, m["text"], parent)
-        self.layout.tasks.append(_Task(index, key, m["indent"], m["box"], m["marker"], m["trail"]))
+        text, marker = _split_damaged_marker(m["text"], m["marker"])
+        key = TaskKey(self.phase, text, parent)
+        self.layout.tasks.append(_Task(index, key, m["indent"], m["box"], marker, m["trail"]))
 
     def _table_row(self, index: int, body: str) -> bool:
         """Read the Migration Status table; False once the line is not part of it."""
@@ -273,6 +300,16 @@ class _Parser:
             data_type = parts[TYPE_CELL].strip().strip("`")
             self.layout.rows.append(_Row(index, data_type, tuple(parts)))
         return True
+
+
+def _split_damaged_marker(text: str, marker: str | None) -> tuple[str, str | None]:
+    """A trailing ✅/❌ damaged beyond repair (a character lost to a misreading) is still a
+    marker, so that the line keeps its key and the marker can be written anew."""
+    if marker is None and " " in text:
+        head, last = text.rsplit(" ", 1)
+        if diagnose(last):
+            return head, " " + last
+    return text, marker
 
 
 def _bar_problem(body: str) -> str:
@@ -326,6 +363,22 @@ def _check_percent(phase: PhaseState) -> None:
 # Lines
 
 
+def _read_bounded(path: Path) -> bytes:
+    """The file's bytes, refused before reading when it is no regular file or too large."""
+    if path.is_dir():
+        raise DocumentError(path, 1, "is a folder, not a document",
+                            hint="point TOOLKIT_PROGRESS (or --file) at the PROGRESS.md file itself")
+    if path.exists() and not path.is_file():
+        raise DocumentError(path, 1, "is not a regular file (a device or a pipe?)")
+    with path.open("rb") as fh:  # FileNotFoundError goes to the caller
+        data = fh.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        size = path.stat().st_size
+        raise DocumentError(path, 1, f"is {size / 1e6:.1f} MB; a PROGRESS.md is at most {MAX_BYTES / 1e6:.0f} MB "
+                                     "(is this the right file?)")
+    return data
+
+
 def _split_lines(text: str) -> tuple[list[str], list[str]]:
     """Bodies and their line endings ("\\n", "\\r\\n", or "" for the last), so each line keeps its own."""
     parts = text.split("\n")
@@ -365,13 +418,15 @@ class ProgressDocument:
 
     @classmethod
     def load(cls, path: Path) -> ProgressDocument:
-        data = path.read_bytes()
+        data = _read_bounded(path)
         try:
             original = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             line = data.count(b"\n", 0, exc.start) + 1
             column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-            raise DocumentError(path, line, f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at column {column})") from None
+            cause, fix = not_utf8_cause(data)
+            raise DocumentError(path, line, f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at column {column}): {cause}",
+                                hint=fix.replace("FILE", str(path))) from None
         return cls.parse(original, path)
 
     @classmethod
@@ -389,19 +444,40 @@ class ProgressDocument:
             marks.setdefault(task.key, task.mark)  # a repeated line: the first one speaks
         return marks
 
-    def render(self, state: DocumentState) -> str:
+    def render(self, state: DocumentState, fix: bool = False) -> str:
+        """The document showing `state`; `fix`: contradicting ticks are set as the toolkit knows them."""
         bodies = list(self._bodies)
-        for index, body in self._edits(state):
+        for index, body in self._edits(state, fix):
             bodies[index] = body
         return "".join(body + ending for body, ending in zip(bodies, self._endings))
 
     def is_current(self, state: DocumentState) -> bool:
         return self.render(state) == self.original
 
-    def _edits(self, state: DocumentState) -> Iterator[tuple[int, str]]:
+    def contradictions(self, state: DocumentState) -> list[Contradiction]:
+        """Ticked lines the toolkit knows are not done: kept by render() unless fix."""
+        facts = state.facts or {}
+        return [Contradiction(task.index + 1, self._bodies[task.index],
+                              facts.get(task.key, f"the toolkit marks it {state.tasks[task.key]}"))
+                for task in self._layout.tasks if self._contradicts(task, state)]
+
+    def damage(self) -> list[tuple[int, str]]:
+        """Lines that still show mojibake after repair, with what is wrong: the user's own text,
+        which the toolkit does not rewrite."""
+        owned = ({t.index for t in self._layout.tasks} | {b.index for b in self._layout.bars}
+                 | set(self._layout.statuses.values()) | {r.index for r in self._layout.rows})
+        return [(i + 1, problem) for i, body in enumerate(self._bodies)
+                if i not in owned and (problem := diagnose(body))]
+
+    @staticmethod
+    def _contradicts(task: _Task, state: DocumentState) -> bool:
+        return (task.key in state.tasks and state.knows(task.key)
+                and task.mark == "done" and state.tasks[task.key] != "done")
+
+    def _edits(self, state: DocumentState, fix: bool) -> Iterator[tuple[int, str]]:
         yield from self._header_edits(state)
         yield from self._phase_edits(state.phases)
-        yield from self._task_edits(state.tasks)
+        yield from self._task_edits(state, fix)
         yield from self._migration_edits(state.migration)
 
     def _header_edits(self, state: DocumentState) -> Iterator[tuple[int, str]]:
@@ -425,10 +501,13 @@ class ProgressDocument:
                 if bar.phase == phase.phase:
                     yield bar.index, bar.rendered(phase.percent)
 
-    def _task_edits(self, marks: dict[TaskKey, TaskMark]) -> Iterator[tuple[int, str]]:
+    def _task_edits(self, state: DocumentState, fix: bool) -> Iterator[tuple[int, str]]:
         for task in self._layout.tasks:
-            if task.key in marks:
-                yield task.index, task.rendered(marks[task.key])
+            if task.key not in state.tasks or not state.knows(task.key):
+                continue  # the user's line: what they ticked on it stays
+            if self._contradicts(task, state) and not fix:
+                continue
+            yield task.index, task.rendered(state.tasks[task.key], task.key in state.result_slots)
 
     def _migration_edits(self, rows: list[MigrationRow]) -> Iterator[tuple[int, str]]:
         by_type = {row.data_type: row for row in rows}

@@ -16,11 +16,19 @@ MigrationStatus = Literal["not started", "in progress", "migrated", "rolled back
 MIGRATION_PHASE = 5
 
 _MARKER_TAIL = re.compile(r" (✅/❌|✅|❌)$")
+# How a task line of the plan shows that its result goes after it: the seed's "✅/❌".
+RESULT_SLOT = " ✅/❌"
 
 
 def task_text(task: str) -> str:
     """A task line's key text: the line without its trailing result marker."""
     return _MARKER_TAIL.sub("", task)
+
+
+def has_result_slot(task: str) -> bool:
+    """Whether the toolkit owns the marker after the task (a ✅/❌ placeholder); any other
+    marker ("Mark as migrated ✅") is the user's own text."""
+    return task.endswith(RESULT_SLOT)
 
 
 @dataclass(frozen=True)
@@ -54,3 +62,11 @@ class DocumentState:
     migration: list[MigrationRow]  # rows whose type is absent are left as they are
     last_updated: str
     current_phase: str
+    # For each task the toolkit can check, the fact behind its mark ("step x of phase 1 is not
+    # applied"). A line it cannot check (a manual or document step, one not built) is absent,
+    # and whatever the user ticked there is kept. None: every task in `tasks` is known.
+    facts: dict[TaskKey, str] | None = None
+    result_slots: frozenset[TaskKey] = frozenset()  # lines whose trailing ✅/❌ the toolkit owns
+
+    def knows(self, key: TaskKey) -> bool:
+        return self.facts is None or key in self.facts

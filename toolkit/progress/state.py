@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 from toolkit import ledger
 from toolkit.config import Phase, Plan, Step
 from toolkit.progress.model import (
-    MIGRATION_PHASE, DocumentState, MigrationRow, PhaseState, TaskKey, TaskMark, task_text,
+    MIGRATION_PHASE, DocumentState, MigrationRow, PhaseState, TaskKey, TaskMark, has_result_slot, task_text,
 )
-from toolkit.states import DEPLOYED, MANUAL, NOT_APPLICABLE, RANK, STAMPS, StepState, completion, phase_states
+from toolkit.states import DEPLOYED, MANUAL, NEW, NOT_APPLICABLE, RANK, StepState, completion, phase_states
 
 if TYPE_CHECKING:
     import psycopg
@@ -32,6 +32,7 @@ class Facts:
 
     steps: dict[tuple[int, str], StepState] = field(default_factory=dict)       # (phase, step) -> its state
     checklists: dict[tuple[int, str], str] = field(default_factory=dict)        # manual (phase, step) -> result
+    checklist_names: dict[tuple[int, str], str] = field(default_factory=dict)   # manual (phase, step) -> checklist
     migrations: dict[str, dict] = field(default_factory=dict)                   # data type -> state row
 
 
@@ -49,7 +50,9 @@ def gather(conn: "psycopg.Connection", loaded: "LoadedPlan", root: Path, place: 
     results = latest_results(conn)
     for checklist in load_all(root, loaded.plan):
         if checklist.ticks is not None and (checklist.name, None) in results:
-            facts.checklists[(checklist.ticks.phase, checklist.ticks.step)] = results[(checklist.name, None)]
+            ticks = (checklist.ticks.phase, checklist.ticks.step)
+            facts.checklists[ticks] = results[(checklist.name, None)]
+            facts.checklist_names[ticks] = checklist.name
     if ledger.exists(conn, "toolkit.migrations"):
         cur = conn.execute(query("states", "migration.sql"))
         names = [c.name for c in cur.description]
@@ -57,35 +60,65 @@ def gather(conn: "psycopg.Connection", loaded: "LoadedPlan", root: Path, place: 
     return facts
 
 
-def step_mark(plan: Plan, phase: Phase, step: Step, facts: Facts) -> TaskMark:
+def step_mark(plan: Plan, phase: Phase, step: Step, facts: Facts) -> tuple[TaskMark, str | None]:
+    """The step's mark and the fact it rests on; no fact: the toolkit cannot check the step
+    (a document or manual step without a checklist result, one not built yet)."""
     state = facts.steps.get((phase.id, step.id))
+    name = f"step {step.id} of phase {phase.id}"
     if state is not None and state.state == NOT_APPLICABLE:
-        return "not applicable"
+        return "not applicable", f"{name} does not apply in the chosen scheduler mode ({state.note})"
     if state is not None and state.state in DEPLOYED:
-        return "done" if state.verified is True else "failed" if state.verified is False else "open"
+        if state.verified is True:
+            return "done", f"{name} is applied and verified"
+        if state.verified is False:
+            return "failed", f"{name} failed its last verify (`toolkit phase verify {phase.id}`)"
+        return "open", f"{name} is applied but not verified yet (`toolkit phase verify {phase.id}`)"
+    if state is not None and state.state == NEW:
+        return "open", f"{name} is not applied (`toolkit phase apply {phase.id}`)"
     if state is not None and state.state == MANUAL:
         result = facts.checklists.get((phase.id, step.id))
-        return "done" if result == "pass" else "failed" if result == "fail" else "open"
+        checklist = facts.checklist_names.get((phase.id, step.id))
+        if result == "pass":
+            return "done", f"checklist {checklist} passed"
+        if result == "fail":
+            return "failed", f"the latest run of checklist {checklist} failed (`toolkit checklist show`)"
+        return "open", None
     if step.kind == "check" and step.check in CHECK_RANK:
         need = CHECK_RANK[step.check]
-        reached = [RANK.get(facts.migrations.get(d.name, {}).get("state"), 0) for d in plan.data_types]
-        return "done" if all(r >= need for r in reached) else "open"
-    return "open"
+        behind = [d.name for d in plan.data_types if RANK.get(facts.migrations.get(d.name, {}).get("state"), 0) < need]
+        if not behind:
+            return "done", f"every data type has reached {step.check.split('.', 1)[1]}"
+        return "open", f"{len(behind)} data type(s) have not reached {step.check.split('.', 1)[1]}: {', '.join(behind)}"
+    return "open", None
 
 
-def build(plan: Plan, facts: Facts, today: date) -> DocumentState:
+def build(plan: Plan, facts: Facts, today: date, hand: dict[TaskKey, TaskMark] | None = None) -> DocumentState:
+    """What the document should show. `hand`: the marks the document has now; a tick on a line
+    the toolkit cannot check is the user's word and counts towards the phase's progress."""
     tasks: dict[TaskKey, TaskMark] = {}
+    known: dict[TaskKey, str] = {}
+    slots: set[TaskKey] = set()
     phases: list[PhaseState] = []
     for phase in plan.phases:
-        marks = {s.id: step_mark(plan, phase, s, facts) for s in phase.steps}
+        marks: dict[str, TaskMark] = {}
         for step in phase.steps:
-            if step.task is None:
+            mark, fact = step_mark(plan, phase, step, facts)
+            key = TaskKey(phase.id, task_text(step.task), None) if step.task else None
+            if fact is None and key is not None and (hand or {}).get(key) == "done":
+                mark = "done"
+            marks[step.id] = mark
+            if key is None:
                 continue
-            key = task_text(step.task)
-            tasks[TaskKey(phase.id, key, None)] = marks[step.id]
+            tasks[key] = mark
+            if has_result_slot(step.task):
+                slots.add(key)
             for sub in step.subtasks:
-                tasks[TaskKey(phase.id, task_text(sub), key)] = marks[step.id] if marks[step.id] in (
-                    "done", "not applicable") else "open"
+                sub_key = TaskKey(phase.id, task_text(sub), key.text)
+                tasks[sub_key] = mark if mark in ("done", "not applicable") else "open"
+                if fact is not None:
+                    known[sub_key] = fact
+            if fact is not None:
+                known[key] = fact
         phases.append(_phase_state(plan, phase, marks, facts))
     current = next((p for p, s in zip(plan.phases, phases) if s.status != "complete"), None)
     return DocumentState(
@@ -94,6 +127,8 @@ def build(plan: Plan, facts: Facts, today: date) -> DocumentState:
         migration=[_migration_row(d.name, facts.migrations.get(d.name)) for d in plan.data_types],
         last_updated=today.isoformat(),
         current_phase=f"Phase {current.id} - {current.title}" if current else "All phases complete",
+        facts=known,
+        result_slots=frozenset(slots),
     )
 
 
@@ -109,14 +144,22 @@ def _phase_state(plan: Plan, phase: Phase, marks: dict[str, TaskMark], facts: Fa
 
 
 def _migration_row(data_type: str, row: dict | None) -> MigrationRow:
+    """"Migrated Date" is the day of the promotion, and nothing before; a promotion forced past
+    the bake or the monitor says so with its reason (the note is set only then)."""
     if row is None:
         return MigrationRow(data_type, "not started", None, None)
     state = row["state"]
     status = MIGRATION_STATUS.get(state, "in progress")
-    when = row.get(STAMPS[state if state in ("promoted", "rolled_back") else "registered"])
-    note = {"rolled_back": f"Rolled back: {row.get('note') or 'no reason given'}",
-            "promoted": "Promoted", "baking": "Baking since " + _day(row.get("bake_started_at"))}.get(state, f"State: {state}")
-    return MigrationRow(data_type, status, _day(when) if when else None, note)
+    promoted = row.get("promoted_at") if state == "promoted" else None
+    if state == "promoted":
+        note = f"Promoted by force: {row['note']}" if row.get("note") else "Promoted"
+    elif state == "rolled_back":
+        note = f"Rolled back {_day(row.get('rolled_back_at'))}: {row.get('note') or 'no reason given'}"
+    elif state == "baking":
+        note = "Baking since " + _day(row.get("bake_started_at"))
+    else:
+        note = f"State: {state}"
+    return MigrationRow(data_type, status, _day(promoted) if promoted else None, note)
 
 
 def _day(value) -> str:

@@ -3,7 +3,6 @@ commands which change the rollout call afterwards."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
@@ -11,27 +10,19 @@ from pathlib import Path
 from toolkit.config import LoadedPlan
 from toolkit.db import Target, connect, database_errors
 from toolkit.errors import CheckFailed, ToolkitError
+from toolkit.progress import document_path
 from toolkit.progress.atomic import write_atomic
 from toolkit.progress.document import DocumentError, ProgressDocument
 from toolkit.progress.fresh import render_fresh
 from toolkit.progress.model import DocumentState
 from toolkit.progress.state import Facts, build, gather
 
-DEFAULT_NAME = "PROGRESS.md"
-
-
-def document_path(root: Path, explicit: Path | None = None) -> Path:
-    if explicit is not None:
-        return explicit
-    if os.environ.get("TOOLKIT_PROGRESS"):
-        return Path(os.environ["TOOLKIT_PROGRESS"])
-    return root / DEFAULT_NAME
-
-
-def current(loaded: LoadedPlan, target: Target, root: Path) -> tuple[DocumentState, Facts]:
+def current(loaded: LoadedPlan, target: Target, root: Path,
+            hand: dict | None = None) -> tuple[DocumentState, Facts]:
+    """What the document should say; `hand`: the document's own marks (see state.build)."""
     with connect(target, autocommit=True) as conn, database_errors():
         facts = gather(conn, loaded, root, target.place)
-    return build(loaded.plan, facts, date.today()), facts
+    return build(loaded.plan, facts, date.today(), hand), facts
 
 
 def report(loaded: LoadedPlan, target: Target, root: Path) -> dict:
@@ -70,25 +61,39 @@ def load_document(path: Path) -> ProgressDocument:
     except FileNotFoundError:
         raise ToolkitError(f"{path} does not exist", hint="create it with `toolkit progress init`") from None
     except DocumentError as exc:
-        raise ToolkitError(f"{exc} (the file was left untouched)") from None
+        raise ToolkitError(f"{exc} (the file was left untouched)", hint=exc.hint) from None
+    except OSError as exc:
+        raise ToolkitError(f"cannot read {path}: {exc.strerror}") from None
 
 
-def sync(path: Path, state: DocumentState, check: bool = False) -> dict:
-    document = load_document(path)
-    text = document.render(state)
+def sync(document: ProgressDocument, loaded: LoadedPlan, target: Target, root: Path, *, check: bool = False,
+         fix: bool = False) -> dict:
+    """Bring the document (load_document()) in step with the database. Ticks that contradict
+    what the toolkit knows are kept and reported in `warnings` (set as it knows them with
+    `fix`); so is damage in the user's own text that the repair could not undo."""
+    path = document.path
+    state, _ = current(loaded, target, root, hand=document.marks())
+    text = document.render(state, fix=fix)
     changed = text != document.original
+    contradictions = [] if fix else document.contradictions(state)
+    warnings = [f"{path}:{c.line}: {c.describe()}" for c in contradictions]
+    warnings += [f"{path}:{line}: damaged text the toolkit cannot repair: {problem}" for line, problem in document.damage()]
+    result = {"path": str(path), "changed": changed, "contradictions": len(contradictions), "warnings": warnings}
     if check:
-        if changed:
-            raise CheckFailed(f"{path} is out of date with the database", hint="run `toolkit progress sync`")
-        return {"path": str(path), "changed": False}
+        if changed or contradictions:
+            what = "out of date with the database" if changed else "contradicted by the database"
+            raise CheckFailed(f"{path} is {what}",
+                              hint="run `toolkit progress sync`" + (" --fix" if contradictions and not changed else ""))
+        return {**result, "changed": False}
     if changed:
         write_atomic(path, text)
-    return {"path": str(path), "changed": changed}
+    return result
 
 
-def init(path: Path, loaded: LoadedPlan, state: DocumentState, force: bool) -> dict:
+def init(path: Path, loaded: LoadedPlan, target: Target, root: Path, force: bool) -> dict:
     if path.exists() and not force:
         raise ToolkitError(f"{path} exists already", hint="`toolkit progress sync` updates it; --force replaces it")
+    state, _ = current(loaded, target, root)
     write_atomic(path, render_fresh(loaded.plan, state))
     return {"path": str(path), "created": True}
 
@@ -98,12 +103,15 @@ def sync_if_present(loaded: LoadedPlan, target: Target, root: Path) -> str | Non
 
     Returns a warning to show, or None. Never fails the command that called it.
     """
-    path = document_path(root)
-    if not path.exists():
-        return None
     try:
-        state, _ = current(loaded, target, root)
-        result = sync(path, state)
+        path = document_path(root)
+        if not path.exists():
+            return None
+        result = sync(load_document(path), loaded, target, root)
     except ToolkitError as exc:
-        return f"{path} was not updated: {exc.message}"
-    return f"{path} updated" if result["changed"] else None
+        return f"PROGRESS.md was not updated: {exc.message}"
+    said = [f"{path} updated"] if result["changed"] else []
+    if result["contradictions"]:
+        said.append(f"{result['contradictions']} ticked line(s) contradict the database and were kept: "
+                    "see `toolkit progress sync`")
+    return "; ".join(said) or None

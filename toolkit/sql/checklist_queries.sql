@@ -32,3 +32,11 @@ RETURNING item_id, result, note, evidence, answered_by, answered_at;
 -- Checks run under the plan's timeouts, so a check never waits long on a live system's locks.
 SELECT set_config('lock_timeout', %(lock_timeout)s, true), set_config('statement_timeout', %(statement_timeout)s, true),
        set_config('toolkit.actor', %(actor)s, true);
+
+-- name: run
+SELECT id, checklist, data_type, started_by, started_at, finished_at, result
+FROM toolkit.checklist_runs WHERE id = %(id)s;
+
+-- name: newest_run
+SELECT id, checklist, data_type, started_by, started_at, finished_at, result
+FROM toolkit.checklist_runs ORDER BY started_at DESC, id DESC LIMIT 1;

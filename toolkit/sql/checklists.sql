@@ -27,13 +27,28 @@ CREATE INDEX IF NOT EXISTS checklist_runs_finished_idx
 CREATE TABLE IF NOT EXISTS toolkit.checklist_answers (
     run_id      bigint      NOT NULL REFERENCES toolkit.checklist_runs (id) ON DELETE CASCADE,
     item_id     text        NOT NULL,
-    result      text        NOT NULL CHECK (result IN ('pass', 'fail', 'skip')),
+    -- inconclusive: a check that had too little data to judge
+    result      text        NOT NULL CONSTRAINT checklist_answers_result_check
+                            CHECK (result IN ('pass', 'fail', 'skip', 'inconclusive')),
     note        text,
     evidence    text,                   -- what an automated check saw
     answered_by text        NOT NULL,
     answered_at timestamptz NOT NULL DEFAULT now(),
     UNIQUE (run_id, item_id)
 );
+
+-- A schema made by an earlier toolkit has the CHECK without 'inconclusive': widened once.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint
+                   WHERE conrelid = 'toolkit.checklist_answers'::regclass AND conname = 'checklist_answers_result_check'
+                     AND pg_catalog.pg_get_constraintdef(oid) LIKE '%inconclusive%') THEN
+        ALTER TABLE toolkit.checklist_answers DROP CONSTRAINT IF EXISTS checklist_answers_result_check;
+        ALTER TABLE toolkit.checklist_answers ADD CONSTRAINT checklist_answers_result_check
+            CHECK (result IN ('pass', 'fail', 'skip', 'inconclusive'));
+    END IF;
+END
+$$;
 
 -- Checks read pg_cron's jobs through this: a plain `FROM cron.job` fails to even parse on a
 -- database without pg_cron, and the check must instead report that pg_cron is missing.

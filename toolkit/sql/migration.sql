@@ -84,17 +84,12 @@ SELECT (SELECT count(*) FROM public.{pending} WHERE data_type = %(data_type)s) A
           AND details ->> 'data_type' = %(data_type)s) AS logged_errors;
 
 -- name: monitor_freshness
-WITH viewed AS (
-    SELECT DISTINCT s.symbol FROM public.{subscriptions} AS s
-    WHERE %(data_type)s = ANY (s.data_types)
-      AND s.last_seen > now() - make_interval(secs => %(subscription_ttl)s)
-)
-SELECT count(*) AS viewed,
-       count(*) FILTER (WHERE f.last_at IS NULL OR f.last_at <= now() - make_interval(secs => %(ttl)s)) AS stale
-FROM viewed AS v
-LEFT JOIN LATERAL (SELECT max(t.{ts}) AS last_at FROM public.{table} AS t WHERE t.{key} = v.symbol) AS f ON true;
-
--- name: monitor_freshness_global
-SELECT 1 AS viewed,
-       CASE WHEN max(t.{ts}) IS NULL OR max(t.{ts}) <= now() - make_interval(secs => %(ttl)s) THEN 1 ELSE 0 END AS stale
-FROM public.{table} AS t;
+-- Of the keys users are viewing now (every key of a scheduled type, the one "key" of a global
+-- type: its whole table), how many have no row within the type's TTL.
+SELECT f.keys AS viewed, f.stale
+FROM toolkit.stale_keys(%(table)s, %(key_column)s, %(timestamp_column)s, %(ttl)s,
+                        CASE WHEN %(scheduled)s THEN NULL ELSE coalesce((
+                            SELECT array_agg(DISTINCT s.symbol) FROM public.{subscriptions} AS s
+                            WHERE %(data_type)s = ANY (s.data_types)
+                              AND s.last_seen > now() - make_interval(secs => %(subscription_ttl)s)),
+                            ARRAY[]::text[]) END) AS f;

@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -65,6 +66,18 @@ class EdgeServer(Managed):
         shutil.rmtree(self.build_dir.parent, ignore_errors=True)
 
 
+def check_port(port: int) -> None:
+    """Refuse a port something already listens on, before anything starts: otherwise the
+    readiness probe could reach that other server and the start look successful."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Deno binds: a TIME_WAIT port is free
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            raise ToolkitError(f"port {port} on 127.0.0.1 is already in use",
+                               hint="stop what listens there, or pick another port with --port") from None
+
+
 def serve(db_url: str, *, names: Names, port: int | None = DEFAULT_PORT, jwt_secret: str,
           market_data_url: str = "", api_key: str = "", timeout_ms: int | None = None,
           realtime_url: str | None = None,
@@ -77,6 +90,8 @@ def serve(db_url: str, *, names: Names, port: int | None = DEFAULT_PORT, jwt_sec
     port=None or 0 picks a free port. The server runs in its own session, is stopped at
     interpreter exit, and a watchdog kills it should this process die without stopping it.
     """
+    if port:
+        check_port(port)
     build_dir = temporary_build(folder or edge.functions_dir(), names)
     port = port or free_port()
     child_env = {
@@ -119,7 +134,11 @@ def _wait_ready(server: EdgeServer, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not server.running():
-            raise ToolkitError(f"the Edge Functions server exited ({server.process.returncode}):\n{_tail(server.log())}")
+            log = server.log()
+            if "AddrInUse" in log:  # taken between the check and the start
+                raise ToolkitError(f"port {server.port} on 127.0.0.1 is already in use",
+                                   hint="stop what listens there, or pick another port with --port")
+            raise ToolkitError(f"the Edge Functions server exited ({server.process.returncode}):\n{_tail(log)}")
         try:
             with _DIRECT.open(server.url + READY_PATH, timeout=2) as r:
                 if r.status == 200:
