@@ -34,7 +34,7 @@ def refused(result: subprocess.CompletedProcess, *cause: str, started: str | Non
     lines = result.stderr.strip().splitlines()
     if started is not None:
         assert lines[0].startswith(started), lines
-        lines = lines[1:]
+        lines = [line for line in lines[1:] if not line.startswith("  ")]  # what the status said would change
     assert result.returncode == 2, result
     assert result.stdout == "" and "Traceback" not in result.stderr, result
     assert lines[0].startswith("error: ") and len(lines) <= 2, lines

@@ -154,7 +154,7 @@ def test_a_hand_tick_on_a_line_the_toolkit_cannot_check_survives_and_counts(cli,
     text = document.read_text(encoding="utf-8")
     assert "- [x] Document rollback procedures" in text
     assert "- [x] Manual test: Can insert/query all tables ✅/❌" in text
-    assert "Phase 0: Safety Infrastructure        [████░░░░░░] 43%" in text  # 3 of 7, the hand tick counted
+    assert "Phase 0: Safety Infrastructure        [██████░░░░] 57%" in text  # 4 of 7, the hand tick counted
     assert cli("progress", "sync", "--check").exit_code == 0
 
 
