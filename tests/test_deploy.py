@@ -203,12 +203,16 @@ def test_phase_apply_0_deploys_records_and_verifies_the_health_check(db, standin
         assert hosted("--yes", "phase", "apply", "0").exit_code == 0     # applied: a no-op
         assert standin.stand_in.projects[REF].functions[HEALTH].version == 1
 
-    # The functions stop answering: verify fails, names it, and the line is no longer ticked.
+    # The functions stop answering: verify fails and names it; the tick now contradicts the
+    # database, which sync reports (the document keeps the tick until --fix, as for any tick).
     failed = hosted("--json", "phase", "verify", "0")
     assert failed.exit_code == 1
     row = {r["step"]: r for r in json.loads(failed.stdout)}["health_check"]
     assert row["result"] == "fail" and "did not answer" in row["message"]
     assert records(db) == {HEALTH: (1, False)}
+    checked = hosted("progress", "sync", "--check")
+    assert checked.exit_code == 1 and "Set up health check Edge Function" in checked.stderr, checked.stderr
+    assert hosted("progress", "sync", "--fix").exit_code == 0
     assert not ticked(progress, "Set up health check Edge Function")
 
 

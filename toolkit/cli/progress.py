@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from toolkit.cli.output import emit, styled, table
+from toolkit.errors import CheckFailed
 
 app = typer.Typer(invoke_without_command=True, rich_markup_mode=None,
                   help="The rollout's progress from the database, and PROGRESS.md kept true.")
@@ -65,9 +66,13 @@ def sync(
     result = do_sync(document, app_ctx.load_plan(), app_ctx.target(), app_ctx.project.root, check=check, fix=fix)
     for warning in result["warnings"]:
         err_console().print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
-    if result["contradictions"]:
+    if result["contradictions"] and not check:
         err_console().print("kept as written; `toolkit progress sync --fix` sets them as the database has them",
                             highlight=False)
+    if check and (result["out_of_date"] or result["contradictions"]):
+        what = "out of date with the database" if result["out_of_date"] else "contradicted by the database"
+        raise CheckFailed(f"{path} is {what}",
+                          hint="run `toolkit progress sync" + (" --fix`" if not result["out_of_date"] else "`"))
     word = "up to date" if not result["changed"] else "updated"
     emit(app_ctx.json, result, lambda c: c.print(f"{path}: {word}"))
 

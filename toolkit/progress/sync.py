@@ -9,7 +9,7 @@ from pathlib import Path
 
 from toolkit.config import LoadedPlan
 from toolkit.db import Target, connect, database_errors
-from toolkit.errors import CheckFailed, ToolkitError
+from toolkit.errors import ToolkitError
 from toolkit.progress import document_path
 from toolkit.progress.atomic import write_atomic
 from toolkit.progress.document import DocumentError, ProgressDocument
@@ -70,7 +70,8 @@ def sync(document: ProgressDocument, loaded: LoadedPlan, target: Target, root: P
          fix: bool = False) -> dict:
     """Bring the document (load_document()) in step with the database. Ticks that contradict
     what the toolkit knows are kept and reported in `warnings` (set as it knows them with
-    `fix`); so is damage in the user's own text that the repair could not undo."""
+    `fix`); so is damage in the user's own text that the repair could not undo. With `check`
+    nothing is written, and `out_of_date` says whether a sync would change the document."""
     path = document.path
     state, _ = current(loaded, target, root, hand=document.marks())
     text = document.render(state, fix=fix)
@@ -80,11 +81,7 @@ def sync(document: ProgressDocument, loaded: LoadedPlan, target: Target, root: P
     warnings += [f"{path}:{line}: damaged text the toolkit cannot repair: {problem}" for line, problem in document.damage()]
     result = {"path": str(path), "changed": changed, "contradictions": len(contradictions), "warnings": warnings}
     if check:
-        if changed or contradictions:
-            what = "out of date with the database" if changed else "contradicted by the database"
-            raise CheckFailed(f"{path} is {what}",
-                              hint="run `toolkit progress sync`" + (" --fix" if contradictions and not changed else ""))
-        return {**result, "changed": False}
+        return {**result, "changed": False, "out_of_date": changed}
     if changed:
         write_atomic(path, text)
     return result
