@@ -101,11 +101,13 @@ from toolkit.cli import phase as _phase  # noqa: E402
 from toolkit.cli import processor as _processor  # noqa: E402
 from toolkit.cli import progress as _progress  # noqa: E402
 from toolkit.cli import queue as _queue  # noqa: E402
+from toolkit.cli import revisions as _revisions  # noqa: E402
 from toolkit.cli import sandbox as _sandbox  # noqa: E402
 from toolkit.cli import secrets as _secrets  # noqa: E402
 
 app.add_typer(_local.app, name="local")
 app.add_typer(_phase.app, name="phase")
+app.add_typer(_revisions.app, name="revisions")
 app.add_typer(_queue.app, name="queue")
 app.add_typer(_cron.app, name="cron")
 app.add_typer(_checklist.app, name="checklist")
