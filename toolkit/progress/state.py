@@ -42,7 +42,7 @@ def gather(conn: "psycopg.Connection", loaded: "LoadedPlan", root: Path) -> Fact
 
     done, renderer = ledger.entries(conn), Renderer(loaded)
     facts = Facts(steps={(p.id, s.step): s for p in loaded.plan.phases
-                         for s in phase_states(p, done, renderer.phase(p), loaded.plan.settings)})
+                         for s in phase_states(p, done, renderer, loaded.plan.settings)})
     results = latest_results(conn)
     for checklist in load_all(root, loaded.plan):
         if checklist.ticks is not None and (checklist.name, None) in results:
