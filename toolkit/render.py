@@ -3,6 +3,7 @@ revisions, and of the scripts that take a live database from one revision to the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -58,11 +59,22 @@ class Transition:
         return "".join(f"-- {label}\n{text}" for label, text in self.scripts)
 
 
+@functools.cache
+def _environment(search: tuple[str, ...]) -> jinja2.Environment:
+    """One environment per search path, shared by every renderer: compiled templates are
+    reused (and reloaded when their file changes)."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(list(search)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
 class Renderer:
     def __init__(self, loaded: LoadedPlan):
         self.loaded = loaded
         self.root = loaded.templates / "sql"
-        self._envs: dict[tuple[str, ...], jinja2.Environment] = {}
         plan = loaded.plan
         self.context = {
             "suffix": plan.settings.suffix,
@@ -80,15 +92,7 @@ class Renderer:
     def _env(self, *search: Path) -> jinja2.Environment:
         """An environment that finds templates in `search` first, then in templates/sql: a
         frozen revision's folder holds its own copies of what its scripts import."""
-        key = tuple(str(p) for p in (*search, self.root))
-        if key not in self._envs:
-            self._envs[key] = jinja2.Environment(
-                loader=jinja2.FileSystemLoader(list(key)),
-                undefined=jinja2.StrictUndefined,
-                keep_trailing_newline=True,
-                autoescape=False,
-            )
-        return self._envs[key]
+        return _environment(tuple(str(p) for p in (*search, self.root)))
 
     def _render(self, env: jinja2.Environment, name: str, shown: str) -> tuple[str, str]:
         """(rendered text, source file) of template `name`; `shown` names it in messages."""

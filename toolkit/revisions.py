@@ -149,7 +149,8 @@ def _sha(*texts: str) -> str:
     return digest.hexdigest()
 
 
-def _in_mode(loaded: "LoadedPlan", mode: str) -> "LoadedPlan":
+def in_mode(loaded: "LoadedPlan", mode: str) -> "LoadedPlan":
+    """The plan with another scheduler mode (the lock holds both; an export takes one)."""
     from toolkit.config import LoadedPlan
 
     plan = loaded.plan
@@ -163,7 +164,7 @@ def digests(loaded: "LoadedPlan", phase: "Phase", step: "Step", revision: int) -
     a comment is part of the text."""
     from toolkit.render import Renderer
 
-    renderers = [Renderer(_in_mode(loaded, m)) for m in MODES]
+    renderers = [Renderer(in_mode(loaded, m)) for m in MODES]
     found = {"deploy": _sha(*(r.step(phase, step, revision).deploy for r in renderers))}
     if revision > 1:
         folder = renderers[0].root / step.sql
@@ -184,6 +185,17 @@ def _steps(loaded: "LoadedPlan"):
     for phase in loaded.plan.phases:
         for step in phase.deployable_steps:
             yield phase, step
+
+
+def unreleased(loaded: "LoadedPlan") -> list[str]:
+    """The revisions and toolkit migrations the lock file does not list yet."""
+    from toolkit import schema
+
+    have = {r.key for r in read_lock(loaded)}
+    missing = [f"toolkit schema migration {m.name}" for m in schema.migrations() if ("toolkit", m.name) not in have]
+    missing += [f"phase {phase.id} step {step.id} revision {k}" for phase, step in _steps(loaded)
+                for k in range(1, step.revision + 1) if (step.sql, k) not in have]
+    return missing
 
 
 def check(loaded: "LoadedPlan") -> list[str]:

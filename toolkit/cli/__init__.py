@@ -94,6 +94,7 @@ def _global(
 from toolkit.cli import checklist as _checklist  # noqa: E402
 from toolkit.cli import cron as _cron  # noqa: E402
 from toolkit.cli import edge as _edge  # noqa: E402
+from toolkit.cli import export as _export  # noqa: E402
 from toolkit.cli import flags as _flags  # noqa: E402
 from toolkit.cli import local as _local  # noqa: E402
 from toolkit.cli import migration as _migration  # noqa: E402
@@ -114,6 +115,7 @@ app.add_typer(_checklist.app, name="checklist")
 app.add_typer(_flags.app, name="flags")
 app.add_typer(_progress.app, name="progress")
 app.add_typer(_edge.app, name="edge")
+app.add_typer(_export.app, name="export")
 app.add_typer(_sandbox.app, name="sandbox")
 app.add_typer(_processor.app, name="processor")
 app.add_typer(_secrets.app, name="secrets")
