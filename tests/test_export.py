@@ -41,6 +41,10 @@ def _schema(db: Database) -> str:
     return "\n".join(l for l in out.splitlines() if not l.startswith(("-- Dumped", "\\restrict", "\\unrestrict")))
 
 
+def _files(folder: Path) -> dict[str, str]:
+    return {p.name: p.read_text() for p in (folder / "supabase/migrations").glob("*.sql")}
+
+
 def _versions(folder: Path) -> list[str]:
     return sorted(p.name[:14] for p in (folder / "supabase/migrations").glob("*.sql"))
 
@@ -72,6 +76,12 @@ def test_db_push_of_the_export_gives_the_schema_apply_and_upgrade_give(db, stale
     assert [re.sub(r"^\d{14}_", "", n) for n in added] == ["phase1_api_call_queue_r2.sql", "phase2_get_queue_batch_r2.sql"]
     assert {p.name: p.read_text() for p in (folder / "supabase/migrations").glob("*.sql") if p.name in first} == first
     assert min(n[:14] for n in added) > max(n[:14] for n in first)
+    # The same history as an export made from scratch now: revision 1 comes from the frozen copies.
+    fresh = tmp_path / "fresh"
+    assert cli("export", "supabase", str(fresh), "--scheduler-mode", "external").exit_code == 0
+    assert _files(fresh) == _files(folder)
+    unchanged = cli("--json", "export", "supabase", str(folder), "--scheduler-mode", "external")
+    assert unchanged.exit_code == 0 and json.loads(unchanged.stdout)["added"] == []
 
     pushed_twice = _push(folder, pushed)
     assert pushed_twice.returncode == 0, pushed_twice.stderr
