@@ -41,6 +41,15 @@ def _schema(db: Database) -> str:
     return "\n".join(l for l in out.splitlines() if not l.startswith(("-- Dumped", "\\restrict", "\\unrestrict")))
 
 
+def _seeded(db: Database) -> tuple:
+    """What the deploys seed from the plan's values (toolkit.param) and the cron jobs they schedule."""
+    return (db.rows("SELECT data_type, target_table, ttl_seconds, priority, estimated_bytes, endpoints, feature_flag "
+                    "FROM public.data_type_registry_v2 ORDER BY data_type"),
+            db.rows("SELECT flag_name, enabled FROM public.feature_flags ORDER BY flag_name"),
+            db.rows("SELECT to_jsonb(c) - 'updated_at' FROM public.queue_config_v2 AS c"),
+            db.rows("SELECT jobname, schedule, command, active FROM cron.job WHERE jobname LIKE 'queue-%' ORDER BY jobname"))
+
+
 def _files(folder: Path) -> dict[str, str]:
     return {p.name: p.read_text() for p in (folder / "supabase/migrations").glob("*.sql")}
 
@@ -65,6 +74,7 @@ def test_db_push_of_the_export_gives_the_schema_apply_and_upgrade_give(db, stale
     pushed_once = _push(folder, pushed)
     assert pushed_once.returncode == 0, pushed_once.stderr
     assert _schema(pushed) == _schema(applied)
+    assert _seeded(pushed) == _seeded(applied)
     assert _listed(folder, pushed) == [(v, v) for v in _versions(folder)]
 
     # A new revision of a table step and of a function step: a second export only adds their

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from tests.conftest import Cli
-from tests.revision_helpers import make_revisions
+from tests.revision_helpers import _edit, make_revisions
 
 QUEUE = "public.api_call_queue_v2"
 ROWS = {
@@ -124,3 +124,21 @@ def test_revert_of_a_step_goes_back_one_revision_only_with_a_down_script(stalene
     assert (planned["get_queue_batch"]["state"], planned["get_queue_batch"]["note"]) == ("upgradable", "revision 1 -> 2")
     assert cli("phase", "upgrade", "2").exit_code == 0
     assert db.schema_dump("public") == upgraded_schema
+
+
+def test_an_upgrade_that_breaks_what_reads_its_objects_is_refused(staleness_db, project):
+    db = staleness_db
+    queue = project / "templates/sql/phase1/api_call_queue"
+    made = Cli(None, project / "phases.yaml")("revisions", "new", "1", "api_call_queue", "--upgrade", "script",
+                                              "--why", "no more last_error")
+    assert made.exit_code == 0, made.output
+    (queue / "upgrade/1-2.sql").write_text("ALTER TABLE public.api_call_queue{{ suffix }} DROP COLUMN last_error;\n")
+    _edit(queue / "verify.sql", ("'actual_bytes bigint', 'last_error text'],", "'actual_bytes bigint'],"))
+    before = db.rows(LEDGER)
+
+    refused = Cli(db, project / "phases.yaml")("phase", "upgrade", "1")
+    assert refused.exit_code == 1
+    assert "upgrading phase 1 breaks phase 2 step get_queue_batch (revision 1)" in refused.stderr
+    assert "last_error" in refused.stderr and "nothing was changed" in refused.stderr
+    assert db.rows(LEDGER) == before
+    assert db.scalar(f"SELECT count(*) FROM pg_attribute WHERE attrelid = '{QUEUE}'::regclass AND attname = 'last_error'") == 1

@@ -166,6 +166,8 @@ def upgrade(
     emit(app_ctx.json, payload, render)
     if not dry_run:
         app_ctx.after_change(engine.target)
+    if any(r.result == "drift" for r in reports):
+        raise typer.Exit(1)
 
 
 @app.command()
