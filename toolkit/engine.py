@@ -307,7 +307,7 @@ class Engine:
                                f"upgrading such a step is not supported", hint="revert the phase and apply it again")
         if not todo:
             applied = any(p == phase.id for p, _ in done)
-            report.result = "up to date" if applied else "not applied"
+            report.result = "drift" if drift else "up to date" if applied else "not applied"
         elif dry_run:
             report.result = "dry run"
             for s in todo:
@@ -335,10 +335,28 @@ class Engine:
                     newest.append(r)
                 for r in newest:
                     self._verify_or_raise(conn, r)
+                self._verify_dependents(conn, phase, done, {r.step.id for r in newest})
                 tracker.record()
             report.result = "upgraded"
         report.seconds = round(time.perf_counter() - started, 3)
         return report
+
+    def _verify_dependents(self, conn, phase: Phase, done: dict, upgraded: set[str]) -> None:
+        """Every other applied step of this phase and the later ones, at the revision it
+        records: an upgrade must not break what reads the objects it changed (a table's
+        readers change in a later revision, expand then contract)."""
+        for later in self.plan.phases[phase.id:]:
+            for step in later.deployable_steps:
+                entry = done.get((later.id, step.id))
+                if entry is None or (later.id == phase.id and step.id in upgraded):
+                    continue
+                problem = self._verify_one(conn, recorded(later, step, entry, self.renderer))
+                if problem:
+                    raise CheckFailed(
+                        f"upgrading phase {phase.id} breaks phase {later.id} step {step.id} (revision "
+                        f"{entry.revision}): {problem}",
+                        hint=f"nothing was changed; an upgrade keeps what reads its objects working "
+                             f"(change them in a later revision), see templates/README.md")
 
     def _transition(self, conn, t: Transition) -> None:
         """Run one revision's upgrade (or downgrade) scripts, then its own verify."""
