@@ -355,8 +355,8 @@ class Engine:
                     raise CheckFailed(
                         f"upgrading phase {phase.id} breaks phase {later.id} step {step.id} (revision "
                         f"{entry.revision}): {problem}",
-                        hint=f"nothing was changed; an upgrade keeps what reads its objects working "
-                             f"(change them in a later revision), see templates/README.md")
+                        hint="nothing was changed; an upgrade keeps what reads its objects working "
+                             "(change them in a later revision), see templates/README.md")
 
     def _transition(self, conn, t: Transition) -> None:
         """Run one revision's upgrade (or downgrade) scripts, then its own verify."""
