@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import Cli
+from toolkit.config import load_plan
 
 DROP_CLAIM = """\
 -- CREATE TYPE cannot be replaced: the claim type goes with the function that returns it, and
@@ -23,12 +24,19 @@ def _edit(path: Path, *pairs: tuple[str, str]) -> None:
     path.write_text(text)
 
 
-def make_revisions(project: Path) -> None:
-    """Revision 2 of api_call_queue (a table: a `note` column, by an upgrade script) and of
-    get_queue_batch (a function: the claim carries the note along; redeployed after an
-    upgrade script drops what CREATE cannot replace, with a down script to go back)."""
+def newest(project: Path, phase: int, step: str) -> int:
+    """The step's newest revision in the project's plan."""
+    return load_plan(project / "phases.yaml").plan.phase(phase).step(step).revision
+
+
+def make_revisions(project: Path) -> dict[str, tuple[int, int]]:
+    """The next revision of api_call_queue (a table: a `note` column, by an upgrade script) and
+    of get_queue_batch (a function: the claim carries the note along; redeployed after an
+    upgrade script drops what CREATE cannot replace, with a down script to go back).
+    Returns each step's (revision before, revision made)."""
     cli = Cli(None, project / "phases.yaml")
     sql = project / "templates/sql"
+    queue_k, claim_k = newest(project, 1, "api_call_queue"), newest(project, 2, "get_queue_batch")
 
     made = cli("revisions", "new", "1", "api_call_queue", "--upgrade", "script", "--why", "jobs carry a note")
     assert made.exit_code == 0, made.output
@@ -36,7 +44,7 @@ def make_revisions(project: Path) -> None:
     _edit(queue / "deploy.sql", ("    last_error      text\n) PARTITION BY LIST (status);",
                                  "    last_error      text,\n    note            text\n) PARTITION BY LIST (status);"))
     _edit(queue / "verify.sql", ("'actual_bytes bigint', 'last_error text'],", "'actual_bytes bigint', 'last_error text', 'note text'],"))
-    (queue / "upgrade/1-2.sql").write_text("ALTER TABLE public.api_call_queue{{ suffix }} ADD COLUMN note text;\n")
+    (queue / f"upgrade/{queue_k}-{queue_k + 1}.sql").write_text("ALTER TABLE public.api_call_queue{{ suffix }} ADD COLUMN note text;\n")
 
     made = cli("revisions", "new", "2", "get_queue_batch", "--upgrade", "redeploy", "--why", "the claim keeps a job's note")
     assert made.exit_code == 0, made.output
@@ -47,12 +55,13 @@ def make_revisions(project: Path) -> None:
           ("g.scheduled_for, g.created_at, g.actual_bytes, g.last_error,", "g.scheduled_for, g.created_at, g.actual_bytes, g.last_error, g.note,"),
           ("worker_id, estimated_bytes, actual_bytes, last_error)", "worker_id, estimated_bytes, actual_bytes, last_error, note)"),
           ("                       c.last_error\n", "                       c.last_error, c.note\n"))
-    (claim / "upgrade").mkdir()
-    (claim / "upgrade/1-2.sql").write_text(DROP_CLAIM)
-    (claim / "down").mkdir()
-    (claim / "down/2-1.sql").write_text(DROP_CLAIM.replace("revision 2", "revision 1"))
+    (claim / "upgrade").mkdir(exist_ok=True)
+    (claim / f"upgrade/{claim_k}-{claim_k + 1}.sql").write_text(DROP_CLAIM.replace("revision 2", f"revision {claim_k + 1}"))
+    (claim / "down").mkdir(exist_ok=True)
+    (claim / f"down/{claim_k + 1}-{claim_k}.sql").write_text(DROP_CLAIM.replace("revision 2", f"revision {claim_k}"))
 
     locked = cli("revisions", "lock")
     assert locked.exit_code == 0, locked.output
     checked = cli("revisions", "check")
     assert checked.exit_code == 0, checked.output
+    return {"api_call_queue": (queue_k, queue_k + 1), "get_queue_batch": (claim_k, claim_k + 1)}

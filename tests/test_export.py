@@ -79,11 +79,12 @@ def test_db_push_of_the_export_gives_the_schema_apply_and_upgrade_give(db, stale
 
     # A new revision of a table step and of a function step: a second export only adds their
     # files, and pushing them does what `phase upgrade` does.
-    make_revisions(project)
+    made = make_revisions(project)
     again = cli("--json", "export", "supabase", str(folder), "--scheduler-mode", "external")
     assert again.exit_code == 0, again.output
     added = json.loads(again.stdout)["added"]
-    assert [re.sub(r"^\d{14}_", "", n) for n in added] == ["phase1_api_call_queue_r2.sql", "phase2_get_queue_batch_r2.sql"]
+    assert [re.sub(r"^\d{14}_", "", n) for n in added] == [f"phase1_api_call_queue_r{made['api_call_queue'][1]}.sql",
+                                                           f"phase2_get_queue_batch_r{made['get_queue_batch'][1]}.sql"]
     assert {p.name: p.read_text() for p in (folder / "supabase/migrations").glob("*.sql") if p.name in first} == first
     assert min(n[:14] for n in added) > max(n[:14] for n in first)
     # The same history as an export made from scratch now: revision 1 comes from the frozen copies.

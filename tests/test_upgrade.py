@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from tests.conftest import Cli
-from tests.revision_helpers import _edit, make_revisions
+from tests.revision_helpers import _edit, make_revisions, newest
 
 QUEUE = "public.api_call_queue_v2"
 ROWS = {
@@ -46,14 +46,15 @@ def test_upgrade_takes_a_live_database_to_the_new_revisions_keeping_every_row(st
     _fill(db)
     before = _rows(db)
     assert all(before.values()), {k: len(v) for k, v in before.items()}
-    make_revisions(project)
+    made = make_revisions(project)
+    (q0, q1), (c0, c1) = made["api_call_queue"], made["get_queue_batch"]
     cli = Cli(db, project / "phases.yaml")
 
     planned = {s["step"]: s for p in ("1", "2") for s in json.loads(cli("--json", "phase", "plan", p).stdout)}
-    assert planned["api_call_queue"]["state"] == "upgradable" and planned["api_call_queue"]["note"] == "revision 1 -> 2"
-    assert planned["api_call_queue"]["upgrade"] == ["phase1/api_call_queue/upgrade/1-2.sql"]
-    assert planned["get_queue_batch"]["upgrade"] == ["phase2/get_queue_batch/upgrade/1-2.sql",
-                                                     "phase2/get_queue_batch/deploy.sql (revision 2, run again)"]
+    assert planned["api_call_queue"]["state"] == "upgradable" and planned["api_call_queue"]["note"] == f"revision {q0} -> {q1}"
+    assert planned["api_call_queue"]["upgrade"] == [f"phase1/api_call_queue/upgrade/{q0}-{q1}.sql"]
+    assert planned["get_queue_batch"]["upgrade"] == [f"phase2/get_queue_batch/upgrade/{c0}-{c1}.sql",
+                                                     f"phase2/get_queue_batch/deploy.sql (revision {c1}, run again)"]
     assert planned["is_data_stale"]["state"] == "applied"
 
     ledger_before = db.rows(LEDGER)
@@ -70,10 +71,10 @@ def test_upgrade_takes_a_live_database_to_the_new_revisions_keeping_every_row(st
                        5: "not applied", 6: "not applied"}
 
     assert _rows(db) == before
-    assert db.rows("SELECT step, revision FROM toolkit.ledger WHERE revision > 1 ORDER BY step") == [
-        ("api_call_queue", 2), ("get_queue_batch", 2)]
+    assert db.rows("SELECT step, revision FROM toolkit.ledger WHERE step IN ('api_call_queue', 'get_queue_batch') "
+                   "ORDER BY step") == [("api_call_queue", q1), ("get_queue_batch", c1)]
     assert db.rows("SELECT step, revision, detail FROM toolkit.history WHERE action = 'upgrade' ORDER BY step") == [
-        ("api_call_queue", 2, "revision 1 -> 2"), ("get_queue_batch", 2, "revision 1 -> 2")]
+        ("api_call_queue", q1, f"revision {q0} -> {q1}"), ("get_queue_batch", c1, f"revision {c0} -> {c1}")]
 
     # The queue works, and the claim of revision 2 carries the new column along.
     db.execute(f"INSERT INTO {QUEUE} (symbol, data_type, priority, note) VALUES ('NOTE', 'quote', 1000, 'keep me')")
@@ -98,30 +99,31 @@ def test_upgrade_takes_a_live_database_to_the_new_revisions_keeping_every_row(st
     assert db.rows(LEDGER) == after
     assert db.scalar("SELECT count(*) FROM toolkit.history WHERE action = 'upgrade'") == history
     planned = {s["step"]: s for s in json.loads(cli("--json", "phase", "plan", "2").stdout)}
-    assert (planned["get_queue_batch"]["state"], planned["get_queue_batch"]["note"]) == ("applied", "revision 2")
+    assert (planned["get_queue_batch"]["state"], planned["get_queue_batch"]["note"]) == ("applied", f"revision {c1}")
 
 
 def test_revert_of_a_step_goes_back_one_revision_only_with_a_down_script(staleness_db, project):
     db = staleness_db
-    make_revisions(project)
+    made = make_revisions(project)
+    (q0, q1), (c0, c1) = made["api_call_queue"], made["get_queue_batch"]
     cli = Cli(db, project / "phases.yaml")
     assert cli("phase", "upgrade", "1..2").exit_code == 0
     upgraded_schema = db.schema_dump("public")
 
     refused = cli("--yes", "phase", "revert", "1", "--step", "api_call_queue")
     assert refused.exit_code == 2
-    assert ("phase 1 step api_call_queue cannot go back from revision 2 to 1: revision 2 has no down script "
-            "(phase1/api_call_queue/down/2-1.sql)") in refused.stderr
-    first = cli("--yes", "phase", "revert", "1", "--step", "is_data_stale")
+    assert (f"phase 1 step api_call_queue cannot go back from revision {q1} to {q0}: revision {q1} has no down script "
+            f"(phase1/api_call_queue/down/{q1}-{q0}.sql)") in refused.stderr
+    first = cli("--yes", "phase", "revert", "1", "--step", "is_profile_stale")
     assert first.exit_code == 2 and "is at revision 1, its first" in first.stderr
 
     back = cli("--yes", "phase", "revert", "2", "--step", "get_queue_batch")
     assert back.exit_code == 0, back.output
-    assert db.scalar("SELECT revision FROM toolkit.ledger WHERE step = 'get_queue_batch'") == 1
-    # Revision 1's claim is back: it knows nothing of the note.
+    assert db.scalar("SELECT revision FROM toolkit.ledger WHERE step = 'get_queue_batch'") == c0
+    # The previous revision's claim is back: it knows nothing of the note.
     assert "g.note" not in db.scalar("SELECT prosrc FROM pg_proc WHERE proname = 'get_queue_batch_v2'")
     planned = {s["step"]: s for s in json.loads(cli("--json", "phase", "plan", "2").stdout)}
-    assert (planned["get_queue_batch"]["state"], planned["get_queue_batch"]["note"]) == ("upgradable", "revision 1 -> 2")
+    assert (planned["get_queue_batch"]["state"], planned["get_queue_batch"]["note"]) == ("upgradable", f"revision {c0} -> {c1}")
     assert cli("phase", "upgrade", "2").exit_code == 0
     assert db.schema_dump("public") == upgraded_schema
 
@@ -129,16 +131,17 @@ def test_revert_of_a_step_goes_back_one_revision_only_with_a_down_script(stalene
 def test_an_upgrade_that_breaks_what_reads_its_objects_is_refused(staleness_db, project):
     db = staleness_db
     queue = project / "templates/sql/phase1/api_call_queue"
+    k = newest(project, 1, "api_call_queue")
     made = Cli(None, project / "phases.yaml")("revisions", "new", "1", "api_call_queue", "--upgrade", "script",
                                               "--why", "no more last_error")
     assert made.exit_code == 0, made.output
-    (queue / "upgrade/1-2.sql").write_text("ALTER TABLE public.api_call_queue{{ suffix }} DROP COLUMN last_error;\n")
+    (queue / f"upgrade/{k}-{k + 1}.sql").write_text("ALTER TABLE public.api_call_queue{{ suffix }} DROP COLUMN last_error;\n")
     _edit(queue / "verify.sql", ("'actual_bytes bigint', 'last_error text'],", "'actual_bytes bigint'],"))
     before = db.rows(LEDGER)
 
     refused = Cli(db, project / "phases.yaml")("phase", "upgrade", "1")
     assert refused.exit_code == 1
-    assert "upgrading phase 1 breaks phase 2 step get_queue_batch (revision 1)" in refused.stderr
+    assert "upgrading phase 1 breaks phase 2 step get_queue_batch (revision" in refused.stderr
     assert "last_error" in refused.stderr and "nothing was changed" in refused.stderr
     assert db.rows(LEDGER) == before
     assert db.scalar(f"SELECT count(*) FROM pg_attribute WHERE attrelid = '{QUEUE}'::regclass AND attname = 'last_error'") == 1
