@@ -11,7 +11,7 @@ from toolkit.config import load_plan
 DROP_CLAIM = """\
 -- CREATE TYPE cannot be replaced: the claim type goes with the function that returns it, and
 -- deploy.sql of revision 2, run again after this, makes both.
-DROP FUNCTION public.get_queue_batch{{ suffix }}(text, integer);
+DROP FUNCTION public.get_queue_batch{{ suffix }};
 DROP TYPE public.queue_claim{{ suffix }};
 """
 
@@ -41,9 +41,9 @@ def make_revisions(project: Path) -> dict[str, tuple[int, int]]:
     made = cli("revisions", "new", "1", "api_call_queue", "--upgrade", "script", "--why", "jobs carry a note")
     assert made.exit_code == 0, made.output
     queue = sql / "phase1/api_call_queue"
-    _edit(queue / "deploy.sql", ("    last_error      text\n) PARTITION BY LIST (status);",
-                                 "    last_error      text,\n    note            text\n) PARTITION BY LIST (status);"))
-    _edit(queue / "verify.sql", ("'actual_bytes bigint', 'last_error text'],", "'actual_bytes bigint', 'last_error text', 'note text'],"))
+    _edit(queue / "deploy.sql", ("\n) PARTITION BY LIST (status);", ",\n    note            text\n) PARTITION BY LIST (status);"))
+    _edit(queue / "verify.sql", ("'],\n    'public.api_call_queue{{ suffix }} has the expected columns",
+                                 "', 'note text'],\n    'public.api_call_queue{{ suffix }} has the expected columns"))
     (queue / f"upgrade/{queue_k}-{queue_k + 1}.sql").write_text("ALTER TABLE public.api_call_queue{{ suffix }} ADD COLUMN note text;\n")
 
     made = cli("revisions", "new", "2", "get_queue_batch", "--upgrade", "redeploy", "--why", "the claim keeps a job's note")

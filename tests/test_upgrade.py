@@ -136,7 +136,7 @@ def test_an_upgrade_that_breaks_what_reads_its_objects_is_refused(staleness_db, 
                                               "--why", "no more last_error")
     assert made.exit_code == 0, made.output
     (queue / f"upgrade/{k}-{k + 1}.sql").write_text("ALTER TABLE public.api_call_queue{{ suffix }} DROP COLUMN last_error;\n")
-    _edit(queue / "verify.sql", ("'actual_bytes bigint', 'last_error text'],", "'actual_bytes bigint'],"))
+    _edit(queue / "verify.sql", ("'estimated_bytes bigint', 'actual_bytes bigint', 'last_error text'", "'estimated_bytes bigint', 'actual_bytes bigint'"))
     before = db.rows(LEDGER)
 
     refused = Cli(db, project / "phases.yaml")("phase", "upgrade", "1")

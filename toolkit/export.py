@@ -24,7 +24,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from toolkit import __version__, revisions, schema
+from toolkit import revisions, schema
 from toolkit.config import LoadedPlan
 from toolkit.errors import ToolkitError
 
@@ -41,32 +41,29 @@ class Migration:
 
 
 def supabase(loaded: LoadedPlan, dest: Path, scheduler_mode: str | None = None) -> dict:
-    """Write (or complete) `dest`/supabase for the plan; nothing is written when an exported
-    migration would have to change."""
+    """Write (or complete) `dest`/supabase for the plan. An exported migration is history and is
+    never rewritten: one that the plan would now write differently (its values or scheduler
+    mode changed since) is kept and reported in `kept_different`; files named like ours that
+    this plan does not write are reported in `unknown`."""
     mode = scheduler_mode or loaded.plan.settings.hosted_scheduler_mode
     loaded = revisions.in_mode(loaded, mode)
     migrations, skipped = _migrations(loaded)
     folder = dest / "supabase" / "migrations"
-    differ = [m.name for m in migrations if (folder / m.name).is_file() and (folder / m.name).read_text() != m.text]
-    written = {m.name for m in migrations}
-    strangers = sorted(p.name for p in folder.glob("*.sql") if OURS.match(p.name) and p.name not in written) \
-        if folder.is_dir() else []
-    if differ or strangers:
-        raise ToolkitError(
-            f"{folder} already holds migrations this export would write differently: "
-            f"{', '.join(differ + strangers)}; an exported migration is history and is never rewritten",
-            hint="export with the plan and scheduler mode of the first export, or into a new folder; a change to "
-                 "a released revision is a new revision (templates/README.md)")
     folder.mkdir(parents=True, exist_ok=True)
-    added = []
+    added, differ = [], []
     for m in migrations:
-        if not (folder / m.name).is_file():
-            (folder / m.name).write_text(m.text)
+        path = folder / m.name
+        if not path.is_file():
+            path.write_text(m.text)
             added.append(m.name)
+        elif path.read_text() != m.text:
+            differ.append(m.name)     # history: kept as it was exported
+    written = {m.name for m in migrations}
+    unknown = sorted(p.name for p in folder.glob("*.sql") if OURS.match(p.name) and p.name not in written)
     functions = _functions(loaded, dest / "supabase")
     return {"folder": str(dest / "supabase"), "scheduler_mode": mode,
             "migrations": [m.name for m in migrations], "added": added, "skipped": skipped,
-            "functions": functions}
+            "kept_different": differ, "unknown": unknown, "functions": functions}
 
 
 # ---------------------------------------------------------------------------------------
@@ -108,19 +105,22 @@ def _literal(text: str) -> str:
 
 
 def _toolkit_file(m: "schema.Migration") -> str:
+    # Nothing here may depend on the toolkit's version: a later export writes the same text.
     return (f"-- The toolkit's own schema, version {m.version} ({m.name}): the ledger and the helpers the\n"
-            f"-- steps' scripts call. Exported by toolkit {__version__}; do not edit.\n\n"
+            f"-- steps' scripts call. Exported by `toolkit export supabase`; do not edit.\n\n"
             f"{m.sql.rstrip()}\n\n"
             f"INSERT INTO toolkit.schema_version (version, name, toolkit_version)\n"
-            f"VALUES ({m.version}, {_literal(m.name)}, {_literal(__version__)});\n")
+            f"VALUES ({m.version}, {_literal(m.name)}, 'supabase db push');\n")
 
 
 def _revision_file(renderer, phase, step, revision: int) -> str:
+    # Only what the revision is and the plan's values shape the text (not the toolkit's version,
+    # the revision's `why` or where its files live now): a later export writes the same file.
     settings = renderer.loaded.plan.settings
-    why = "first release" if revision == 1 else step.revision_entry(revision).why
-    head = (f"-- Phase {phase.id} step {step.id}, revision {revision}: {why}.\n"
-            f"-- Exported by toolkit {__version__} (`toolkit export supabase`); do not edit: a change to a\n"
-            f"-- step is a new revision (templates/README.md).\n\n"
+    head = (f"-- Phase {phase.id} step {step.id}, revision {revision}"
+            f"{' (as first released)' if revision == 1 else ' (from revision ' + str(revision - 1) + ')'}.\n"
+            f"-- Exported by `toolkit export supabase`; do not edit: a change to a step is a new\n"
+            f"-- revision (templates/README.md).\n\n"
             f"-- What `toolkit phase apply` gives a step's transaction, for this migration's only.\n"
             f"SELECT pg_catalog.set_config('toolkit.params', {_literal(renderer.params())}, true);\n"
             f"SELECT pg_catalog.set_config('toolkit.actor', 'supabase db push', true);\n"

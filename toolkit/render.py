@@ -51,7 +51,9 @@ class Transition:
     source: int
     target: int
     kind: str
-    scripts: tuple[tuple[str, str], ...]     # (template, rendered SQL)
+    # (label, rendered SQL); a label names the script as released, wherever its file lives
+    # now (an exported migration quotes it and must never change)
+    scripts: tuple[tuple[str, str], ...]
     verify: str | None = None
 
     @property
@@ -153,8 +155,7 @@ class Renderer:
             scripts.append((f"{step.sql}/{script.relative_to(folder)}", self._template(step, str(script.relative_to(folder)))))
         if entry.upgrade == "redeploy":
             deploy = self.step(phase, step, target).deploy
-            scripts.append((f"{revisions.revision_dir(folder, step, target).relative_to(self.root)}/deploy.sql "
-                            f"(revision {target}, run again)", deploy))
+            scripts.append((f"{step.sql}/deploy.sql (revision {target}, run again)", deploy))
         check = revisions.upgrade_verify_path(folder, target)
         verify = self._template(step, str(check.relative_to(folder))) if check.is_file() else None
         return Transition(phase.id, step, target - 1, target, entry.upgrade, tuple(scripts), verify)
@@ -171,6 +172,6 @@ class Renderer:
             return None
         scripts = [(f"{step.sql}/{script.relative_to(folder)}", self._template(step, str(script.relative_to(folder))))]
         if entry.upgrade == "redeploy":
-            scripts.append((f"{revisions.revision_dir(folder, step, source - 1).relative_to(self.root)}/deploy.sql "
-                            f"(revision {source - 1}, run again)", self.step(phase, step, source - 1).deploy))
+            scripts.append((f"{step.sql}/deploy.sql (revision {source - 1}, run again)",
+                            self.step(phase, step, source - 1).deploy))
         return Transition(phase.id, step, source, source - 1, entry.upgrade, tuple(scripts))

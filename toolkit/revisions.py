@@ -337,7 +337,8 @@ def new_revision(loaded: "LoadedPlan", phase_id: int, step_id: str, upgrade: str
                 path.unlink()
         raise
     return {"phase": phase_id, "step": step_id, "frozen": str(dest), "revision": k + 1, "upgrade": upgrade,
-            "upgrade_script": str(upgrade_path(step_dir, k + 1)) if upgrade != "none" else None}
+            "upgrade_script": str(upgrade_path(step_dir, k + 1)) if upgrade != "none" else None,
+            "down_script": str(down_path(step_dir, k + 1))}
 
 
 def _quoted(text: str) -> str:

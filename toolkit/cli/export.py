@@ -37,3 +37,16 @@ def supabase(
         for name in result["skipped"]:
             c.print(f"  skipped {name}", highlight=False)
     emit(ctx.obj.json, result, render)
+    if result["kept_different"] or result["unknown"]:
+        from toolkit.errors import CheckFailed
+
+        parts = []
+        if result["kept_different"]:
+            parts.append(f"kept as exported, though this plan would write them differently: "
+                         f"{', '.join(result['kept_different'])}")
+        if result["unknown"]:
+            parts.append(f"not written by this plan: {', '.join(result['unknown'])}")
+        raise CheckFailed("supabase/migrations is history and was not rewritten; " + "; ".join(parts),
+                          hint="the plan's values or scheduler mode changed since the first export (a database "
+                               "gets a change only as a new revision); export into a new folder to see the "
+                               "plan's history as it is now")

@@ -67,7 +67,11 @@ def new(
     def render(c):
         c.print(f"revision {result['revision'] - 1} of {step} frozen in {result['frozen']}", highlight=False)
         c.print(f"revision {result['revision']} added to the plan (upgrade: {upgrade})", highlight=False)
-        if result["upgrade_script"]:
-            c.print(f"upgrade script: {result['upgrade_script']}", highlight=False)
-        c.print("next: edit the step's scripts, then `toolkit revisions lock`", highlight=False)
+        if upgrade == "script":
+            c.print(f"write the upgrade of a live database in {result['upgrade_script']}", highlight=False)
+        elif upgrade == "redeploy":
+            c.print(f"what the deploy cannot replace (an old signature, a type) is dropped first by "
+                    f"{result['upgrade_script']} (optional)", highlight=False)
+        c.print(f"optional: {result['down_script']} to go back one revision", highlight=False)
+        c.print("next: edit the step's scripts, then `toolkit revisions lock` (templates/README.md)", highlight=False)
     emit(ctx.obj.json, result, render)
