@@ -31,8 +31,9 @@ def test_editing_a_released_revision_in_place_fails_the_check(project):
     assert result.exit_code == 1
     assert (f"phase 1 step is_profile_stale revision {k} was released, but its rendered SQL changed "
             f"({project}/templates/sql/phase1/is_profile_stale/deploy.sql (or a template it imports)): a released "
-            f"revision never changes. Undo the edit and make the change revision {k + 1} of the step instead: "
-            "`toolkit revisions new 1 is_profile_stale --upgrade redeploy|script|none") in " ".join(result.stdout.split())
+            f"revision never changes. Make the change revision {k + 1} of the step: "
+            "`toolkit revisions new 1 is_profile_stale --upgrade redeploy|script|none --why \"...\" --from-git <the "
+            f"commit before the edit>` keeps the edit as revision {k + 1}") in " ".join(result.stdout.split())
     deploy.write_text(original)
 
     # A shared macro is part of every revision that imports it.

@@ -243,9 +243,10 @@ def _changed(loaded: "LoadedPlan", phase: "Phase", step: "Step", k: int, parts: 
              "down": f"{down_path(loaded.templates / 'sql' / step.sql, k)}"}
     what = "; ".join(where[p] for p in parts)
     return (f"phase {phase.id} step {step.id} revision {k} was released, but its rendered SQL changed ({what}): "
-            f"a released revision never changes. Undo the edit and make the change revision {step.revision + 1} of "
-            f"the step instead: `toolkit revisions new {phase.id} {step.id} --upgrade redeploy|script|none "
-            f"--why \"...\"` (templates/README.md, \"Making a new revision\")")
+            f"a released revision never changes. Make the change revision {step.revision + 1} of the step: "
+            f"`toolkit revisions new {phase.id} {step.id} --upgrade redeploy|script|none --why \"...\" "
+            f"--from-git <the commit before the edit>` keeps the edit as revision {step.revision + 1} and revision "
+            f"{step.revision} as released (templates/README.md, \"Making a new revision\")")
 
 
 def lock(loaded: "LoadedPlan", now: datetime | None = None) -> list[Released]:
