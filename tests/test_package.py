@@ -55,6 +55,8 @@ def test_the_wheel_carries_its_templates_and_runs_from_an_empty_folder(installed
     bundled = Path(where).parent / "bundled"
     assert not bundled.is_symlink() and (bundled / "templates/sql/phase1/api_call_queue/deploy.sql").is_file()
     assert (bundled / "checklists/migration.yaml").is_file() and (bundled / "examples/legacy_app/schema.sql").is_file()
+    assert (bundled / "templates/sql/revisions.lock").is_file()
+    assert (Path(where).parent / "sql/migrations/0001_initial.sql").is_file()  # the toolkit schema's migrations
 
     other = tmp_path / "other"
     other.mkdir()

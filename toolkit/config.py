@@ -133,6 +133,18 @@ class DataType(Strict):
 
 StepKind = Literal["sql", "edge", "check", "manual", "doc", "frontend"]
 KINDS = ("sql", "edge", "check", "doc", "frontend")
+# How a live database reaches a revision from the one before (templates/README.md):
+# redeploy: the new deploy.sql runs again (replaceable objects), after upgrade/<k-1>-<k>.sql if any;
+# script: upgrade/<k-1>-<k>.sql alone (tables); none: nothing runs (a change to comments only).
+UpgradeKind = Literal["redeploy", "script", "none"]
+
+
+class Revision(Strict):
+    """A revision of a step after its first (revision 1 is the step as first released)."""
+
+    rev: int = Field(ge=2)
+    upgrade: UpgradeKind
+    why: str = Field(min_length=1)
 
 
 class Step(Strict):
@@ -151,6 +163,8 @@ class Step(Strict):
     planned: str | None = Field(None, min_length=1)
     # A step that belongs to one scheduler mode only; in the other it is not applicable.
     when: str | None = Field(None, pattern=r"^scheduler_mode == (postgres|external)$")
+    # The revisions after the first, oldest first (an sql step only).
+    revisions: list[Revision] = []
 
     @model_validator(mode="after")
     def _one_kind(self) -> "Step":
@@ -162,7 +176,20 @@ class Step(Strict):
                 f"step {self.id!r} needs exactly one of sql, edge, check, doc, frontend or manual: true "
                 f"(found {', '.join(kinds) or 'none'})"
             )
+        if self.revisions and kinds != ["sql"]:
+            raise ValueError(f"step {self.id!r}: only sql steps have revisions")
+        numbers = [r.rev for r in self.revisions]
+        if numbers != list(range(2, len(numbers) + 2)):
+            raise ValueError(f"step {self.id!r}: revisions are numbered 2, 3, ... in order (found {numbers})")
         return self
+
+    @property
+    def revision(self) -> int:
+        """The newest revision: what a fresh database gets."""
+        return 1 + len(self.revisions)
+
+    def revision_entry(self, rev: int) -> Revision:
+        return self.revisions[rev - 2]
 
     @property
     def kind(self) -> StepKind:
@@ -207,6 +234,11 @@ class Phase(Strict):
     @property
     def deployable_steps(self) -> list[Step]:
         return [s for s in self.steps if s.deployable]
+
+    @property
+    def sql_steps(self) -> list[Step]:
+        """The built SQL steps: what has revisions, a lock entry and an exported migration."""
+        return [s for s in self.deployable_steps if s.kind == "sql"]
 
     @property
     def planned_steps(self) -> list[Step]:
@@ -284,6 +316,8 @@ def load_plan(path: Path, templates: Path | None = None) -> LoadedPlan:
 
 
 def _missing_scripts(plan: Plan, templates: Path, path: Path, lines: Lines) -> list[str]:
+    from toolkit import revisions
+
     problems = []
     for pi, phase in enumerate(plan.phases):
         for si, step in enumerate(phase.steps):
@@ -301,6 +335,9 @@ def _missing_scripts(plan: Plan, templates: Path, path: Path, lines: Lines) -> l
                     f"(a step's folder holds deploy.sql, revert.sql and verify.sql; "
                     f"mark the step `planned: <why>` if it is not written yet)"
                 )
+            for problem in revisions.layout_problems(folder, step):
+                line = lines.line(("phases", pi, "steps", si, "revisions"))
+                problems.append(f"{path}:{line}: phases.{pi}.steps.{si}: {problem}")
     return problems
 
 

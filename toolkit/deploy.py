@@ -397,7 +397,7 @@ class Deployer:
 
 def listing(conn: "psycopg.Connection", loaded: "LoadedPlan", served: Served) -> list[dict]:
     """One row per function of the plan (and per function the project runs that the plan does
-    not name): the record, the place's own view, and the state (applied / changed / new)."""
+    not name): the record, the place's own view, and the state (applied / drift / new)."""
     from toolkit.states import APPLIED, DRIFT, NEW
 
     recs = records(conn, served.place)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -9,14 +10,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from toolkit import ledger
+from toolkit import catalog, ledger
 from toolkit.config import LoadedPlan, Phase
 from toolkit.db import Target, connect, sql_error_message
 from toolkit.errors import CheckFailed, ToolkitError
 from toolkit.queries import query
-from toolkit.render import RenderedStep, Renderer
-from toolkit.states import (DEPLOYED, DRIFT, MANUAL, NEW, NOT_APPLICABLE, NOT_AVAILABLE, OTHER, StepState,
-                            deployable, deployment, phase_states)
+from toolkit.render import RenderedStep, Renderer, Transition
+from toolkit.states import (DEPLOYED, DRIFT, MANUAL, NEW, NOT_APPLICABLE, NOT_AVAILABLE, OTHER, UPGRADABLE,
+                            StepState, deployable, deployment, phase_states, recorded)
 
 if TYPE_CHECKING:
     import psycopg
@@ -81,10 +82,13 @@ class Engine:
 
     # -- reading --------------------------------------------------------------------------
     def step_states(self, conn: "psycopg.Connection", phase: Phase, done: dict | None = None,
-                    rendered: list[RenderedStep] | None = None) -> list[StepState]:
+                    objects: "catalog.Objects | None" = None) -> list[StepState]:
+        """The phase's steps classified; `objects`: the catalog fingerprint (read here when
+        any of the phase's entries has one to compare with)."""
         done = ledger.entries(conn) if done is None else done
-        rendered = self.renderer.phase(phase) if rendered is None else rendered
-        return phase_states(phase, done, rendered, self.plan.settings, edge=self.edge_facts(conn))
+        if objects is None and any(e.objects for (p, _), e in done.items() if p == phase.id):
+            objects = catalog.objects(conn)
+        return phase_states(phase, done, self.renderer, self.plan.settings, objects, edge=self.edge_facts(conn))
 
     # -- Edge Functions -------------------------------------------------------------------
     @cached_property
@@ -203,17 +207,26 @@ class Engine:
                     self.close()
 
     def plan_phase(self, phase_id: int) -> list[StepState]:
+        """Each step's state, and for an upgradable one the scripts `phase upgrade` would run."""
         phase = self.plan.phase(phase_id)
         with connect(self.target, autocommit=True) as conn:
-            return self.step_states(conn, phase)
+            states = self.step_states(conn, phase)
+        return [dataclasses.replace(s, upgrade=tuple(label for t in self._upgrades(phase, s) for label, _ in t.scripts)
+                                    or ("nothing to run: the revisions change no object",))
+                if s.state == UPGRADABLE else s for s in states]
+
+    def _upgrades(self, phase: Phase, state: StepState) -> list[Transition]:
+        step = phase.step(state.step)
+        return [self.renderer.upgrade(phase, step, k) for k in range((state.revision or 1) + 1, step.revision + 1)]
 
     def status(self) -> dict:
         with connect(self.target, autocommit=True) as conn:
             info = conn.execute(query("server_info")).fetchone()
             done = ledger.entries(conn)
+            objects = catalog.objects(conn) if any(e.objects for e in done.values()) else None
             phases = []
             for phase in self.plan.phases:
-                states = self.step_states(conn, phase, done)
+                states = self.step_states(conn, phase, done, objects)
                 to_deploy = deployable(states)
                 applied = [s for s in to_deploy if s.state in DEPLOYED]
                 phases.append({
@@ -222,6 +235,7 @@ class Engine:
                     "state": deployment(states),
                     "applied": len(applied),
                     "deployable": len(to_deploy),
+                    "upgradable": sum(s.state == UPGRADABLE for s in states),
                     "drift": sum(s.state == DRIFT for s in states),
                     "verified": all(s.verified for s in applied) if applied else None,
                     "not_available": sum(s.state == NOT_AVAILABLE for s in states),
@@ -326,33 +340,35 @@ class Engine:
         started = time.perf_counter()
         report = PhaseReport(phase.id, phase.title, "")
         done = ledger.entries(conn)
-        rendered = self.renderer.phase(phase)
-        states = {s.step: s.state for s in self.step_states(conn, phase, done, rendered)}
-        todo = [r for r in rendered if states[r.step.id] == NEW]
-        drift = [r.step.id for r in rendered if states[r.step.id] == DRIFT]
+        states = self.step_states(conn, phase, done)
+        by_state = {s.step: s for s in states}
+        todo = [self.renderer.step(phase, s) for s in self.plan.deployable(phase) if by_state[s.id].state == NEW]
         unavailable = [s.id for s in phase.planned_steps]
         if not todo:
-            report.result = "already applied" if rendered else "nothing to deploy yet"
+            report.result = "already applied" if self.plan.deployable(phase) else "nothing to deploy yet"
         else:
             override = self._check_requires(phase, done, force, reason)
-            self._run_steps(conn, phase, todo, override, reason)
+            self._run_steps(conn, phase, todo, override, reason, done)
             report.result = "applied"
         report.steps = [
-            *({"step": r.step.id, "result": "applied"} for r in todo),
-            *({"step": s, "result": "changed since applied (drift): revert and apply to redeploy"} for s in drift),
+            *({"step": r.step.id, "result": "applied", "revision": r.revision} for r in todo),
+            *({"step": s.step, "result": f"upgradable ({s.note}): run `toolkit phase upgrade {phase.id}`"}
+              for s in states if s.state == UPGRADABLE),
+            *({"step": s.step, "result": f"drift: {s.note}"} for s in states if s.state == DRIFT),
             *({"step": s, "result": NOT_AVAILABLE} for s in unavailable),
-            *({"step": s, "result": NOT_APPLICABLE} for s, state in states.items() if state == NOT_APPLICABLE),
+            *({"step": s.step, "result": NOT_APPLICABLE} for s in states if s.state == NOT_APPLICABLE),
         ]
         report.seconds = round(time.perf_counter() - started, 3)
         return report
 
     def _run_steps(self, conn, phase: Phase, todo: list[RenderedStep], override: str | None,
-                   reason: str | None) -> None:
+                   reason: str | None, done: dict) -> None:
         transactional = [r for r in todo if r.step.transaction]
         standalone = [r for r in todo if not r.step.transaction]
         # The module is tested and written out before the phase's transaction; only its
         # ledger rows and the evidence are recorded in it.
         tested = self._test_frontend(phase) if any(r.step.kind == "frontend" for r in todo) else None
+        tracker = catalog.Tracker(conn, done)
         with conn.transaction():
             self._session(conn)
             if override:
@@ -361,17 +377,21 @@ class Engine:
             if tested is not None:
                 self._record_frontend(conn, phase, tested)
             for r in transactional:
-                self._deploy(conn, r)
+                with tracker.step((r.phase, r.step.id)):
+                    self._deploy(conn, r)
             for r in transactional:
                 self._verify_or_raise(conn, r)
+            tracker.record()
         # Statements that cannot run in a transaction (CREATE INDEX CONCURRENTLY, ...) run one
         # by one afterwards; each is recorded only once it and its verify succeeded.
         for r in standalone:
             self._session(conn, is_local=False)
-            self._deploy(conn, r)
+            with tracker.step((r.phase, r.step.id)):
+                self._deploy(conn, r)
             with conn.transaction():
                 self._session(conn)
                 self._verify_or_raise(conn, r)
+                tracker.record()
 
     # -- frontend steps ---------------------------------------------------------------------
     def local_cluster(self) -> "LocalCluster":
@@ -424,11 +444,11 @@ class Engine:
                 hint="nothing of this phase was applied; fix the step and run apply again",
             ) from None
         ledger.record_applied(
-            conn, phase=r.phase, step=r.step.id, checksum=r.checksum, template_hash=r.template_hash,
-            actor=self.actor, duration_ms=int((time.perf_counter() - t0) * 1000),
+            conn, phase=r.phase, step=r.step.id, revision=r.revision, checksum=r.checksum,
+            template_hash=r.template_hash, actor=self.actor, duration_ms=int((time.perf_counter() - t0) * 1000),
         )
-        ledger.history(conn, action="apply", phase=r.phase, step=r.step.id, checksum=r.checksum,
-                       actor=self.actor, ok=True)
+        ledger.history(conn, action="apply", phase=r.phase, step=r.step.id, revision=r.revision,
+                       checksum=r.checksum, actor=self.actor, ok=True)
 
     def _verify_or_raise(self, conn, r: RenderedStep) -> None:
         problem = self._verify_one(conn, r)
@@ -438,12 +458,12 @@ class Engine:
                 hint="nothing of this phase was applied",
             )
 
-    def _verify_one(self, conn, r: RenderedStep) -> str | None:
-        """Run a verify script inside a savepoint that is always rolled back (a frontend step:
-        the workspace holds the module as rendered)."""
+    def _verify_one(self, conn, r: RenderedStep | str) -> str | None:
+        """Run a verify script (a step's, or SQL text) inside a savepoint that is always rolled
+        back (a frontend step: the workspace holds the module as rendered)."""
         import psycopg
 
-        if r.step.kind == "frontend":
+        if isinstance(r, RenderedStep) and r.step.kind == "frontend":
             from toolkit.frontend import workspace_problem
 
             return workspace_problem(self.workspace, r.deploy)
@@ -453,7 +473,7 @@ class Engine:
 
         try:
             with conn.transaction():
-                conn.execute(r.verify)
+                conn.execute(r if isinstance(r, str) else r.verify)
                 raise _Undo
         except _Undo:
             return None
@@ -461,6 +481,167 @@ class Engine:
             if _lost(conn):
                 raise
             return sql_error_message(exc)
+
+    # -- upgrade --------------------------------------------------------------------------
+    def upgrade(self, phase_ids: list[int], *, dry_run: bool = False) -> list[PhaseReport]:
+        """Each applied step of each phase from the revision it records to the newest: per
+        phase one transaction under the apply lock, verified before commit; rows are kept
+        because tables change only through their upgrade scripts."""
+        reports: list[PhaseReport] = []
+        with connect(self.target, autocommit=True) as conn:
+            if dry_run:
+                done = ledger.entries(conn)
+                for pid in phase_ids:
+                    reports.append(self._upgrade_phase(conn, self.plan.phase(pid), done, dry_run=True))
+                return reports
+            with self._apply_lock(conn):
+                ledger.install(conn)
+                for pid in phase_ids:
+                    reports.append(self._upgrade_phase(conn, self.plan.phase(pid), ledger.entries(conn)))
+        return reports
+
+    def _upgrade_phase(self, conn, phase: Phase, done: dict, dry_run: bool = False) -> PhaseReport:
+        started = time.perf_counter()
+        report = PhaseReport(phase.id, phase.title, "")
+        states = self.step_states(conn, phase, done)
+        todo = [s for s in states if s.state == UPGRADABLE]
+        drift = [s for s in states if s.state == DRIFT]
+        report.steps = [
+            *({"step": s.step, "result": "upgraded" if not dry_run else "would upgrade", "from": s.revision,
+               "to": s.newest} for s in todo),
+            *({"step": s.step, "result": f"new: `toolkit phase apply {phase.id}` deploys it"}
+              for s in states if s.state == NEW and any(e for (p, _), e in done.items() if p == phase.id)),
+            *({"step": s.step, "result": f"drift: {s.note}"} for s in drift),
+        ]
+        if drift and todo:
+            names = ", ".join(f"{s.step} ({s.note})" for s in drift)
+            raise ToolkitError(f"phase {phase.id} has steps in drift: {names}; upgrade changes nothing in a phase "
+                               f"whose database does not match what it recorded",
+                               hint=f"see `toolkit phase plan {phase.id}`; restore the template or the objects first")
+        standalone = [s.step for s in todo if not phase.step(s.step).transaction]
+        if standalone:
+            raise ToolkitError(f"phase {phase.id}: {', '.join(standalone)} run outside a transaction; "
+                               f"upgrading such a step is not supported", hint="revert the phase and apply it again")
+        if not todo:
+            applied = any(p == phase.id for p, _ in done)
+            report.result = "drift" if drift else "up to date" if applied else "not applied"
+        elif dry_run:
+            report.result = "dry run"
+            for s in todo:
+                for t in self._upgrades(phase, s):
+                    report.sql.append({"step": s.step, "from": t.source, "to": t.target,
+                                       "sql": t.sql or "-- nothing runs: the revision changes no object\n"})
+        else:
+            tracker = catalog.Tracker(conn, done)
+            with conn.transaction():
+                self._session(conn)
+                newest = []
+                for s in todo:
+                    step = phase.step(s.step)
+                    t0 = time.perf_counter()
+                    with tracker.step((phase.id, step.id)):
+                        for t in self._upgrades(phase, s):
+                            self._transition(conn, t)
+                    r = self.renderer.step(phase, step)
+                    ledger.record_revised(conn, phase=phase.id, step=step.id, revision=r.revision, checksum=r.checksum,
+                                          template_hash=r.template_hash, actor=self.actor,
+                                          duration_ms=int((time.perf_counter() - t0) * 1000))
+                    ledger.history(conn, action="upgrade", phase=phase.id, step=step.id, revision=r.revision,
+                                   checksum=r.checksum, actor=self.actor, ok=True,
+                                   detail=f"revision {s.revision} -> {r.revision}")
+                    newest.append(r)
+                for r in newest:
+                    self._verify_or_raise(conn, r)
+                self._verify_dependents(conn, phase, done, {r.step.id for r in newest})
+                tracker.record()
+            report.result = "upgraded"
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
+
+    def _verify_dependents(self, conn, phase: Phase, done: dict, upgraded: set[str]) -> None:
+        """Every other applied step of this phase and the later ones, at the revision it
+        records: an upgrade must not break what reads the objects it changed (a table's
+        readers change in a later revision, expand then contract)."""
+        for later in self.plan.phases[phase.id:]:
+            for step in later.deployable_steps:
+                entry = done.get((later.id, step.id))
+                if entry is None or (later.id == phase.id and step.id in upgraded):
+                    continue
+                problem = self._verify_one(conn, recorded(later, step, entry, self.renderer))
+                if problem:
+                    raise CheckFailed(
+                        f"upgrading phase {phase.id} breaks phase {later.id} step {step.id} (revision "
+                        f"{entry.revision}): {problem}",
+                        hint="nothing was changed; an upgrade keeps what reads its objects working "
+                             "(change them in a later revision), see templates/README.md")
+
+    def _transition(self, conn, t: Transition) -> None:
+        """Run one revision's upgrade (or downgrade) scripts, then its own verify."""
+        import psycopg
+
+        for label, text in t.scripts:
+            try:
+                conn.execute(text)
+            except psycopg.Error as exc:
+                raise ToolkitError(
+                    f"phase {t.phase} step {t.step.id}, revision {t.source} -> {t.target}: {label} failed: "
+                    f"{sql_error_message(exc)}",
+                    hint=f"nothing of phase {t.phase} was changed; fix the script and run the command again",
+                ) from None
+        if t.verify:
+            problem = self._verify_one(conn, t.verify)
+            if problem:
+                raise CheckFailed(f"phase {t.phase} step {t.step.id}, revision {t.source} -> {t.target} did not "
+                                  f"verify: {problem}", hint=f"nothing of phase {t.phase} was changed")
+
+    def downgrade(self, phase_id: int, step_id: str) -> PhaseReport:
+        """One step back one revision, by its down script, verified as the older revision."""
+        phase = self.plan.phase(phase_id)
+        step = next((s for s in phase.sql_steps if s.id == step_id), None)
+        if step is None:
+            raise ToolkitError(f"phase {phase_id} has no sql step {step_id!r}")
+        started = time.perf_counter()
+        with connect(self.target, autocommit=True) as conn:
+            with self._apply_lock(conn):
+                done = ledger.entries(conn)
+                entry = done.get((phase_id, step_id))
+                if entry is None:
+                    raise ToolkitError(f"phase {phase_id} step {step_id} is not applied on {self.target.describe()}")
+                state = next(s for s in self.step_states(conn, phase, done) if s.step == step_id)
+                if state.state == DRIFT:
+                    raise ToolkitError(f"phase {phase_id} step {step_id} is in drift ({state.note}); "
+                                       f"it cannot go back a revision", hint=f"see `toolkit phase plan {phase_id}`")
+                if entry.revision == 1:
+                    raise ToolkitError(
+                        f"phase {phase_id} step {step_id} is at revision 1, its first: there is no revision to go back to",
+                        hint=f"`toolkit phase revert {phase_id}` (without --step) removes the whole phase")
+                t = self.renderer.downgrade(phase, step, entry.revision)
+                if t is None:
+                    raise ToolkitError(
+                        f"phase {phase_id} step {step_id} cannot go back from revision {entry.revision} to "
+                        f"{entry.revision - 1}: revision {entry.revision} has no down script "
+                        f"({step.sql}/down/{entry.revision}-{entry.revision - 1}.sql)",
+                        hint="nothing was changed; write that script (templates/README.md), or revert the phase")
+                ledger.install(conn)
+                tracker = catalog.Tracker(conn, done)
+                with conn.transaction():
+                    self._session(conn)
+                    t0 = time.perf_counter()
+                    with tracker.step((phase_id, step_id)):
+                        self._transition(conn, t)
+                    r = self.renderer.step(phase, step, entry.revision - 1)
+                    self._verify_or_raise(conn, r)
+                    ledger.record_revised(conn, phase=phase_id, step=step_id, revision=r.revision, checksum=r.checksum,
+                                          template_hash=r.template_hash, actor=self.actor,
+                                          duration_ms=int((time.perf_counter() - t0) * 1000))
+                    ledger.history(conn, action="downgrade", phase=phase_id, step=step_id, revision=r.revision,
+                                   checksum=r.checksum, actor=self.actor, ok=True,
+                                   detail=f"revision {entry.revision} -> {r.revision}")
+                    tracker.record()
+        report = PhaseReport(phase.id, phase.title, "reverted one revision",
+                             steps=[{"step": step_id, "result": f"revision {entry.revision} -> {entry.revision - 1}"}])
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
 
     # -- verify ---------------------------------------------------------------------------
     def verify(self, phase_id: int) -> list[dict]:
@@ -472,13 +653,11 @@ class Engine:
                 # Verify scripts call the toolkit's helpers: a schema that an older toolkit
                 # installed lacks the newer ones.
                 ledger.install(conn)
-            rendered = self.renderer.phase(phase)
-            by_id = {r.step.id: r for r in rendered}
             outcomes: dict[str, bool] = {}
             edge_rows: list[dict] = []
             with conn.transaction():
                 self._session(conn)
-                for s in self.step_states(conn, phase, done, rendered):
+                for s in self.step_states(conn, phase, done):
                     row = {"phase": phase.id, "step": s.step, "task": s.task}
                     if s.kind == "edge" and s.state in DEPLOYED:
                         edge_rows.append(row)
@@ -487,7 +666,9 @@ class Engine:
                     elif s.state == NEW:
                         row.update(result="fail", message="not applied" if s.kind == "sql" else s.note)
                     else:
-                        problem = self._verify_one(conn, by_id[s.step])
+                        # The database is held to the revision it recorded.
+                        step = phase.step(s.step)
+                        problem = self._verify_one(conn, recorded(phase, step, done.get((phase.id, s.step)), self.renderer))
                         outcomes[s.step] = problem is None
                         row.update(result="pass" if problem is None else "fail", message=problem or "")
                     results.append(row)
@@ -525,6 +706,7 @@ class Engine:
                 done = ledger.entries(conn)
                 if not done:
                     raise ToolkitError(f"nothing is applied on {self.target.describe()}; there is nothing to revert")
+                ledger.install(conn)
                 newest = max(p for p, _ in done)
                 if phase_id != newest:
                     raise ToolkitError(
@@ -539,8 +721,10 @@ class Engine:
                         f"{', '.join(orphans)}; their revert scripts are unknown",
                         hint="restore those steps in phases.yaml, revert, then remove them",
                     )
-                # Whatever the ledger holds, in either scheduler mode, is reverted.
-                applied = [self.renderer.step(phase, s) for s in phase.deployable_steps if (phase_id, s.id) in done]
+                # Whatever the ledger holds, in either scheduler mode, is reverted, each step by the
+                # revert script of the revision it is at.
+                applied = [recorded(phase, s, done[(phase_id, s.id)], self.renderer)
+                           for s in phase.deployable_steps if (phase_id, s.id) in done]
                 report = PhaseReport(phase.id, phase.title, "reverted")
                 self._remove_edges(conn, phase, report)
                 with conn.transaction():
@@ -582,8 +766,8 @@ class Engine:
                 hint="nothing was reverted; the phase is as it was",
             ) from None
         ledger.forget(conn, phase=r.phase, step=r.step.id)
-        ledger.history(conn, action="revert", phase=r.phase, step=r.step.id, checksum=r.checksum,
-                       actor=self.actor, ok=True)
+        ledger.history(conn, action="revert", phase=r.phase, step=r.step.id, revision=r.revision,
+                       checksum=r.checksum, actor=self.actor, ok=True)
 
 
 

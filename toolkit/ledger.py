@@ -1,4 +1,5 @@
-"""The ledger in schema `toolkit`: which steps are applied, with what checksum, by whom."""
+"""The ledger in schema `toolkit`: which steps are applied, at which revision, with what
+checksum and catalog fingerprint, by whom; and the history of every change."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from toolkit import __version__
-from toolkit.queries import query, script
+from toolkit import __version__, schema
+from toolkit.queries import query
+
+# The schema version from which the ledger records revisions and fingerprints.
+REVISIONS_VERSION = 2
 
 if TYPE_CHECKING:
     import psycopg
@@ -25,31 +29,14 @@ class Entry:
     duration_ms: int
     verified_at: datetime | None
     verify_ok: bool | None
-
-
-# The toolkit schema, in order: the ledger first; the other scripts add their own tables.
-SCHEMA_SCRIPTS = ("ledger.sql", "checklists.sql", "migrations.sql", "edge_deployments.sql", "frontend.sql")
-# Serializes concurrent installs (CREATE ... IF NOT EXISTS races on the catalogs otherwise).
-INSTALL_LOCK = 4_244_002
+    revision: int
+    objects: dict[str, str] | None     # the step's catalog fingerprint; None before schema version 2
 
 
 def install(conn: "psycopg.Connection") -> None:
-    """Create or update the toolkit schema; safe to call from any command, any number of times."""
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", [INSTALL_LOCK])
-        for name in SCHEMA_SCRIPTS:
-            conn.execute(_schema_script(name))
-
-
-def _schema_script(name: str):
-    if name != "migrations.sql":
-        return script(name)
-    from psycopg import sql
-
-    from toolkit.states import MIGRATION_STATES
-
-    states = sql.SQL(", ").join(sql.Literal(s) for s, _ in MIGRATION_STATES)
-    return sql.SQL(script(name)).format(states=states)
+    """Create the toolkit schema or bring it to the newest version; what every command that
+    writes to it calls first, any number of times."""
+    schema.upgrade(conn)
 
 
 def exists(conn: "psycopg.Connection", relation: str) -> bool:
@@ -58,18 +45,35 @@ def exists(conn: "psycopg.Connection", relation: str) -> bool:
 
 
 def entries(conn: "psycopg.Connection") -> dict[tuple[int, str], Entry]:
+    """The applied steps; reads any schema version this toolkit knows and changes nothing."""
     if not exists(conn, "toolkit.ledger"):
         return {}
-    rows = conn.execute(query("ledger_entries")).fetchall()
+    version = schema.readable(conn)
+    rows = conn.execute(query("ledger_entries" if version >= REVISIONS_VERSION else "ledger_entries_v1")).fetchall()
     return {(r[0], r[1]): Entry(*r) for r in rows}
 
 
-def record_applied(conn, *, phase: int, step: str, checksum: str, template_hash: str,
+def record_applied(conn, *, phase: int, step: str, revision: int, checksum: str, template_hash: str,
                    actor: str, duration_ms: int) -> None:
     conn.execute(query("ledger_insert"), {
-        "phase": phase, "step": step, "checksum": checksum, "template_hash": template_hash,
+        "phase": phase, "step": step, "revision": revision, "checksum": checksum, "template_hash": template_hash,
         "actor": actor, "version": __version__, "duration_ms": duration_ms,
     })
+
+
+def record_revised(conn, *, phase: int, step: str, revision: int, checksum: str, template_hash: str,
+                   actor: str, duration_ms: int) -> None:
+    """The step moved to another revision (upgrade, or a downgrade by its down script)."""
+    conn.execute(query("ledger_revise"), {
+        "phase": phase, "step": step, "revision": revision, "checksum": checksum, "template_hash": template_hash,
+        "actor": actor, "version": __version__, "duration_ms": duration_ms,
+    })
+
+
+def set_objects(conn, *, phase: int, step: str, objects: dict[str, str]) -> None:
+    from psycopg.types.json import Jsonb
+
+    conn.execute(query("ledger_set_objects"), {"phase": phase, "step": step, "objects": Jsonb(objects)})
 
 
 def forget(conn, *, phase: int, step: str) -> None:
@@ -81,8 +85,8 @@ def mark_verified(conn, *, phase: int, step: str, ok: bool) -> None:
 
 
 def history(conn, *, action: str, phase: int, actor: str, ok: bool, step: str | None = None,
-            checksum: str | None = None, detail: str | None = None) -> None:
+            revision: int | None = None, checksum: str | None = None, detail: str | None = None) -> None:
     conn.execute(query("history_insert"), {
-        "action": action, "phase": phase, "step": step, "checksum": checksum, "actor": actor,
-        "version": __version__, "ok": ok, "detail": detail,
+        "action": action, "phase": phase, "step": step, "revision": revision, "checksum": checksum,
+        "actor": actor, "version": __version__, "ok": ok, "detail": detail,
     })

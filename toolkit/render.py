@@ -1,16 +1,19 @@
-"""Strict Jinja2 rendering of a step's deploy / revert / verify scripts."""
+"""Strict Jinja2 rendering of a step's deploy / revert / verify scripts, of any of its
+revisions, and of the scripts that take a live database from one revision to the next."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 import jinja2
 
+from toolkit import revisions, rules
 from toolkit.config import SCRIPTS, LoadedPlan, Phase, Step
-from toolkit import rules
 from toolkit.errors import ToolkitError
 
 # Scripts that read toolkit.param() depend on the plan's values as well as on their text.
@@ -21,6 +24,7 @@ PARAM_MARKER = "toolkit.param("
 class RenderedStep:
     phase: int
     step: Step
+    revision: int
     deploy: str
     revert: str
     verify: str
@@ -36,15 +40,43 @@ class RenderedStep:
         return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class Transition:
+    """What takes a live database from one revision of a step to the next one (an upgrade)
+    or back (a downgrade): scripts in order, each with the template it came from, then the
+    transition's own verify when it has one (the target revision's verify runs as well)."""
+
+    phase: int
+    step: Step
+    source: int
+    target: int
+    kind: str
+    # (label, rendered SQL); a label names the script as released, wherever its file lives
+    # now (an exported migration quotes it and must never change)
+    scripts: tuple[tuple[str, str], ...]
+    verify: str | None = None
+
+    @property
+    def sql(self) -> str:
+        return "".join(f"-- {label}\n{text}" for label, text in self.scripts)
+
+
+@functools.cache
+def _environment(search: tuple[str, ...]) -> jinja2.Environment:
+    """One environment per search path, shared by every renderer: compiled templates are
+    reused (and reloaded when their file changes)."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(list(search)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
 class Renderer:
     def __init__(self, loaded: LoadedPlan):
         self.loaded = loaded
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(loaded.templates / "sql")),
-            undefined=jinja2.StrictUndefined,
-            keep_trailing_newline=True,
-            autoescape=False,
-        )
+        self.root = loaded.templates / "sql"
         plan = loaded.plan
         self.context = {
             "suffix": plan.settings.suffix,
@@ -58,6 +90,29 @@ class Renderer:
         values = {k: v for k, v in self.context.items() if k != "rules"}  # rules render into the SQL
         return json.dumps({**values, "drop_data": drop_data}, sort_keys=True)
 
+    # -- templates ------------------------------------------------------------------------
+    def _env(self, *search: Path) -> jinja2.Environment:
+        """An environment that finds templates in `search` first, then in templates/sql: a
+        frozen revision's folder holds its own copies of what its scripts import."""
+        return _environment(tuple(str(p) for p in (*search, self.root)))
+
+    def _render(self, env: jinja2.Environment, name: str, shown: str) -> tuple[str, str]:
+        """(rendered text, source file) of template `name`; `shown` names it in messages."""
+        try:
+            template = env.get_template(name)
+            return template.render(self.context), str(template.filename)
+        except jinja2.TemplateNotFound:
+            raise ToolkitError(f"template {shown} not found under {self.root}")
+        except jinja2.UndefinedError as exc:
+            raise ToolkitError(f"template {shown}: {exc.message} (strict rendering: every variable must be defined)")
+        except jinja2.TemplateSyntaxError as exc:
+            raise ToolkitError(f"template {shown}:{exc.lineno}: {exc.message}")
+
+    def _template(self, step: Step, relative: str) -> str:
+        """A template of the step folder outside the revisions (upgrade/, down/), rendered."""
+        return self._render(self._env(), f"{step.sql}/{relative}", f"{step.sql}/{relative}")[0]
+
+    # -- a revision -------------------------------------------------------------------------
     @cached_property
     def _frontend(self) -> tuple[str, str]:
         """The frontend module rendered for the plan (its manifest) and its sources' hash."""
@@ -67,30 +122,32 @@ class Renderer:
         sources = hashlib.sha256(frontend.manifest(frontend.source_dir(self.loaded)).encode()).hexdigest()
         return rendered, sources
 
-    def step(self, phase: Phase, step: Step) -> RenderedStep:
+    def step(self, phase: Phase, step: Step, revision: int | None = None) -> RenderedStep:
+        """Revision `revision` of the step (default: the newest), as deployed from scratch."""
         if step.kind == "frontend":
             # What it deploys is the module's files (their manifest); nothing runs in the database.
             manifest, sources = self._frontend
-            return RenderedStep(phase=phase.id, step=step, deploy=manifest, revert="", verify="",
+            return RenderedStep(phase=phase.id, step=step, revision=1, deploy=manifest, revert="", verify="",
                                 template_hash=sources, params_json="")
+        revision = step.revision if revision is None else revision
+        if not 1 <= revision <= step.revision:
+            raise ToolkitError(f"phase {phase.id} step {step.id} has no revision {revision} (revisions 1 to {step.revision})")
+        folder = revisions.revision_dir(self.root / step.sql, step, revision)
+        if revision == step.revision:
+            env, names = self._env(), {n: f"{step.sql}/{n}" for n in SCRIPTS}
+        else:
+            env, names = self._env(folder), {n: n for n in SCRIPTS}
         texts: dict[str, str] = {}
         sources = hashlib.sha256()
         for name in SCRIPTS:
-            rel = f"{step.sql}/{name}"
-            try:
-                template = self.env.get_template(rel)
-                texts[name] = template.render(self.context)
-            except jinja2.TemplateNotFound:
-                raise ToolkitError(f"template {rel} not found under {self.loaded.templates / 'sql'}")
-            except jinja2.UndefinedError as exc:
-                raise ToolkitError(f"template {rel}: {exc.message} (strict rendering: every variable must be defined)")
-            except jinja2.TemplateSyntaxError as exc:
-                raise ToolkitError(f"template {rel}:{exc.lineno}: {exc.message}")
-            with open(template.filename, "rb") as fh:
+            shown = str((folder / name).relative_to(self.root))
+            texts[name], filename = self._render(env, names[name], shown)
+            with open(filename, "rb") as fh:
                 sources.update(fh.read())
         return RenderedStep(
             phase=phase.id,
             step=step,
+            revision=revision,
             deploy=texts["deploy.sql"],
             revert=texts["revert.sql"],
             verify=texts["verify.sql"],
@@ -100,3 +157,35 @@ class Renderer:
 
     def phase(self, phase: Phase) -> list[RenderedStep]:
         return [self.step(phase, s) for s in self.loaded.plan.deployable(phase)]
+
+    # -- between revisions ------------------------------------------------------------------
+    def upgrade(self, phase: Phase, step: Step, target: int) -> Transition:
+        """From revision target - 1 to `target`."""
+        entry = step.revision_entry(target)
+        folder = self.root / step.sql
+        scripts: list[tuple[str, str]] = []
+        script = revisions.upgrade_path(folder, target)
+        if entry.upgrade in ("script", "redeploy") and script.is_file():
+            scripts.append((f"{step.sql}/{script.relative_to(folder)}", self._template(step, str(script.relative_to(folder)))))
+        if entry.upgrade == "redeploy":
+            deploy = self.step(phase, step, target).deploy
+            scripts.append((f"{step.sql}/deploy.sql (revision {target}, run again)", deploy))
+        check = revisions.upgrade_verify_path(folder, target)
+        verify = self._template(step, str(check.relative_to(folder))) if check.is_file() else None
+        return Transition(phase.id, step, target - 1, target, entry.upgrade, tuple(scripts), verify)
+
+    def downgrade(self, phase: Phase, step: Step, source: int) -> Transition | None:
+        """From revision `source` back to source - 1: its down script, then (when `source`
+        was reached by running a deploy again) the deploy of source - 1; None without one."""
+        entry = step.revision_entry(source)
+        folder = self.root / step.sql
+        script = revisions.down_path(folder, source)
+        if entry.upgrade == "none":
+            return Transition(phase.id, step, source, source - 1, "none", ())
+        if not script.is_file():
+            return None
+        scripts = [(f"{step.sql}/{script.relative_to(folder)}", self._template(step, str(script.relative_to(folder))))]
+        if entry.upgrade == "redeploy":
+            scripts.append((f"{step.sql}/deploy.sql (revision {source - 1}, run again)",
+                            self.step(phase, step, source - 1).deploy))
+        return Transition(phase.id, step, source, source - 1, entry.upgrade, tuple(scripts))

@@ -9,20 +9,22 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    from toolkit.catalog import Objects
     from toolkit.config import Phase, Settings, Step
     from toolkit.deploy import EdgeFacts
     from toolkit.ledger import Entry
-    from toolkit.render import RenderedStep
+    from toolkit.render import RenderedStep, Renderer
 
 # The step kinds `phase apply` deploys and the ledger records (the others are confirmed by
 # checklists or other commands).
 DEPLOYED_KINDS = ("sql", "frontend")
 
-# A step, as plan and status report it.
-NEW, APPLIED, DRIFT = "new", "applied", "changed"
+# A step, as plan and status report it. Drift: the template of the revision the database
+# recorded changed without a new revision, or the database no longer matches that revision.
+NEW, APPLIED, UPGRADABLE, DRIFT = "new", "applied", "upgradable", "drift"
 NOT_AVAILABLE, MANUAL, OTHER = "not yet available", "manual", "not deployed by apply"
 NOT_APPLICABLE = "not applicable"
-DEPLOYED = (APPLIED, DRIFT)
+DEPLOYED = (APPLIED, UPGRADABLE, DRIFT)
 
 # A phase's deployment (status, plan): how much of what apply deploys is applied.
 PhaseDeployment = Literal["not yet available", "not started", "in progress", "applied"]
@@ -40,12 +42,19 @@ class StepState:
     note: str = ""
     applied_at: str | None = None
     verified: bool | None = None
+    revision: int | None = None       # the revision the database recorded
+    newest: int | None = None         # the plan's newest revision of the step
+    upgrade: tuple[str, ...] = ()     # what `phase upgrade` would run (filled in by the engine's plan)
 
 
 def classify(phase: int, step: "Step", entry: "Entry | None", rendered: "RenderedStep | None",
-             applies: bool = True) -> StepState:
-    """A step's state from the plan, its ledger entry and its rendering (a pure function);
-    `applies`: whether the step belongs to the plan's scheduler mode."""
+             applies: bool = True, catalog: "Objects | None" = None) -> StepState:
+    """A step's state from the plan, its ledger entry, its rendering (of the revision the
+    entry records, else the newest) and the database's catalog fingerprint when known (a pure
+    function); `applies`: whether the step belongs to the plan's scheduler mode."""
+    from toolkit.catalog import differences, summary
+
+    revision = entry.revision if entry else None
     if not applies:
         mode = (step.when or "").rsplit(" ", 1)[-1]
         state = NOT_APPLICABLE
@@ -57,15 +66,26 @@ def classify(phase: int, step: "Step", entry: "Entry | None", rendered: "Rendere
     elif step.kind not in DEPLOYED_KINDS:
         state, note = OTHER, f"{step.kind} step"
     elif entry is None:
-        state, note = NEW, ""
+        state, note = NEW, f"revision {step.revision}"
+    elif entry.revision > step.revision:
+        state, note = DRIFT, (f"the database has revision {entry.revision}, which this plan does not know "
+                              f"(its newest is {step.revision}): a newer plan applied it")
     elif rendered is not None and entry.checksum != rendered.checksum:
-        state, note = DRIFT, "template or settings changed since applied (drift)"
+        what = ("the plan's settings changed" if entry.template_hash == rendered.template_hash
+                else f"the template of revision {entry.revision} changed without a new revision")
+        state, note = DRIFT, f"{what} since it was applied"
+    elif catalog is not None and entry.objects is not None and differences(entry.objects, catalog):
+        state, note = DRIFT, (f"the database no longer matches revision {entry.revision}: "
+                              + summary(differences(entry.objects, catalog)))
+    elif entry.revision < step.revision:
+        state, note = UPGRADABLE, f"revision {entry.revision} -> {step.revision}"
     else:
-        state, note = APPLIED, ""
+        state, note = APPLIED, f"revision {entry.revision}"
     return StepState(
         phase=phase, step=step.id, task=step.task, kind=step.kind, state=state, note=note,
         applied_at=entry.applied_at.isoformat(timespec="seconds") if entry else None,
         verified=entry.verify_ok if entry else None,
+        revision=revision, newest=step.revision if step.kind == "sql" else None,
     )
 
 
@@ -91,14 +111,28 @@ def classify_edge(phase: int, step: "Step", edge: "EdgeFacts", applies: bool = T
     )
 
 
-def phase_states(phase: "Phase", done: dict, rendered: "list[RenderedStep]", settings: "Settings",
-                 edge: "EdgeFacts | None" = None) -> list[StepState]:
-    """Every step of a phase classified, from the ledger entries and the phase's rendering
-    (and, for edge steps, the functions' deployment records when `edge` is given)."""
-    by_id = {r.step.id: r for r in rendered}
-    return [classify_edge(phase.id, s, edge, s.applies(settings)) if edge is not None and s.kind == "edge"
-            else classify(phase.id, s, done.get((phase.id, s.id)), by_id.get(s.id), s.applies(settings))
-            for s in phase.steps]
+def recorded(phase: "Phase", step: "Step", entry: "Entry | None", renderer: "Renderer") -> "RenderedStep":
+    """The rendering a step's ledger entry is held to: the revision it records (the newest
+    when none is recorded, or when the entry's revision is one the plan does not have)."""
+    if entry is not None and 1 <= entry.revision <= step.revision:
+        return renderer.step(phase, step, entry.revision)
+    return renderer.step(phase, step)
+
+
+def phase_states(phase: "Phase", done: dict, renderer: "Renderer", settings: "Settings",
+                 catalog: "Objects | None" = None, edge: "EdgeFacts | None" = None) -> list[StepState]:
+    """Every step of a phase classified, from the ledger entries, the renderings of the
+    revisions they record, (when given) the database's catalog fingerprint, and (for edge
+    steps, when `edge` is given) the functions' deployment records."""
+    states = []
+    for s in phase.steps:
+        if edge is not None and s.kind == "edge":
+            states.append(classify_edge(phase.id, s, edge, s.applies(settings)))
+            continue
+        entry = done.get((phase.id, s.id))
+        rendered = recorded(phase, s, entry, renderer) if s.deployable else None
+        states.append(classify(phase.id, s, entry, rendered, s.applies(settings), catalog))
+    return states
 
 
 def deployable(states: list[StepState]) -> list[StepState]:

@@ -157,6 +157,7 @@ def _global(
 from toolkit.cli import checklist as _checklist  # noqa: E402
 from toolkit.cli import cron as _cron  # noqa: E402
 from toolkit.cli import edge as _edge  # noqa: E402
+from toolkit.cli import export as _export  # noqa: E402
 from toolkit.cli import flags as _flags  # noqa: E402
 from toolkit.cli import local as _local  # noqa: E402
 from toolkit.cli import migration as _migration  # noqa: E402
@@ -164,17 +165,20 @@ from toolkit.cli import phase as _phase  # noqa: E402
 from toolkit.cli import processor as _processor  # noqa: E402
 from toolkit.cli import progress as _progress  # noqa: E402
 from toolkit.cli import queue as _queue  # noqa: E402
+from toolkit.cli import revisions as _revisions  # noqa: E402
 from toolkit.cli import sandbox as _sandbox  # noqa: E402
 from toolkit.cli import secrets as _secrets  # noqa: E402
 
 app.add_typer(_local.app, name="local")
 app.add_typer(_phase.app, name="phase")
+app.add_typer(_revisions.app, name="revisions")
 app.add_typer(_queue.app, name="queue")
 app.add_typer(_cron.app, name="cron")
 app.add_typer(_checklist.app, name="checklist")
 app.add_typer(_flags.app, name="flags")
 app.add_typer(_progress.app, name="progress")
 app.add_typer(_edge.app, name="edge")
+app.add_typer(_export.app, name="export")
 app.add_typer(_sandbox.app, name="sandbox")
 app.add_typer(_processor.app, name="processor")
 app.add_typer(_secrets.app, name="secrets")

@@ -200,6 +200,7 @@ def list_functions(ctx: typer.Context) -> None:
     """What is deployed (version, status, verify_jwt, updated) next to what the templates would
     deploy; exit 1 on drift."""
     from toolkit.deploy import listing
+    from toolkit.states import DRIFT
 
     engine = _engine(ctx)
     try:
@@ -214,7 +215,7 @@ def list_functions(ctx: typer.Context) -> None:
           r["recorded_version"] or ("served" if r["recorded_hash"] else ""), r["version"] or "", r["status"] or "",
           r["verify_jwt"], {True: "yes", False: "NO", None: ""}[r["verified"]], "; ".join(r["drift"])]
          for r in rows])))
-    if any(r["state"] == "changed" for r in rows):
+    if any(r["state"] == DRIFT for r in rows):
         raise typer.Exit(1)
 
 

@@ -53,7 +53,7 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]]):
 
 
 STATE_STYLE = {
-    "applied": "green", "pass": "green", "new": "yellow", "changed": "red", "fail": "red",
+    "applied": "green", "pass": "green", "new": "yellow", "upgradable": "yellow", "drift": "red", "fail": "red",
     "not yet available": "dim", "manual": "cyan", "in progress": "yellow", "not started": "dim",
     "incomplete": "yellow", "inconclusive": "yellow", "skip": "dim",
 }

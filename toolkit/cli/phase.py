@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from toolkit.cli.context import AppContext
     from toolkit.engine import Engine
 
-app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="The rollout's phases: list, show, render, plan, apply, verify, revert.")
+app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                  help="The rollout's phases: list, show, render, plan, apply, upgrade, verify, revert.")
 
 
 def _engine(app_ctx: "AppContext") -> "Engine":
@@ -45,6 +46,7 @@ def show(ctx: typer.Context, phase: int = typer.Argument(..., help="Phase number
     payload = {"phase": p.id, "title": p.title, "requires": p.requires, "target": p.target, "steps": [{
         "step": s.id, "kind": s.kind, "task": s.task, "subtasks": s.subtasks, "template": s.sql,
         "available": s.available, "planned": s.planned, "transaction": s.transaction,
+        "revision": s.revision if s.kind == "sql" else None,
     } for s in p.steps]}
 
     def render(c):
@@ -83,12 +85,16 @@ def render(
 
 @app.command()
 def plan(ctx: typer.Context, phase: int = typer.Argument(..., help="Phase number.")) -> None:
-    """Compare the rendered steps with the ledger: new, applied, changed (drift)."""
+    """Compare the steps with the ledger and the database: new, applied (revision k), upgradable
+    (k -> m, and what `upgrade` would run), drift; exit 1 on drift."""
+    from toolkit.states import DRIFT
+
     states = _engine(ctx.obj).plan_phase(phase)
     payload = [s.__dict__ for s in states]
     emit(ctx.obj.json, payload, lambda c: c.print(table(f"phase {phase} plan", ["step", "kind", "state", "note"], [
-        [s.step, s.kind, styled(s.state), s.note] for s in states])))
-    if any(s.state == "changed" for s in states):
+        [s.step, s.kind, styled(s.state), s.note + "".join(f"\n  upgrade runs {u}" for u in s.upgrade)]
+        for s in states])))
+    if any(s.state == DRIFT for s in states):
         raise typer.Exit(1)
 
 
@@ -153,6 +159,43 @@ def _edge_outcome(app_ctx, reports) -> None:
 
 
 @app.command()
+def upgrade(
+    ctx: typer.Context,
+    phases: str = typer.Argument(..., help="A phase number, a range like 0..3, or 'all'."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the SQL that would run; change nothing."),
+) -> None:
+    """Bring each applied step to its newest revision: per phase one transaction, verified before
+    commit, every row kept. Running it again changes nothing."""
+    from toolkit.config import parse_phase_selection
+
+    app_ctx = ctx.obj
+    engine = _engine(app_ctx)
+    ids = parse_phase_selection(engine.plan, phases)
+    if not dry_run:
+        app_ctx.confirm(engine.target, f"upgrading phase {phases}", destructive=False)
+    reports = engine.upgrade(ids, dry_run=dry_run)
+    payload = [r.__dict__ for r in reports]
+
+    def render(c):
+        for r in reports:
+            if dry_run:
+                for item in r.sql:
+                    print(f"-- phase {r.phase} step {item['step']}: revision {item['from']} -> {item['to']}\n{item['sql']}")
+                if not r.sql:
+                    err_console().print(f"phase {r.phase}: nothing to upgrade ({r.result})")
+                continue
+            c.print(f"phase {r.phase} ({r.title}): {styled(r.result)} in {r.seconds} s")
+            for s in r.steps:
+                extra = f" (revision {s['from']} -> {s['to']})" if "from" in s else ""
+                c.print(f"  {s['step']}: {s['result']}{extra}")
+    emit(app_ctx.json, payload, render)
+    if not dry_run:
+        app_ctx.after_change(engine.target)
+    if any(r.result == "drift" for r in reports):
+        raise typer.Exit(1)
+
+
+@app.command()
 def verify(ctx: typer.Context, phase: int = typer.Argument(..., help="Phase number.")) -> None:
     """Run each applied step's verify script; exit 1 when any fails."""
     results = _engine(ctx.obj).verify(phase)
@@ -169,21 +212,31 @@ def revert(
     ctx: typer.Context,
     phase: int = typer.Argument(..., help="Phase number (the newest applied phase)."),
     drop_data: bool = typer.Option(False, "--drop-data", help="Drop tables holding rows instead of archiving them."),
+    step: str = typer.Option(None, "--step", help="Take only this step back one revision, by its down script."),
 ) -> None:
-    """Revert the newest applied phase, steps in reverse order; tables holding data are archived."""
+    """Revert the newest applied phase, steps in reverse order; tables holding data are archived.
+    With --step: take one upgraded step back one revision instead."""
     from toolkit.deploy import items
 
     app_ctx = ctx.obj
     engine = _engine(app_ctx)
-    # Asked before anything connects: the phase's functions, as the plan names them.
-    functions = [engine.plan.names.slug(i.base) for i in items(engine.plan, [engine.plan.phase(phase)])]
-    remote_functions = bool(functions) and engine.target.functions is not None
-    app_ctx.confirm(engine.target, f"reverting phase {phase}" + (" and dropping its data" if drop_data else ""),
-                    destructive=drop_data or remote_functions,
-                    changes=[f"revert the SQL of phase {phase}"] +
-                    ([f"delete Edge Functions from {engine.served.describe()} (those deployed of: {', '.join(functions)})"]
-                     if remote_functions else []))
-    report = engine.revert(phase, drop_data=drop_data)
+    if step is not None:
+        if drop_data:
+            from toolkit.errors import ToolkitError
+
+            raise ToolkitError("--drop-data applies to reverting a phase, not to --step")
+        app_ctx.confirm(engine.target, f"taking phase {phase} step {step} back one revision", destructive=True)
+        report = engine.downgrade(phase, step)
+    else:
+        # Asked before anything connects: the phase's functions, as the plan names them.
+        functions = [engine.plan.names.slug(i.base) for i in items(engine.plan, [engine.plan.phase(phase)])]
+        remote_functions = bool(functions) and engine.target.functions is not None
+        app_ctx.confirm(engine.target, f"reverting phase {phase}" + (" and dropping its data" if drop_data else ""),
+                        destructive=drop_data or remote_functions,
+                        changes=[f"revert the SQL of phase {phase}"] +
+                        ([f"delete Edge Functions from {engine.served.describe()} (those deployed of: {', '.join(functions)})"]
+                         if remote_functions else []))
+        report = engine.revert(phase, drop_data=drop_data)
     emit(app_ctx.json, report.__dict__, lambda c: c.print(
         f"phase {report.phase} ({report.title}): {styled(report.result)} in {report.seconds} s\n"
         + "\n".join(f"  {s['step']}: {s['result']}" for s in report.steps)))
@@ -200,8 +253,10 @@ def _render_status(info: dict):
     def render(c):
         c.print(f"target: [bold]{info['target']}[/] (PostgreSQL {info['server_version']}; "
                 f"pg_cron {'yes' if info['pg_cron'] else 'no'}, pg_net {'yes' if info['pg_net'] else 'no'})")
-        c.print(table(None, ["phase", "title", "state", "applied", "drift", "verified", "not yet available", "manual"], [
-            [p["phase"], p["title"], styled(p["state"]), f"{p['applied']}/{p['deployable']}", p["drift"] or "",
+        c.print(table(None, ["phase", "title", "state", "applied", "upgradable", "drift", "verified", "not yet available",
+                             "manual"], [
+            [p["phase"], p["title"], styled(p["state"]), f"{p['applied']}/{p['deployable']}", p["upgradable"] or "",
+             p["drift"] or "",
              {True: "yes", False: "NO", None: ""}[p["verified"]], p["not_available"] or "", p["manual"] or ""]
             for p in info["phases"]]))
     return render

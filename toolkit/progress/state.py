@@ -46,7 +46,7 @@ def gather(conn: "psycopg.Connection", loaded: "LoadedPlan", root: Path, place: 
     done, renderer = ledger.entries(conn), Renderer(loaded)
     edge = deploy.facts(conn, loaded, place)
     facts = Facts(steps={(p.id, s.step): s for p in loaded.plan.phases
-                         for s in phase_states(p, done, renderer.phase(p), loaded.plan.settings, edge=edge)})
+                         for s in phase_states(p, done, renderer, loaded.plan.settings, edge=edge)})
     results = latest_results(conn)
     for checklist in load_all(root, loaded.plan):
         if checklist.ticks is not None and (checklist.name, None) in results:

@@ -3,17 +3,45 @@
 -- name: relation_exists
 SELECT to_regclass(%(name)s) IS NOT NULL;
 
+-- name: schema_version
+SELECT coalesce(max(version), 0) FROM toolkit.schema_version;
+
+-- name: schema_version_insert
+INSERT INTO toolkit.schema_version (version, name, toolkit_version)
+VALUES (%(version)s, %(name)s, %(toolkit_version)s);
+
+-- name: take_xact_lock
+SELECT pg_advisory_xact_lock(%(key)s);
+
 -- name: ledger_entries
 SELECT phase, step, checksum, template_hash, applied_by, applied_at, toolkit_version,
-       duration_ms, verified_at, verify_ok
+       duration_ms, verified_at, verify_ok, revision, objects
+FROM toolkit.ledger
+ORDER BY phase, applied_at, step;
+
+-- name: ledger_entries_v1
+-- A schema of version 1 (read-only commands do not upgrade it): every step at revision 1.
+SELECT phase, step, checksum, template_hash, applied_by, applied_at, toolkit_version,
+       duration_ms, verified_at, verify_ok, 1 AS revision, NULL::jsonb AS objects
 FROM toolkit.ledger
 ORDER BY phase, applied_at, step;
 
 -- name: ledger_insert
-INSERT INTO toolkit.ledger (phase, step, checksum, template_hash, applied_by, toolkit_version,
+INSERT INTO toolkit.ledger (phase, step, revision, checksum, template_hash, applied_by, toolkit_version,
                             duration_ms, verified_at, verify_ok)
-VALUES (%(phase)s, %(step)s, %(checksum)s, %(template_hash)s, %(actor)s, %(version)s,
+VALUES (%(phase)s, %(step)s, %(revision)s, %(checksum)s, %(template_hash)s, %(actor)s, %(version)s,
         %(duration_ms)s, now(), true);
+
+-- name: ledger_revise
+-- An upgrade or downgrade: the step is now at another revision, applied now, verified.
+UPDATE toolkit.ledger
+SET revision = %(revision)s, checksum = %(checksum)s, template_hash = %(template_hash)s, applied_by = %(actor)s,
+    applied_at = now(), toolkit_version = %(version)s, duration_ms = %(duration_ms)s, verified_at = now(),
+    verify_ok = true
+WHERE phase = %(phase)s AND step = %(step)s;
+
+-- name: ledger_set_objects
+UPDATE toolkit.ledger SET objects = %(objects)s WHERE phase = %(phase)s AND step = %(step)s;
 
 -- name: ledger_delete
 DELETE FROM toolkit.ledger WHERE phase = %(phase)s AND step = %(step)s;
@@ -23,8 +51,8 @@ UPDATE toolkit.ledger SET verified_at = now(), verify_ok = %(ok)s
 WHERE phase = %(phase)s AND step = %(step)s;
 
 -- name: history_insert
-INSERT INTO toolkit.history (action, phase, step, checksum, actor, toolkit_version, ok, detail)
-VALUES (%(action)s, %(phase)s, %(step)s, %(checksum)s, %(actor)s, %(version)s, %(ok)s, %(detail)s);
+INSERT INTO toolkit.history (action, phase, step, revision, checksum, actor, toolkit_version, ok, detail)
+VALUES (%(action)s, %(phase)s, %(step)s, %(revision)s, %(checksum)s, %(actor)s, %(version)s, %(ok)s, %(detail)s);
 
 -- name: try_apply_lock
 SELECT pg_try_advisory_lock(%(key)s);
@@ -69,3 +97,39 @@ LEFT JOIN LATERAL (
     LIMIT 1
 ) AS d ON true
 ORDER BY j.jobname NULLS LAST, j.jobid;
+
+-- name: catalog_ready
+SELECT to_regprocedure('toolkit.catalog_objects()') IS NOT NULL;
+
+-- name: catalog_objects
+SELECT classid, objid, identity, digest FROM toolkit.catalog_objects();
+
+-- name: catalog_addresses
+-- What toolkit.catalog_objects() covers, by catalog address only: cheap enough to take
+-- around every step of a run (the objects a step made are the addresses it added).
+WITH ns AS (
+    SELECT n.oid FROM pg_catalog.pg_namespace AS n
+    WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'toolkit')
+      AND n.nspname !~ '^(pg_toast|pg_temp_|pg_toast_temp_|toolkit_archive_)'
+), me AS (
+    SELECT r.oid FROM pg_catalog.pg_roles AS r WHERE r.rolname = CURRENT_USER
+), rel AS (
+    SELECT c.oid FROM pg_catalog.pg_class AS c
+    WHERE c.relowner = (SELECT oid FROM me) AND c.relnamespace IN (SELECT oid FROM ns)
+)
+SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid, rel.oid FROM rel
+UNION ALL
+SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass::pg_catalog.oid, p.oid FROM pg_catalog.pg_proc AS p
+WHERE p.proowner = (SELECT oid FROM me) AND p.pronamespace IN (SELECT oid FROM ns)
+UNION ALL
+SELECT 'pg_catalog.pg_type'::pg_catalog.regclass::pg_catalog.oid, t.oid FROM pg_catalog.pg_type AS t
+WHERE t.typowner = (SELECT oid FROM me) AND t.typnamespace IN (SELECT oid FROM ns) AND t.typtype IN ('e', 'd', 'r', 'm')
+UNION ALL
+SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass::pg_catalog.oid, k.oid FROM pg_catalog.pg_constraint AS k
+WHERE k.conrelid IN (SELECT oid FROM rel)
+UNION ALL
+SELECT 'pg_catalog.pg_trigger'::pg_catalog.regclass::pg_catalog.oid, g.oid FROM pg_catalog.pg_trigger AS g
+WHERE g.tgrelid IN (SELECT oid FROM rel) AND NOT g.tgisinternal
+UNION ALL
+SELECT 'pg_catalog.pg_policy'::pg_catalog.regclass::pg_catalog.oid, y.oid FROM pg_catalog.pg_policy AS y
+WHERE y.polrelid IN (SELECT oid FROM rel);

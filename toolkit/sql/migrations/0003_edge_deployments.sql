@@ -1,10 +1,9 @@
--- The Edge Functions each step deployed (or that the local gateway serves), in the toolkit
--- schema: not exposed through the API, no grants to client roles. One row per function and
+-- Toolkit schema version 3: the Edge Functions each step deployed (or that the local gateway
+-- serves). Not exposed through the API, no grants to client roles. One row per function and
 -- place: it says exactly what is deployed there now (a failed deploy leaves the row of what
--- the project still runs). Run by ledger.install(); idempotent.
-CREATE SCHEMA IF NOT EXISTS toolkit;
+-- the project still runs).
 
-CREATE TABLE IF NOT EXISTS toolkit.edge_deployments (
+CREATE TABLE toolkit.edge_deployments (
     -- The project ref, or 'local' for the local gateway (which serves the templates as they are).
     place           text        NOT NULL CHECK (place = 'local' OR place ~ '^[a-z]{20}$'),
     slug            text        NOT NULL CHECK (slug ~ '^[A-Za-z][A-Za-z0-9_-]*$'),

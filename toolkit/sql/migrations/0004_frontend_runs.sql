@@ -1,9 +1,8 @@
--- The frontend module's test runs (a `frontend` step's apply), in the toolkit schema: not
+-- Toolkit schema version 4: the frontend module's test runs (a `frontend` step's apply). Not
 -- exposed through the API, no grants to client roles. What the phase 4 checklists' automated
--- items read as their evidence. Run by ledger.install(); idempotent.
-CREATE SCHEMA IF NOT EXISTS toolkit;
+-- items read as their evidence.
 
-CREATE TABLE IF NOT EXISTS toolkit.frontend_runs (
+CREATE TABLE toolkit.frontend_runs (
     id          bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     at          timestamptz NOT NULL DEFAULT now(),
     actor       text        NOT NULL,
@@ -17,7 +16,7 @@ CREATE TABLE IF NOT EXISTS toolkit.frontend_runs (
     detail      text        NOT NULL    -- how it ran: the client, the stack, the test plan
 );
 
-CREATE TABLE IF NOT EXISTS toolkit.frontend_tests (
+CREATE TABLE toolkit.frontend_tests (
     run_id      bigint      NOT NULL REFERENCES toolkit.frontend_runs (id) ON DELETE CASCADE,
     name        text        NOT NULL,
     area        text        NOT NULL,   -- the test name's prefix: presence, flag, existing realtime, ...
