@@ -245,7 +245,7 @@ def test_task_lines_tick_only_for_functions_deployed_and_verified(db, standin, t
         listing = hosted("--json", "edge", "list")
         assert listing.exit_code == 1
         row = {r["function"]: r for r in json.loads(listing.stdout)}[PROCESSOR]
-        assert row["state"] == "changed" and "version 2 runs" in row["drift"][0]
+        assert row["state"] == "drift" and "version 2 runs" in row["drift"][0]
         assert bundle_files
 
 
@@ -261,7 +261,7 @@ def test_edge_list_shows_a_changed_template_as_drift(staleness_db, standin, proj
     handler.write_text(handler.read_text() + "\n// changed\n")
     drifted = hosted("--json", "edge", "list")
     assert drifted.exit_code == 1
-    assert {r["function"]: r["state"] for r in json.loads(drifted.stdout)}[HEALTH] == "changed"
+    assert {r["function"]: r["state"] for r in json.loads(drifted.stdout)}[HEALTH] == "drift"
 
 
 def test_required_secrets_warn_and_fail_with_strict(staleness_db, standin):

@@ -57,7 +57,7 @@ def test_actor_comes_from_the_environment(db, monkeypatch):
 
 def test_disabling_the_queue_while_types_are_migrated_warns_and_asks(staleness_db, tmp_path):
     cli = Cli(staleness_db, ROOT / "phases.yaml")
-    assert cli("migrate", "quote").exit_code == 0
+    assert cli("migrate", "quote", "--force", "--reason", "phase 4 is not what this test is about").exit_code == 0
     audit = "SELECT count(*) FROM public.feature_flag_audit WHERE old_enabled IS NOT NULL"
     before = staleness_db.scalar(audit)
 

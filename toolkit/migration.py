@@ -101,7 +101,7 @@ class Migration:
         from toolkit.progress.model import MIGRATION_PHASE
         from toolkit.progress.state import build, gather, step_mark
 
-        facts = gather(conn, self.loaded, self.root)
+        facts = gather(conn, self.loaded, self.root, self.target.place)
         state = build(self.plan, facts, date.today())
         reasons = []
         for pid in self.plan.phase(MIGRATION_PHASE).requires:
@@ -109,7 +109,7 @@ class Migration:
             if next(p for p in state.phases if p.phase == pid).status == "complete":
                 continue
             for step in phase.steps:
-                mark = step_mark(self.plan, phase, step, facts)
+                mark, _ = step_mark(self.plan, phase, step, facts)
                 if mark not in ("done", "not applicable"):
                     reasons.append(f"phase {pid} {step.id} {'failed' if mark == 'failed' else 'not done'}")
         return reasons
