@@ -140,7 +140,7 @@ def test_a_provider_slower_than_the_timeout_fails_and_retries_in_time(fresh):
     assert ticker.tick()["processor"]["completed"] == 1
 
 
-def test_malformed_json_and_unknown_symbols_fail_with_their_reason(fresh):
+def test_unknown_symbols_fail_at_once_and_malformed_bodies_are_retried(fresh):
     db, sandbox, ticker = fresh
     _enqueue(db, [("ZZZZ", "quote")])
     ticker.tick()
@@ -151,5 +151,5 @@ def test_malformed_json_and_unknown_symbols_fail_with_their_reason(fresh):
     sandbox.set_faults(malformed_rate=1)
     _enqueue(db, [("MSFT", "profile")])
     ticker.tick()
-    status, error = db.rows("SELECT status, last_error FROM public.api_call_queue_v2")[0]
-    assert status == "failed" and "malformed" in error.lower()
+    status, attempts, error = db.rows("SELECT status, attempts, last_error FROM public.api_call_queue_v2")[0]
+    assert (status, attempts) == ("pending", 1) and "malformed" in error.lower()

@@ -341,8 +341,8 @@ def test_set_faults_at_run_time_through_the_control_api(fresh):
     url = f"{fresh.root_url}/_sandbox/faults"
     status, _, body = fetch(url, data=json.dumps({"error_rate": 1, "latency_ms": 10}).encode())
     assert status == 200
-    assert json.loads(body) == {"error_rate": 1, "latency_ms": 10, "malformed_rate": 0.0,
-                                "force_status": None, "calls_per_minute": 100_000}
+    assert json.loads(body) == {"error_rate": 1, "latency_ms": 10, "slow_seconds": 0.0, "fast_seconds": 0.0,
+                                "malformed_rate": 0.0, "force_status": None, "calls_per_minute": 100_000}
     assert call(fresh, "quote", symbol="AAPL")[0] >= 500
     assert fresh.set_faults(error_rate=0, latency_ms=0)["error_rate"] == 0
     assert call(fresh, "quote", symbol="AAPL")[0] == 200

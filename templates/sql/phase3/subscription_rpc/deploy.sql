@@ -11,8 +11,8 @@ ALTER TABLE public.subscription_rate_limits{{ suffix }} ENABLE ROW LEVEL SECURIT
 REVOKE ALL ON TABLE public.subscription_rate_limits{{ suffix }} FROM PUBLIC, anon, authenticated, service_role;
 GRANT SELECT ON TABLE public.subscription_rate_limits{{ suffix }} TO service_role;
 
--- The viewer's page shows p_symbol with these data types: count the call against the user's
--- limit, record the subscription (heartbeat), and queue whatever of it is stale. Returns
+-- The viewer's page shows p_symbol with these data types: check the request, count it against
+-- the user's limit, record the subscription (heartbeat), and queue whatever of it is stale. Returns
 -- {"status": "tracked" | "rate_limited" | "invalid", ...}; never raises for bad input, so the
 -- function can answer the page precisely.
 {% call private_definer('public.track_subscription' ~ suffix,
@@ -29,17 +29,6 @@ BEGIN
         RETURN pg_catalog.jsonb_build_object('status', 'invalid', 'error', 'no user');
     END IF;
     SELECT * INTO STRICT scfg FROM public.staleness_config{{ suffix }};
-    INSERT INTO public.subscription_rate_limits{{ suffix }} AS l (user_id, window_start, calls)
-    VALUES (p_user_id, pg_catalog.date_trunc('minute', pg_catalog.now()), 1)
-    ON CONFLICT (user_id) DO UPDATE
-    SET calls = CASE WHEN l.window_start = excluded.window_start THEN l.calls + 1 ELSE 1 END,
-        window_start = excluded.window_start
-    RETURNING l.calls, l.window_start INTO used, started;
-    IF used > scfg.track_rate_limit_per_minute THEN
-        RETURN pg_catalog.jsonb_build_object('status', 'rate_limited',
-            'retry_after', GREATEST(1, pg_catalog.ceil(EXTRACT(epoch FROM started + interval '1 minute' - pg_catalog.now())))::integer);
-    END IF;
-
     IF NOT public.is_valid_symbol(p_symbol) THEN
         RETURN pg_catalog.jsonb_build_object('status', 'invalid', 'error', public.symbol_error(p_symbol));
     END IF;
@@ -53,6 +42,19 @@ BEGIN
     IF FOUND THEN
         RETURN pg_catalog.jsonb_build_object('status', 'invalid', 'error', 'unknown data type',
                                              'data_type', pg_catalog.left(unknown, 40));
+    END IF;
+
+    -- Only a valid request counts against the user's limit: a page sending something wrong is
+    -- told so every time, and its mistakes do not lock the user out of tracking.
+    INSERT INTO public.subscription_rate_limits{{ suffix }} AS l (user_id, window_start, calls)
+    VALUES (p_user_id, pg_catalog.date_trunc('minute', pg_catalog.now()), 1)
+    ON CONFLICT (user_id) DO UPDATE
+    SET calls = CASE WHEN l.window_start = excluded.window_start THEN l.calls + 1 ELSE 1 END,
+        window_start = excluded.window_start
+    RETURNING l.calls, l.window_start INTO used, started;
+    IF used > scfg.track_rate_limit_per_minute THEN
+        RETURN pg_catalog.jsonb_build_object('status', 'rate_limited',
+            'retry_after', GREATEST(1, pg_catalog.ceil(EXTRACT(epoch FROM started + interval '1 minute' - pg_catalog.now())))::integer);
     END IF;
 
     INSERT INTO public.active_subscriptions{{ suffix }} AS s (user_id, symbol, data_types, last_seen)
