@@ -28,7 +28,9 @@ def _line(result: dict) -> str:
     if proc:
         text += (f"; processor error: {proc['error']}" if proc.get("error") else
                  f"; processor: {proc.get('completed', 0)} completed, {proc.get('failed', 0)} failed, "
-                 f"{proc.get('retried', 0)} retried, {proc.get('bytes', 0):,} bytes, stopped by {proc.get('stopped_by')}")
+                 f"{proc.get('retried', 0)} retried, {proc.get('calls', 0)} calls, {proc.get('bytes', 0):,} bytes"
+                 + (f", {proc['refused']} refused" if proc.get("refused") else "")
+                 + f", stopped by {proc.get('stopped_by')}")
     return text
 
 
