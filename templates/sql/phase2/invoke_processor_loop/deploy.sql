@@ -1,4 +1,3 @@
-{% from '_macros.sql' import private_definer, service_role_only -%}
 -- The processor's pacemaker, called every minute by pg_cron (or by the external ticker):
 -- one caller at a time (advisory lock 44), stuck jobs recovered first, then, unless the
 -- circuit breaker is open, nothing is due, or the budget is spent, the queue processor is
