@@ -101,18 +101,12 @@ class Ticker:
             return {"loop": loop, "processor": None}
         return {"loop": loop, "processor": self._call(body or {})}
 
-    def _post(self, body: dict):
-        """The HTTP call of the processor: its response, or an httpx.HTTPError."""
-        import httpx
-
-        return httpx.post(self.url, json=body, timeout=CALL_TIMEOUT_S,
-                          headers={"Authorization": f"Bearer {self.token}"})
-
     def _call(self, body: dict) -> dict:
         import httpx
 
         try:
-            response = self._post(body)
+            response = httpx.post(self.url, json=body, timeout=CALL_TIMEOUT_S,
+                                  headers={"Authorization": f"Bearer {self.token}"})
         except httpx.HTTPError as exc:
             return self._failed(f"{type(exc).__name__}: {exc}")
         if response.status_code >= 300:
