@@ -107,6 +107,7 @@ function withLog(handler: Handler): Handler {
     const res = await handler(req);
     const ms = Math.round(performance.now() - t);
     console.log(`${req.method} ${new URL(req.url).pathname} ${res.status} ${ms}ms`);
+    if (res.status === 101) return res; // a websocket upgrade: the connection is the socket's now
     const headers = new Headers(res.headers);
     headers.set("connection", "close");
     return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
