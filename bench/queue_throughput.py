@@ -84,14 +84,18 @@ class Ours:
 
     def worker_conn(self, conn, worker: int) -> object:
         conn.execute("SET ROLE service_role")
-        return f"bench-{worker}"
+        return {"name": f"bench-{worker}", "lease": {}}
 
     def claim(self, conn, worker, b: int) -> list[int]:
-        return [r[0] for r in conn.execute("SELECT id FROM public.get_queue_batch_v2(%s, %s::int)", [worker, b],
-                                           binary=True)]
+        # Every job is acknowledged under the lease its claim handed out.
+        rows = conn.execute("SELECT id, lease FROM public.get_queue_batch_v2(%s, %s::int)", [worker["name"], b],
+                            binary=True).fetchall()
+        worker["lease"] = dict(rows)
+        return [r[0] for r in rows]
 
-    def finish(self, conn, ids: list[int]) -> None:
-        conn.execute("SELECT public.complete_queue_jobs_v2(%b, %b)", [ids, [1000] * len(ids)])
+    def finish(self, conn, worker, ids: list[int]) -> None:
+        conn.execute("SELECT public.complete_queue_jobs_v2(%b, %b, %b)",
+                     [ids, [worker["lease"][i] for i in ids], [1000] * len(ids)])
 
     def remaining(self, conn) -> int:
         return conn.execute("SELECT count(*) FROM public.api_call_queue_v2_pending").fetchone()[0]
@@ -141,7 +145,7 @@ class Pgmq:
         return [r[0] for r in conn.execute(
             "SELECT msg_id FROM pgmq.read(queue_name => 'bench', vt => 30, qty => %s::int)", [b], binary=True)]
 
-    def finish(self, conn, ids: list[int]) -> None:
+    def finish(self, conn, worker, ids: list[int]) -> None:
         conn.execute("SELECT pgmq.archive('bench', %b)", [ids])
 
     def remaining(self, conn) -> int:
@@ -196,7 +200,7 @@ class Procrastinate:
             ids.append(job_id)
         return ids
 
-    def finish(self, conn, ids: list[int]) -> None:
+    def finish(self, conn, worker, ids: list[int]) -> None:
         for job_id in ids:
             conn.execute("SELECT procrastinate_finish_job_v1(%b, 'succeeded', false)", [job_id])
 
@@ -262,7 +266,7 @@ def run_cell(adapter, url: str, jobs: int, workers: int, batch: int, round_: int
                     if ids:
                         idle = 0
                         claimed[i].extend(ids)
-                        adapter.finish(conn, ids)
+                        adapter.finish(conn, wid, ids)
                         last_done[i] = time.perf_counter()
                         continue
                     # Empty: done, unless jobs are left that other claims only held for a moment.

@@ -28,6 +28,7 @@ export const NAMES = {
   "is_quota_exceeded": "is_quota_exceeded_v2",
   "maintain_queue_partitions": "maintain_queue_partitions_v2",
   "presence_analytics": "presence_analytics_v2",
+  "processor_runs": "processor_runs_v2",
   "processor_state": "processor_state_v2",
   "purge_queue_history": "purge_queue_history_v2",
   "queue_config": "queue_config_v2",
@@ -44,6 +45,7 @@ export const NAMES = {
   "staleness_config": "staleness_config_v2",
   "staleness_state": "staleness_state_v2",
   "subscription_rate_limits": "subscription_rate_limits_v2",
+  "take_call_permits": "take_call_permits_v2",
   "track_subscription": "track_subscription_v2",
   "untrack_subscription": "untrack_subscription_v2"
 } as const;

@@ -14,7 +14,8 @@ def configure(db, **settings) -> None:
     sets = ", ".join(f"{k} = %({k})s" for k in settings)
     with db.connect(autocommit=True) as conn:
         conn.execute(f"UPDATE public.queue_config_v2 SET {sets}", settings)
-        conn.execute("UPDATE public.api_quota_state_v2 SET call_ring = array_fill(0, ARRAY[c.call_window_seconds + 1]) "
+        conn.execute("UPDATE public.api_quota_state_v2 "
+                     "SET call_ring = array_fill(0, ARRAY[c.call_window_seconds + c.call_slack_seconds + 1]) "
                      "FROM public.queue_config_v2 c")
 
 
@@ -29,14 +30,26 @@ def enqueue(db, count: int, data_type: str = "quote", prefix: str = "S", priorit
         [prefix, data_type, priority_mod, count])
 
 
+def permits(conn, jobs: list[tuple[int, int, int]]) -> dict[int, tuple[bool, str | None]]:
+    """take_call_permits_v2 for (id, lease, calls) requests: id -> (granted, reason)."""
+    rows = conn.execute("SELECT job_id, granted, reason FROM public.take_call_permits_v2(%s, %s, %s)",
+                        [[j[0] for j in jobs], [j[1] for j in jobs], [j[2] for j in jobs]]).fetchall()
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
 @dataclass(eq=False)
 class Worker(threading.Thread):
+    """Claims and completes jobs. With `calls`, it first takes a call permit for each job and
+    "calls" (records the moment, as the provider would see the call) only with one; a job
+    without a permit goes back (reset_job_immediate_v2)."""
+
     url: str
     name_: str
     batch: int
     deadline: float = 0.0            # stop at this monotonic time (0: when the queue is empty)
     pause: float = 0.0               # sleep between claims
     bytes_for: dict = field(default_factory=dict)
+    calls: list | None = None        # (monotonic time, calls) of every permitted job, when given
     claimed: list = field(default_factory=list)
     errors: list = field(default_factory=list)
 
@@ -51,14 +64,23 @@ class Worker(threading.Thread):
                 while True:
                     if self.deadline and time.monotonic() > self.deadline:
                         return
-                    rows = conn.execute("SELECT id, data_type FROM public.get_queue_batch_v2(%s, %s)",
-                                        [self.name_, self.batch]).fetchall()
+                    rows = conn.execute(
+                        "SELECT id, data_type, lease, cardinality(endpoints) FROM public.get_queue_batch_v2(%s, %s)",
+                        [self.name_, self.batch]).fetchall()
+                    if rows and self.calls is not None:
+                        granted = permits(conn, [(r[0], r[2], r[3]) for r in rows])
+                        now = time.monotonic()
+                        self.calls.extend((now, r[3]) for r in rows if granted[r[0]][0])
+                        for r in rows:
+                            if not granted[r[0]][0]:
+                                conn.execute("SELECT public.reset_job_immediate_v2(%s, %s, 'no permit', 0)", [r[0], r[2]])
+                        rows = [r for r in rows if granted[r[0]][0]]
                     if rows:
                         idle = 0
                         ids = [r[0] for r in rows]
                         self.claimed.extend(ids)
-                        conn.execute("SELECT public.complete_queue_jobs_v2(%s, %s)",
-                                     [ids, [self.bytes_for.get(r[1], 1000) for r in rows]])
+                        conn.execute("SELECT public.complete_queue_jobs_v2(%s, %s, %s)",
+                                     [ids, [r[2] for r in rows], [self.bytes_for.get(r[1], 1000) for r in rows]])
                     elif not self.deadline:
                         left = conn.execute("SELECT count(*) FROM public.api_call_queue_v2_pending").fetchone()[0]
                         idle += 1

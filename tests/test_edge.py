@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -270,6 +271,37 @@ def test_track_over_the_rate_limit_is_429_with_retry_after(server, edge_db):
         edge_db.execute("UPDATE public.staleness_config_v2 SET track_rate_limit_per_minute = 30")
 
 
+def test_invalid_track_requests_do_not_count_against_the_rate_limit(server, edge_db):
+    edge_db.execute("UPDATE public.staleness_config_v2 SET track_rate_limit_per_minute = 2")
+    try:
+        if time.time() % 60 > 55:
+            time.sleep(61 - time.time() % 60)
+        _, token = user_token()
+        unknown = {"symbol": "AAPL", "dataTypes": ["not-a-type"]}  # well-formed, but no such data type
+        for _ in range(5):
+            status, _, answer = call(server, "track-subscription-v2", unknown, token)
+            assert status == 400 and answer["dataType"] == "not-a-type", answer
+        body = {"symbol": "AAPL", "dataTypes": ["quote"]}
+        assert [call(server, "track-subscription-v2", body, token)[0] for _ in range(3)] == [200, 200, 429]
+    finally:
+        edge_db.execute("UPDATE public.staleness_config_v2 SET track_rate_limit_per_minute = 30")
+
+
+def test_a_request_head_too_large_gets_the_json_error_shape(server):
+    # The gateway's own limit comes before Deno's (which answers an empty 400 or resets).
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(f"POST /functions/v1/track-subscription-v2 HTTP/1.1\r\nhost: x\r\n"
+                  f"authorization: Bearer {'a' * 100_000}\r\ncontent-length: 2\r\n\r\n{{}}".encode())
+        reply = b""
+        while chunk := s.recv(65536):
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 431 "), head[:80]
+    assert b"content-type: application/json" in head.lower()
+    answer = json.loads(body)
+    assert answer["code"] == 431 and "too large" in answer["message"]
+
+
 def test_track_and_untrack_fail_silently_when_the_database_is_down(down_server, hung_server):
     _, token = user_token()
     body = {"symbol": "AAPL", "dataTypes": ["quote"]}
@@ -311,6 +343,9 @@ def test_health_check_503_when_the_database_is_unreachable_or_hangs(down_server,
     status, _, answer = call(down_server, "health-check", method="GET")
     assert status == 503 and answer["status"] == "unhealthy"
     assert answer["problems"] == ["database unreachable"]
+    # The health check answers anyone: the error's kind, never where the database is.
+    assert answer["checks"]["database"]["error"] == "ECONNREFUSED", answer
+    assert not re.search(r"127\.0\.0\.1|:\d{2,5}\b", json.dumps(answer)), answer
     t = time.monotonic()
     status, _, answer = call(hung_server, "health-check", method="GET")
     assert status == 503 and time.monotonic() - t < 5
@@ -379,7 +414,7 @@ def test_processor_refreshes_every_data_type_with_honest_bytes(server, queue, sa
     ({"force_status": 503}, True, "empty"),
     ({"latency_ms": 2500}, True, "empty"),         # the processor's calls time out after 1 s
     ({"force_status": 404}, False, "empty"),
-    ({"malformed_rate": 1.0}, False, "empty"),
+    ({"malformed_rate": 1.0}, True, "empty"),       # a truncated body: retried like a 5xx
 ])
 def test_processor_failures_reach_the_queue_and_the_breaker(server, queue, sandbox, fault, retryable, stopped_by):
     sandbox.set_faults(**fault)
@@ -415,9 +450,11 @@ def test_processor_returns_within_its_budget_when_the_provider_hangs(server, que
     assert s["claimed"] == 1 and s["provider_failures"] == 1  # the 1 s call timeout fired first
 
 
-def test_processor_database_error_is_500(down_server):
+def test_processor_database_error_is_500_without_where_the_database_is(down_server):
     status, _, answer = call(down_server, "queue-processor-v2", {}, service_token())
     assert status == 500 and answer["error"]
+    # The kind of error only: no host, no port, no connection string.
+    assert not re.search(r"127\.0\.0\.1|localhost|:\d{2,5}\b|postgres(ql)?://", json.dumps(answer)), answer
 
 
 # ---------------------------------------------------------------------------------------

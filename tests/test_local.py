@@ -147,13 +147,37 @@ def test_missing_extensions_name_the_packages_to_install(cluster):
     assert LocalCluster._missing_extensions(cluster.state()) == {}
 
 
-def test_demo_runs_the_main_job_on_a_fresh_local_stack(local_project, monkeypatch):
+def test_demo_runs_the_main_job_on_a_fresh_local_stack(local_project, monkeypatch, tmp_path):
     shutil.copytree(ROOT / "checklists", local_project / "checklists")
+    # Every completion corrects the size estimates (the plan's default samples a share of them),
+    # so that the traffic surely changes the state verify must not compare.
+    plan_file = local_project / "phases.yaml"
+    text = plan_file.read_text()
+    assert "estimate_sample_rate: 0.1 " in text
+    plan_file.write_text(text.replace("estimate_sample_rate: 0.1 ", "estimate_sample_rate: 1.0 ", 1))
+    document = tmp_path / "PROGRESS.md"
+    document.write_bytes((ROOT / "tests/fixtures/PROGRESS.seed.md").read_bytes())
+    monkeypatch.setenv("TOOLKIT_PROGRESS", str(document))
     monkeypatch.setenv("TOOLKIT_LOCAL_PORT", str(free_port()))
-    result = Cli(None, local_project / "phases.yaml")("--json", "demo")
+    cli = Cli(None, local_project / "phases.yaml")
+    result = cli("--json", "demo")
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert payload["queued"] == 191 and payload["completed"] == 191 and payload["due"] == 0
     assert payload["provider_calls"] == 20 * 11 + 1 + 10
     assert [p["state"] for p in payload["status"]["phases"][:4]] == ["applied"] * 4
+
+    # After that traffic (which taught the queue real response sizes), every phase still
+    # verifies, and PROGRESS.md keeps what it said.
+    assert cli("progress", "sync").exit_code == 0
+    statuses = [line for line in document.read_text(encoding="utf-8").splitlines() if line.startswith("**Status:**")]
+    runtime = json.loads(cli("--json", "queue", "status").stdout)["runtime"]
+    assert any(t["learned_bytes"] not in (None, t["configured_bytes"]) for t in runtime["types"]), runtime
+    for phase in ("0", "1", "2", "3"):
+        verified = cli("phase", "verify", phase)
+        assert verified.exit_code == 0, verified.output
+    assert [line for line in document.read_text(encoding="utf-8").splitlines() if line.startswith("**Status:**")] \
+        == statuses
+    status = json.loads(cli("--json", "status").stdout)
+    assert [p["verified"] for p in status["phases"][:4]] == [True] * 4
 

@@ -8,14 +8,15 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT, Database, apply_phases
-from tests.queue_helpers import configure
+from tests.conftest import ROOT, Database
+from tests.queue_helpers import configure, enqueue
 from toolkit.config import load_plan
 from toolkit.db import target_from_url
 from toolkit.dev.gateway import serve
 from toolkit.processor import Ticker
 from toolkit.dev.sandbox.server import SandboxServer
 
+SECRET = "test-secret-for-the-processor"
 TIMEOUT_MS = 2000  # the processor's outbound timeout in these tests (10 s in production)
 SYMBOLS = ["AAPL", "MSFT", "GOOGL", "AMZN", "NVDA", "META", "TSLA", "JPM", "V", "WMT", "XOM",
            "JNJ", "PG", "MA", "HD", "KO", "PEP", "COST", "ORCL", "IBM", "INTC"]
@@ -30,7 +31,7 @@ def stack(cluster, staleness_template):
     cluster.create_database(name, template=staleness_template)
     db = Database(name, cluster.conninfo(name), cluster)
     sandbox = SandboxServer(port=0).start()
-    server = serve(db.url, names=load_plan(ROOT / "phases.yaml").plan.names, port=None, jwt_secret="test-secret-for-the-processor",
+    server = serve(db.url, names=load_plan(ROOT / "phases.yaml").plan.names, port=None, jwt_secret=SECRET,
                    market_data_url=sandbox.url, api_key="sandbox-key", timeout_ms=TIMEOUT_MS)
     ticker = Ticker(load_plan(ROOT / "phases.yaml").plan, target_from_url(db.url),
                     f"{server.functions_url}/queue-processor-v2", server.token())
@@ -48,9 +49,9 @@ def fresh(stack):
     db.execute("UPDATE public.api_quota_state_v2 SET reserved_total = 0, released_cached = 0, cached_bytes = 0, "
                "call_ring = array_fill(0, ARRAY[cardinality(call_ring)])")
     db.execute("UPDATE public.processor_state_v2 SET breaker_state = 'closed', consecutive_failures = 0, "
-               "opened_at = NULL, probe_started_at = NULL")
+               "opened_at = NULL, probe_started_at = NULL, closed_at = now()")
     configure(db, calls_per_window=300, call_window_seconds=60, backoff_base_seconds=0.5, backoff_max_seconds=1,
-              breaker_failure_threshold=5, breaker_open_seconds=1)
+              breaker_failure_threshold=5, breaker_open_seconds=1, max_attempts=5)
     sandbox.set_faults(error_rate=0, latency_ms=0, malformed_rate=0, force_status=None)
     sandbox.reset()
     return db, sandbox, ticker
@@ -140,7 +141,7 @@ def test_a_provider_slower_than_the_timeout_fails_and_retries_in_time(fresh):
     assert ticker.tick()["processor"]["completed"] == 1
 
 
-def test_malformed_json_and_unknown_symbols_fail_with_their_reason(fresh):
+def test_unknown_symbols_fail_at_once_and_malformed_bodies_are_retried(fresh):
     db, sandbox, ticker = fresh
     _enqueue(db, [("ZZZZ", "quote")])
     ticker.tick()
@@ -151,5 +152,104 @@ def test_malformed_json_and_unknown_symbols_fail_with_their_reason(fresh):
     sandbox.set_faults(malformed_rate=1)
     _enqueue(db, [("MSFT", "profile")])
     ticker.tick()
-    status, error = db.rows("SELECT status, last_error FROM public.api_call_queue_v2")[0]
-    assert status == "failed" and "malformed" in error.lower()
+    status, attempts, error = db.rows("SELECT status, attempts, last_error FROM public.api_call_queue_v2")[0]
+    assert (status, attempts) == ("pending", 1) and "malformed" in error.lower()
+
+
+def _since(db) -> object:
+    return db.scalar("SELECT clock_timestamp()")
+
+
+def _breaker_events(db, since) -> list[tuple[str, str]]:
+    return db.rows("SELECT event, details ->> 'reason' FROM public.ops_events "
+                   "WHERE event LIKE 'circuit breaker%%' AND at >= %s ORDER BY id", [since])
+
+
+def test_the_provider_never_sees_more_calls_than_the_budget_however_slowly_it_answers(fresh):
+    db, _, _ = fresh
+    # The provider allows 60 calls in any 10 s, answers in 1.5 s for 5 s then at once for 5 s,
+    # and the processor keeps 10 calls in flight. The budget is the provider's, in the plan.
+    configure(db, calls_per_window=60, call_window_seconds=10)
+    enqueue(db, 480, "quote", "Q")
+    enqueue(db, 18, "financial-statements", "F")  # three calls at once each
+    # '*' market status: one call per known exchange, counted as each is made.
+    _enqueue(db, [("*", "exchange-market-status"), ("*", "available-exchanges")])
+    db.execute("UPDATE public.api_call_queue_v2 SET priority = 100 WHERE symbol = '*' OR symbol LIKE 'F%%'")
+    exchanges = db.scalar("SELECT count(*) FROM public.exchange_market_status")
+    with SandboxServer(port=0, calls_per_minute=60, window_seconds=10, latency_ms=1500, slow_seconds=5,
+                       fast_seconds=5) as provider, \
+            serve(db.url, names=load_plan(ROOT / "phases.yaml").plan.names, port=None, jwt_secret=SECRET,
+                  market_data_url=provider.url, api_key="sandbox-key", timeout_ms=TIMEOUT_MS,
+                  env={"PROCESSOR_CONCURRENCY": "10"}) as server:
+        ticker = Ticker(load_plan(ROOT / "phases.yaml").plan, target_from_url(db.url),
+                        f"{server.functions_url}/queue-processor-v2", server.token())
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            result = ticker.tick({"timeBudgetMs": 8000})
+            assert not (result["processor"] or {}).get("error"), result
+            if result["loop"]["action"] != "external":
+                time.sleep(0.3)
+        seen = provider.calls(10)
+        stats = provider.stats()
+    # The provider's own count: never more than 60 calls in any 10 s, and no 429.
+    assert seen["busiest"] <= 60, seen
+    assert stats["rate_limited"] == 0 and stats["by_status"].get("429") is None, stats
+    # The budget is used, not starved: 60 calls per 13 s (window, 2 s slack, 1 s of whole seconds).
+    assert seen["calls"] >= 60 * (30 // 13), seen
+    # The '*' job's calls, one per exchange (more when a run ended between its waves and it ran again).
+    assert stats["by_endpoint"]["exchange-market-hours"]["calls"] >= exchanges
+    assert db.rows("SELECT status FROM public.api_call_queue_v2 WHERE symbol = '*'") == [("completed",), ("completed",)]
+    # Every permitted call was made, and counted once.
+    assert db.scalar("SELECT sum(calls) FROM public.api_data_usage_v2") == seen["calls"]
+
+
+def test_the_breaker_ignores_a_two_percent_error_rate_opens_at_a_hundred_and_probes_with_one_batch(fresh):
+    db, sandbox, ticker = fresh
+    since = _since(db)
+    sandbox.set_faults(error_rate=0.02)
+    enqueue(db, 150, "quote", "Q")
+    ticker.run(interval=0.2, until_empty=True, max_ticks=60)
+    assert db.scalar("SELECT count(*) FROM public.api_call_queue_v2_completed") >= 140
+    assert _breaker_events(db, since) == []  # a failure in a run is not a failed run
+
+    db.execute("DELETE FROM public.api_call_queue_v2 WHERE status = 'pending'")
+    configure(db, backoff_base_seconds=30, backoff_max_seconds=60)  # failed jobs stay out of the next runs
+    sandbox.set_faults(error_rate=0, force_status=503)
+    states = []
+    for i in range(5):  # runs whose every call fails, one after the other
+        enqueue(db, 3, "quote", f"D{i}")
+        result = ticker.tick()
+        assert result["processor"]["calls"] == 3 and result["processor"]["provider_failures"] == 3
+        states.append(db.scalar("SELECT breaker_state FROM public.processor_state_v2"))
+    assert states == ["closed"] * 4 + ["open"]
+    assert ticker.tick()["loop"]["reason"] == "circuit breaker open"
+
+    # Healthy again: after the open time, one probe of at most a batch of calls closes it.
+    sandbox.set_faults(force_status=None)
+    sandbox.reset()
+    enqueue(db, 30, "quote", "P")
+    time.sleep(1.1)
+    probe = ticker.tick()
+    assert probe["loop"]["probe"] is True, probe
+    assert probe["processor"]["stopped_by"] == "breaker" and probe["processor"]["calls"] <= 5
+    assert sandbox.stats()["calls"] == probe["processor"]["calls"] <= 10  # one batch at most
+    assert db.scalar("SELECT breaker_state FROM public.processor_state_v2") == "closed"
+    events = _breaker_events(db, since)
+    assert [e for e, _ in events] == ["circuit breaker opened", "circuit breaker half-open", "circuit breaker closed"]
+    assert events[0][1].startswith("5 failed runs in a row") and "probe succeeded" in events[2][1]
+
+
+def test_malformed_bodies_are_retried_until_every_job_completes(fresh):
+    db, sandbox, ticker = fresh
+    configure(db, max_attempts=10)
+    sandbox.set_faults(malformed_rate=0.3)
+    enqueue(db, 40, "quote", "M")
+    deadline = time.monotonic() + 90
+    while db.scalar("SELECT count(*) FROM public.api_call_queue_v2 WHERE status IN ('pending', 'processing')"):
+        assert time.monotonic() < deadline, _statuses(db)
+        ticker.run(interval=0.2, until_empty=True, max_ticks=30)
+        time.sleep(0.3)
+    assert _statuses(db) == {"completed": 40}
+    attempts = [r[0] for r in db.rows("SELECT attempts FROM public.api_call_queue_v2")]
+    assert max(attempts) > 1 and max(attempts) < 10, attempts  # retried, never to the last attempt
+    assert sandbox.stats()["by_status"]["200"]["calls"] > 40  # the malformed answers were 200s too

@@ -285,6 +285,37 @@ def test_rejected_calls_do_not_use_the_budget():
         assert [call(s, "quote", symbol="AAPL")[0] for _ in range(3)] == [200, 200, 429]
 
 
+def test_the_call_log_counts_every_call_as_it_arrives_and_finds_the_busiest_window():
+    clock = FakeClock()
+    with SandboxServer(calls_per_minute=10_000, clock=clock) as s:
+        for at in (0.0, 0.2, 0.9, 5.0, 9.95, 10.0, 10.1, 30.0):
+            clock.now = 1000.0 + at
+            call(s, "quote", symbol="AAPL")
+        call(s, "quote", symbol="AAPL", apikey=None)  # refused (401), still a call the provider saw
+        status, _, body = fetch(f"{s.root_url}/_sandbox/calls?window=10")
+        assert fetch(f"{s.root_url}/_sandbox/calls?window=0")[0] == 400
+    log = json.loads(body)
+    assert status == 200 and log["calls"] == 9
+    # [0.2, 10.2) holds 0.2, 0.9, 5.0, 9.95, 10.0, 10.1: a window may start between whole seconds.
+    assert (log["busiest"], log["busiest_from"]) == (6, 1000.2)
+    assert log["per_second"] == [[1000, 3], [1005, 1], [1009, 1], [1010, 2], [1030, 2]]
+    assert s.calls(0.5)["busiest"] == 3  # 9.95, 10.0 and 10.1
+
+
+def test_latency_can_come_in_waves():
+    clock = FakeClock()
+    sandbox = Sandbox(clock=clock, latency_ms=3000, slow_seconds=5, fast_seconds=5)
+    delays = []
+    for at in (0, 4.9, 5.0, 9.9, 10.0, 17):
+        clock.now = 1000.0 + at
+        delays.append(sandbox.answer("/stable/quote", {"symbol": "AAPL", "apikey": "k"}).delay)
+    assert delays == [3.0, 3.0, 0.0, 0.0, 3.0, 0.0]
+    sandbox.set_faults(slow_seconds=0)  # no waves: the latency always
+    assert sandbox.answer("/stable/quote", {"symbol": "AAPL", "apikey": "k"}).delay == 3.0
+    with pytest.raises(ValueError, match="fast_seconds"):
+        sandbox.set_faults(fast_seconds=-1)
+
+
 # ------------------------------------------------------------------------------------------
 # Fault knobs
 # ------------------------------------------------------------------------------------------
@@ -341,8 +372,8 @@ def test_set_faults_at_run_time_through_the_control_api(fresh):
     url = f"{fresh.root_url}/_sandbox/faults"
     status, _, body = fetch(url, data=json.dumps({"error_rate": 1, "latency_ms": 10}).encode())
     assert status == 200
-    assert json.loads(body) == {"error_rate": 1, "latency_ms": 10, "malformed_rate": 0.0,
-                                "force_status": None, "calls_per_minute": 100_000}
+    assert json.loads(body) == {"error_rate": 1, "latency_ms": 10, "slow_seconds": 0.0, "fast_seconds": 0.0,
+                                "malformed_rate": 0.0, "force_status": None, "calls_per_minute": 100_000}
     assert call(fresh, "quote", symbol="AAPL")[0] >= 500
     assert fresh.set_faults(error_rate=0, latency_ms=0)["error_rate"] == 0
     assert call(fresh, "quote", symbol="AAPL")[0] == 200

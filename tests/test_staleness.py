@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from tests.conftest import ROOT, apply_phases
-from tests.queue_helpers import configure, enqueue, unlimited
+from tests.queue_helpers import configure, enqueue, permits, unlimited
 
 USERS = {name: f"00000000-0000-4000-8000-{i:012d}" for i, name in enumerate("abcdefgh", 1)}
 
@@ -104,7 +104,9 @@ def test_an_overlapping_run_returns_at_once(viewers):
 def test_quota_exceeded_queues_nothing(viewers):
     configure(viewers, calls_per_window=1)
     viewers.execute("SELECT public.queue_refresh_if_not_exists_v2('SPY', 'quote', 100)")
-    assert viewers.scalar("SELECT count(*) FROM public.get_queue_batch_v2('w', 1)") == 1
+    claimed = viewers.rows("SELECT id, lease, 1 FROM public.get_queue_batch_v2('w', 1)")
+    with viewers.connect(autocommit=True) as conn:  # its call is made: the budget is spent
+        assert permits(conn, claimed) == {claimed[0][0]: (True, None)}
     assert presence(viewers)["reason"] == "quota exhausted"
     assert queued(viewers) == set()
 
@@ -200,7 +202,9 @@ def test_scheduled_refresh_priority_throttle_and_headroom(staleness_db):
 
     configure(db, calls_per_window=10)
     enqueue(db, 6, "quote", "H")
-    assert len(db.rows("SELECT id FROM public.get_queue_batch_v2('w', 6)")) == 6  # 4 of 10 calls left
+    claimed = db.rows("SELECT id, lease, 1 FROM public.get_queue_batch_v2('w', 6)")
+    with db.connect(autocommit=True) as conn:  # their calls are made: 4 of 10 calls left
+        assert all(granted for granted, _ in permits(conn, claimed).values()) and len(claimed) == 6
     assert db.scalar("SELECT public.queue_scheduled_refreshes_v2()")["reason"] == "not enough quota headroom"
 
 

@@ -26,6 +26,9 @@ class Quotas(Strict):
     # The provider's rate limit: calls_per_window calls in any call_window_seconds.
     calls_per_window: int = Field(300, gt=0)
     call_window_seconds: int = Field(60, gt=0, le=3600)
+    # The longest a call may take to reach the provider after its permit (the processor does
+    # not call later than half of it); the budget counts it as part of the window.
+    call_slack_seconds: int = Field(2, ge=1, le=60)
     # Its bandwidth cap: bytes_per_window bytes in any trailing window_days.
     bytes_per_window: int = Field(20_000_000_000, gt=0)
     window_days: int = Field(30, gt=0)
@@ -65,8 +68,14 @@ class Monitor(Strict):
 
 
 class Breaker(Strict):
-    failure_threshold: int = Field(5, gt=0)
-    open_seconds: float = Field(60, gt=0)
+    """The processor's circuit breaker: it judges runs, never a single failed call."""
+
+    failure_threshold: int = Field(5, gt=0)       # failed runs in a row that open it
+    error_rate: float = Field(0.5, gt=0, le=1)    # ... or this share of failed calls ...
+    window_seconds: int = Field(300, gt=0)        # ... over this window ...
+    min_calls: int = Field(20, gt=0)              # ... once it holds at least this many calls
+    open_seconds: float = Field(60, gt=0)         # open this long, then a half-open probe ...
+    probe_calls: int = Field(5, gt=0)             # ... of at most this many provider calls
 
 
 class Locks(Strict):

@@ -82,6 +82,14 @@ def target_from_url(url: str) -> Target:
     )
 
 
+class CannotConnect(ToolkitError):
+    """The database did not take the connection; `sqlstate` says why when the server answered."""
+
+    def __init__(self, message: str, sqlstate: str | None = None):
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
 def connect(target: Target, autocommit: bool = False) -> "psycopg.Connection":
     import psycopg
 
@@ -91,7 +99,7 @@ def connect(target: Target, autocommit: bool = False) -> "psycopg.Connection":
         )
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise ToolkitError(f"cannot connect to {target.describe()}: {first}") from None
+        raise CannotConnect(f"cannot connect to {target.describe()}: {first}", exc.sqlstate) from None
 
 
 def sql_error_message(exc: Exception) -> str:

@@ -12,12 +12,12 @@ from functools import cached_property
 
 # Every object the plan creates under a suffixed name (the base names).
 TABLES = ("data_type_registry", "active_subscriptions", "api_call_queue", "api_data_usage", "queue_config",
-          "api_quota_state", "processor_state", "staleness_config", "staleness_state", "presence_analytics",
-          "subscription_rate_limits")
+          "api_quota_state", "processor_state", "processor_runs", "staleness_config", "staleness_state",
+          "presence_analytics", "subscription_rate_limits")
 PARTITIONS = ("pending", "processing", "completed", "failed")
 VIEWS = ("queue_metrics", "queue_depth")
-FUNCTIONS = ("is_data_stale", "is_profile_stale", "is_quota_exceeded", "get_queue_batch", "complete_queue_jobs",
-             "fail_queue_job", "reset_job_immediate", "recover_stuck_jobs", "queue_refresh_if_not_exists",
+FUNCTIONS = ("is_data_stale", "is_profile_stale", "is_quota_exceeded", "get_queue_batch", "take_call_permits",
+             "complete_queue_jobs", "fail_queue_job", "reset_job_immediate", "recover_stuck_jobs", "queue_refresh_if_not_exists",
              "queue_refreshes", "retry_failed_jobs", "purge_queue_history", "get_quota_status",
              "invoke_processor_loop", "record_processor_result", "maintain_queue_partitions",
              "check_and_queue_stale_batch", "check_and_queue_stale_data_from_presence",

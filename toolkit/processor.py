@@ -3,24 +3,78 @@
 A tick asks `invoke_processor_loop` (with the plan's suffix) whether to run (it holds lock 44, recovers stuck
 jobs, consults the circuit breaker and the budget); when the answer is that an external
 ticker must call the processor, it calls the queue-processor Edge Function over HTTP. A
-call that fails outright is reported to the breaker, as pg_net's response check would.
+call that fails outright is reported to the breaker as a failed run, as pg_net's response
+check would; a run that happened reports itself.
+
+`run` keeps ticking through outages: a database that cannot be reached (down, restarting,
+refusing connections for now) or a processor that does not answer is logged once when it
+starts and once when it ends, and retried with capped, jittered backoff; the ticker never
+exits for it. A stop request (SIGTERM in `toolkit processor run`) ends it after the call in
+flight.
 """
 
 from __future__ import annotations
 
 import os
+import random
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from toolkit.config import Plan
-from toolkit.db import Target, connect, database_errors
+from toolkit.db import CannotConnect, Target, connect, database_errors, sql_error_message
 from toolkit.errors import ToolkitError
 from toolkit.queries import composed
 
 NEEDS = "`toolkit phase apply 2` deploys the processor loop"
 CALL_TIMEOUT_S = 70  # above the processor's own 50 s budget, so we hear its answer
+# Errors that say "not now", not "never": no connection (08), the server shutting down or
+# starting up (57P01-57P03), too many connections (53300), and a conflict worth retrying.
+TRANSIENT_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300", "40001", "40P01")
+
+
+class Outage(ToolkitError):
+    """The database cannot be used right now; it may well be back in a moment."""
+
+
+def _transient(sqlstate: str | None) -> bool:
+    return sqlstate is None or sqlstate.startswith(TRANSIENT_SQLSTATES)
+
+
+@contextmanager
+def _outages() -> Iterator[None]:
+    """Database errors that are transient become an Outage; the others stay what they are."""
+    import psycopg
+
+    try:
+        yield
+    except CannotConnect as exc:
+        if _transient(exc.sqlstate):
+            raise Outage(exc.message) from None
+        raise
+    except psycopg.Error as exc:
+        if isinstance(exc, psycopg.OperationalError) and _transient(exc.sqlstate):
+            raise Outage(f"the database connection failed: {sql_error_message(exc)}") from None
+        raise
+
+
+@dataclass
+class Backoff:
+    """Capped exponential backoff with full jitter, restarting after a success."""
+
+    first: float = 1.0
+    cap: float = 30.0
+    _next: float = 0.0
+
+    def delay(self) -> float:
+        self._next = min(self.cap, self._next * 2 if self._next else self.first)
+        return random.uniform(self._next / 2, self._next)
+
+    def reset(self) -> None:
+        self._next = 0.0
 
 
 @dataclass
@@ -35,9 +89,14 @@ class Ticker:
         return composed(name, "queue.sql", invoke_loop=n["invoke_processor_loop"],
                         record_result=n["record_processor_result"], pending=n.partition("pending"))
 
+    def _fetch(self, name: str, params: dict | None = None):
+        # The outer guard sees a failed connect, the inner one a connection lost mid-query
+        # (before database_errors turns it into a plain ToolkitError).
+        with _outages(), connect(self.target, autocommit=True) as conn, database_errors(NEEDS), _outages():
+            return conn.execute(self._q(name), params).fetchone()[0]
+
     def tick(self, body: dict | None = None) -> dict:
-        with connect(self.target, autocommit=True) as conn, database_errors(NEEDS):
-            loop = conn.execute(self._q("invoke_loop")).fetchone()[0]
+        loop = self._fetch("invoke_loop")
         if loop.get("action") != "external":
             return {"loop": loop, "processor": None}
         return {"loop": loop, "processor": self._call(body or {})}
@@ -55,31 +114,55 @@ class Ticker:
         return reply.body
 
     def _failed(self, error: str) -> dict:
-        with connect(self.target, autocommit=True) as conn, database_errors(NEEDS):
-            state = conn.execute(self._q("record_result"), {"ok": False, "error": error}).fetchone()[0]
+        state = self._fetch("record_result", {"ok": False, "error": error})
         return {"error": error, "breaker": state}
 
     def due(self) -> int:
-        with connect(self.target, autocommit=True) as conn, database_errors(NEEDS):
-            return conn.execute(self._q("due")).fetchone()[0]
+        return self._fetch("due")
 
     def run(self, interval: float, until_empty: bool, max_ticks: int | None,
-            report: Callable[[dict], None] | None = None) -> dict:
+            report: Callable[[dict], None] | None = None, *, log: Callable[[str], None] | None = None,
+            stop: threading.Event | None = None, max_backoff: float = 30.0) -> dict:
         """Tick every `interval` seconds; with `until_empty`, back to back until nothing is due
-        (waiting `interval` only when the loop holds back: breaker open, budget spent, busy)."""
-        ticks, completed = 0, 0
-        while max_ticks is None or ticks < max_ticks:
-            result = self.tick()
+        (waiting `interval` only when the loop holds back: breaker open, budget spent, busy).
+        Outages are waited out (logged through `log`); `stop` ends the run between ticks."""
+        stop = stop or threading.Event()
+        say = log or (lambda _line: None)
+        backoff = Backoff(first=min(1.0, max_backoff), cap=max_backoff)
+        ticks, completed, outages = 0, 0, 0
+        down_since: float | None = None
+        due: int | None = None
+        while not stop.is_set() and (max_ticks is None or ticks < max_ticks):
+            try:
+                result = self.tick()
+                due = self.due() if until_empty else None
+            except Outage as exc:
+                if down_since is None:
+                    down_since = time.monotonic()
+                    outages += 1
+                    say(f"outage: {exc.message}; retrying with backoff (up to {max_backoff:g} s)")
+                stop.wait(backoff.delay())
+                continue
+            if down_since is not None:
+                say(f"outage over after {time.monotonic() - down_since:.1f} s")
+                down_since = None
+            backoff.reset()
             ticks += 1
             completed += (result["processor"] or {}).get("completed", 0)
             if report:
                 report(result)
             held_back = result["loop"].get("action") == "skipped" or bool((result["processor"] or {}).get("error"))
-            if until_empty and self.due() == 0:
+            if until_empty and due == 0:
                 break
             if not until_empty or held_back:
-                time.sleep(interval)
-        return {"ticks": ticks, "completed": completed, "due": self.due()}
+                stop.wait(interval)
+        if due is None or not until_empty:
+            try:
+                due = self.due()
+            except Outage:
+                due = None
+        return {"ticks": ticks, "completed": completed, "due": due, "outages": outages,
+                "stopped": stop.is_set()}
 
 
 def service_token(project_root: Path) -> str:

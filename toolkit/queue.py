@@ -26,6 +26,7 @@ class Queue:
             "metrics": n["queue_metrics"], "depth": n["queue_depth"], "quota_status": n["get_quota_status"],
             "enqueue": n["queue_refresh_if_not_exists"], "retry_failed": n["retry_failed_jobs"],
             "purge": n["purge_queue_history"], "completed": n.partition("completed"), "failed": n.partition("failed"),
+            "registry": n["data_type_registry"], "usage": n["api_data_usage"], "processor_state": n["processor_state"],
         }
 
     def _q(self, name: str):
@@ -37,9 +38,11 @@ class Queue:
             metrics = dict(zip([c.name for c in cur.description], cur.fetchone()))
             depth = [dict(zip(("status", "data_type", "jobs", "due"), r)) for r in conn.execute(self._q("depth"))]
             quota = conn.execute(self._q("quota")).fetchone()[0]
+            runtime = conn.execute(self._q("runtime")).fetchone()[0]
         age = metrics.get("oldest_pending_age")
         metrics["oldest_pending_age"] = age.total_seconds() if isinstance(age, timedelta) else age
-        return {"target": self.target.describe(), "metrics": metrics, "depth": depth, "quota": quota}
+        return {"target": self.target.describe(), "metrics": metrics, "depth": depth, "quota": quota,
+                "runtime": runtime}
 
     def enqueue(self, symbol: str, data_type: str, priority: int) -> dict:
         symbol = check_symbol(symbol)

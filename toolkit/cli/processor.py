@@ -28,7 +28,9 @@ def _line(result: dict) -> str:
     if proc:
         text += (f"; processor error: {proc['error']}" if proc.get("error") else
                  f"; processor: {proc.get('completed', 0)} completed, {proc.get('failed', 0)} failed, "
-                 f"{proc.get('retried', 0)} retried, {proc.get('bytes', 0):,} bytes, stopped by {proc.get('stopped_by')}")
+                 f"{proc.get('retried', 0)} retried, {proc.get('calls', 0)} calls, {proc.get('bytes', 0):,} bytes"
+                 + (f", {proc['refused']} refused" if proc.get("refused") else "")
+                 + f", stopped by {proc.get('stopped_by')}")
     return text
 
 
@@ -48,10 +50,21 @@ def run(
     interval: float = typer.Option(60, "--interval", min=0, help="Seconds between ticks (pg_cron's is a minute)."),
     until_empty: bool = typer.Option(False, "--until-empty", help="Tick back to back and stop when nothing is due."),
     max_ticks: Optional[int] = typer.Option(None, "--max-ticks", min=1, help="Stop after this many ticks."),
+    max_backoff: float = typer.Option(30, "--max-backoff", min=0.1,
+                                      help="Longest wait between retries while the database cannot be reached."),
 ) -> None:
-    """Tick repeatedly (Ctrl-C stops)."""
+    """Tick repeatedly; outages are waited out. SIGTERM stops after the call in flight (Ctrl-C at once)."""
+    import signal
+    import threading
+
     ticker = _ticker(ctx, url)
-    report = None if ctx.obj.json else (lambda r: err_console().print(_line(r), highlight=False))
-    result = ticker.run(interval, until_empty, max_ticks, report)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    say = lambda line: err_console().print(line, highlight=False)  # noqa: E731
+    report = None if ctx.obj.json else (lambda r: say(_line(r)))
+    result = ticker.run(interval, until_empty, max_ticks, report, log=say, stop=stop, max_backoff=max_backoff)
     emit(ctx.obj.json, result, lambda c: c.print(
-        f"{result['ticks']} tick(s), {result['completed']} job(s) completed, {result['due']} due", highlight=False))
+        f"{result['ticks']} tick(s), {result['completed']} job(s) completed, "
+        f"{'?' if result['due'] is None else result['due']} due"
+        + (f", {result['outages']} outage(s) waited out" if result["outages"] else "")
+        + ("; stopped by SIGTERM" if result["stopped"] else ""), highlight=False))

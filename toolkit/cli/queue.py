@@ -27,16 +27,25 @@ def status(ctx: typer.Context) -> None:
     info = _queue(ctx.obj).status()
 
     def render(c):
-        m, q = info["metrics"], info["quota"]
+        m, q, rt = info["metrics"], info["quota"], info["runtime"]
         age = m["oldest_pending_age"]
+        breaker = rt["breaker"] or {}
         c.print(table(f"queue on {info['target']}", ["", ""], [
             ["pending", m["pending"]], ["processing", m["processing"]], ["stuck", m["stuck"]],
             ["jobs/min (15 min)", f"{m['jobs_per_minute']:.1f}"], ["failed (1 h)", m["failed_last_hour"]],
             ["error rate (1 h)", f"{m['error_rate']:.1%}"], ["oldest pending", "-" if age is None else f"{age:.0f} s"],
             ["calls", f"{q['calls_used']}/{q['calls_limit']} per {q['call_window_seconds']} s"],
             ["bytes", f"{q['bytes_used']:,}/{q['bytes_limit']:,} per {q['byte_window_days']} d"],
-            ["breaker", m["breaker_state"]], ["last processor run", m["last_processor_run"] or "-"],
+            ["refused acks (1 h)", rt["refused_acks_last_hour"]],
+            ["breaker", m["breaker_state"] + (f" ({breaker['opened_reason']})" if breaker.get("opened_reason") else "")],
+            ["last processor run", m["last_processor_run"] or "-"],
         ]))
+        learned = [t for t in rt["types"] or [] if t["learned_bytes"] is not None]
+        if learned:
+            c.print(table("size estimates learned from responses (configured in phases.yaml)",
+                          ["data type", "learned bytes", "configured bytes", "learned at"],
+                          [[t["data_type"], f"{t['learned_bytes']:,}", f"{t['configured_bytes']:,}", t["learned_at"]]
+                           for t in learned]))
         if info["depth"]:
             c.print(table("depth", ["status", "data type", "jobs", "due"],
                           [[d["status"], d["data_type"], d["jobs"], d["due"]] for d in info["depth"]]))

@@ -22,6 +22,9 @@ def serve(
     calls_per_minute: int = typer.Option(300, "--calls-per-minute", min=1, help="Calls allowed in any 60 s; beyond: 429."),
     error_rate: float = typer.Option(0.0, "--error-rate", min=0, max=1, help="Share of calls answered 500/502/503."),
     latency_ms: float = typer.Option(0.0, "--latency-ms", min=0, help="Delay added before every answer."),
+    slow_seconds: float = typer.Option(0.0, "--slow-seconds", min=0,
+                                       help="With --fast-seconds: the latency comes in waves, this long ..."),
+    fast_seconds: float = typer.Option(0.0, "--fast-seconds", min=0, help="... then this long without it, and again."),
     malformed_rate: float = typer.Option(0.0, "--malformed-rate", min=0, max=1, help="Share of 200s with a truncated JSON body."),
     force_status: Optional[int] = typer.Option(None, "--force-status", help="Answer every call with this status (e.g. 429, 503)."),
     api_key: Optional[str] = typer.Option(None, "--api-key", help="Accept only this key (default: any non-empty key)."),
@@ -36,7 +39,8 @@ def serve(
 
     try:
         server = SandboxServer(port, calls_per_minute, api_key=api_key, seed=seed, error_rate=error_rate,
-                               latency_ms=latency_ms, malformed_rate=malformed_rate, force_status=force_status)
+                               latency_ms=latency_ms, slow_seconds=slow_seconds, fast_seconds=fast_seconds,
+                               malformed_rate=malformed_rate, force_status=force_status)
     except ValueError as exc:  # a knob out of range, e.g. --force-status 200
         raise ToolkitError(str(exc)) from None
     _start(server, port)

@@ -9,6 +9,21 @@ SELECT status, data_type, jobs, due FROM public.{depth} ORDER BY status, data_ty
 -- name: quota
 SELECT public.{quota_status}();
 
+-- name: runtime
+-- What the system learned while running, apart from what phases.yaml configures: each type's
+-- learned size estimate, acknowledgements refused lately, and the breaker's reasons.
+SELECT jsonb_build_object(
+    'types', (SELECT jsonb_agg(jsonb_build_object('data_type', r.data_type, 'configured_bytes', r.estimated_bytes,
+                                                  'learned_bytes', r.learned_bytes, 'learned_at', r.learned_at)
+                               ORDER BY r.data_type)
+              FROM public.{registry} AS r),
+    'refused_acks_last_hour', (SELECT COALESCE(sum(u.refused_acks), 0) FROM public.{usage} AS u
+                               WHERE u.bucket > now() - interval '1 hour'),
+    'breaker', (SELECT jsonb_build_object('state', p.breaker_state, 'failed_runs_in_a_row', p.consecutive_failures,
+                                          'opened_at', p.opened_at, 'opened_reason', p.opened_reason,
+                                          'probe_calls_left', p.probe_calls_left, 'last_error', p.last_error)
+                FROM public.{processor_state} AS p));
+
 -- name: enqueue
 SELECT job_id, outcome FROM public.{enqueue}(%(symbol)s, %(data_type)s, %(priority)s);
 
@@ -26,7 +41,8 @@ SELECT (SELECT count(*) FROM public.{completed} WHERE finished_at < clock_timest
 SELECT public.{invoke_loop}();
 
 -- name: record_result
-SELECT public.{record_result}(%(ok)s, %(error)s);
+-- A run that could not run at all: no calls made, none failed.
+SELECT public.{record_result}(%(ok)s, %(error)s, 0, 0);
 
 -- name: due
 SELECT count(*) FROM public.{pending} WHERE scheduled_for <= now();

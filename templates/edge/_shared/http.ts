@@ -29,8 +29,21 @@ export class ProviderError extends MarketDataError {
 /** Other 4xx: the request itself is wrong (bad key, plan limits); retrying will not help. */
 export class ClientError extends MarketDataError {}
 
-/** The body is not JSON, or not the shape the data type needs. Permanent. */
-export class Malformed extends MarketDataError {}
+/** 408: the provider gave up waiting for the request; the next one may well get through. */
+export class RequestTimeout extends MarketDataError {
+  override readonly retryable = true;
+  override readonly providerFailure = true;
+}
+
+/**
+ * The body is not JSON, or not the shape the data type needs: a truncated or mangled answer,
+ * which the next call usually does not repeat. Retried with backoff like a 5xx (a provider
+ * that really changed its format fails the job once its attempts are spent).
+ */
+export class Malformed extends MarketDataError {
+  override readonly retryable = true;
+  override readonly providerFailure = true;
+}
 
 /** An empty array for a symbol: the provider does not know it. Permanent. */
 export class UnknownSymbol extends MarketDataError {}
@@ -103,6 +116,9 @@ export async function getJson(
       endpoint,
       res.status,
     );
+  }
+  if (res.status === 408) {
+    throw new RequestTimeout(`${endpoint} answered 408: ${snippet(text, opts.apiKey)}`, endpoint, 408);
   }
   if (res.status >= 400) {
     throw new ClientError(

@@ -8,6 +8,7 @@ import {
   ProviderError,
   RateLimited,
   redact,
+  RequestTimeout,
   Timeout,
 } from "./http.ts";
 
@@ -27,6 +28,8 @@ async function withProvider(fn: (base: string) => Promise<void>): Promise<void> 
         return new Response("down", { status: 503 });
       case "/401":
         return new Response(BODY_401, { status: 401 });
+      case "/408":
+        return new Response("request timeout", { status: 408 });
       case "/bad":
         return new Response('[{"symbol": "AA');
       case "/hang":
@@ -75,11 +78,17 @@ Deno.test("getJson: 429, 5xx and 4xx become RateLimited, ProviderError and Clien
     assertEquals(counted, BODY_429.length + "down".length + BODY_401.length);
   }));
 
-Deno.test("getJson: a truncated body is malformed JSON from the endpoint", () =>
+Deno.test("getJson: a truncated body is malformed JSON from the endpoint, retried like a 5xx", () =>
   withProvider(async (base) => {
     const err = await assertRejects(() => getJson(`${base}/bad`, "profile"), Malformed);
     assert(err.message.startsWith("malformed JSON from profile: "), err.message);
-    assert(!err.retryable);
+    assert(err.retryable && err.providerFailure);
+  }));
+
+Deno.test("getJson: a 408 is retryable, unlike other 4xx", () =>
+  withProvider(async (base) => {
+    const err = await assertRejects(() => getJson(`${base}/408`, "quote"), RequestTimeout, "408");
+    assert(err.retryable && err.providerFailure);
   }));
 
 Deno.test("getJson: a provider that hangs is aborted after the timeout", () =>

@@ -39,7 +39,21 @@ export function methodNotAllowed(allowed: string[]): Response {
   });
 }
 
-/** A short, safe description of an unexpected error (no stack, no connection string). */
+/**
+ * What kind of error it was, and nothing more: an SQLSTATE or a client error code (e.g.
+ * CONNECTION_CLOSED), else the error's class. For answers a caller sees, which must never
+ * carry a host, a port, a key or SQL; the full message goes to the function's log.
+ */
+export function errorKind(err: unknown): string {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === "string" && /^[A-Za-z0-9_]{1,40}$/.test(code)) return code;
+  return err instanceof Error && /^[A-Za-z]{1,40}$/.test(err.name) ? err.name : "error";
+}
+
+/**
+ * A short description of an unexpected error (no stack, no connection string), for logs and
+ * for the queue's own records; never for an HTTP answer (see errorKind).
+ */
 export function describeError(err: unknown): string {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;

@@ -2,7 +2,7 @@
 // database is touched, so malformed or hostile input never reaches SQL (and never counts
 // against the user's rate limit).
 import { requestClaims } from "./jwt.ts";
-import { errorResponse, json, methodNotAllowed, preflight } from "./responses.ts";
+import { errorKind, errorResponse, json, methodNotAllowed, preflight } from "./responses.ts";
 
 export const MAX_BODY_BYTES = 4096;
 export const MAX_DATA_TYPES = 11;
@@ -125,9 +125,7 @@ export function dbTimeoutMs(): number {
  * name hosts, go to the function's log).
  */
 export function unavailable(err: unknown): string {
-  const code = (err as { code?: unknown })?.code;
-  const kind = typeof code === "string" ? code : err instanceof Error ? err.name : "error";
-  return `database unavailable (${kind})`;
+  return `database unavailable (${errorKind(err)})`;
 }
 
 /**

@@ -6,7 +6,7 @@
 // hangs. Deployed in phase 0, before the queue exists: checks whose objects are not
 // deployed yet report {"deployed": false} and do not make the system unhealthy.
 import { db, sqlState, withTimeout } from "../_shared/db.ts";
-import { describeError, json, methodNotAllowed, preflight } from "../_shared/responses.ts";
+import { describeError, errorKind, json, methodNotAllowed, preflight } from "../_shared/responses.ts";
 import { qualified } from "../_shared/names.ts";
 
 const PING_TIMEOUT_MS = 2000;
@@ -41,7 +41,8 @@ async function ping(): Promise<Check> {
     await withTimeout(db()`SELECT 1`, PING_TIMEOUT_MS);
     return { ok: true, ms: Math.round(performance.now() - t) };
   } catch (err) {
-    return { ok: false, error: describeError(err) };
+    console.error(`health-check: database: ${describeError(err)}`);
+    return { ok: false, error: errorKind(err) };
   }
 }
 
@@ -74,7 +75,8 @@ async function quotaCheck(): Promise<Check> {
 function notDeployedOr(err: unknown): Check {
   const code = sqlState(err);
   if (code && NOT_DEPLOYED.has(code)) return { ok: true, deployed: false };
-  return { ok: false, error: describeError(err) };
+  console.error(`health-check: ${describeError(err)}`);
+  return { ok: false, error: errorKind(err) };
 }
 
 /** What makes the system unhealthy, in words. Exported for the unit tests. */

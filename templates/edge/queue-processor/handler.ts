@@ -1,11 +1,16 @@
 // queue-processor: claims due jobs in batches, fetches each job's data from the market-data
-// provider through its data-type module, upserts it, and reports every outcome to the queue:
-//   success                      -> complete_queue_jobs (once per batch, with actual bytes)
-//   429 / 5xx / timeout / network -> fail_queue_job(retryable) and a provider failure
-//   4xx, unknown symbol or type, malformed JSON, rows the table refuses -> fail_queue_job(permanent)
-//   deadlock / serialization failure on the upsert (after 3 retries), or the run's own time
-//   budget running out mid-call   -> reset_job_immediate (no attempt spent)
-// A 429 stops claiming for this run. At the end record_processor_result feeds the breaker.
+// provider through its data-type module, upserts it, and reports every outcome to the queue,
+// always under the lease the claim handed out:
+//   success                                  -> complete_queue_jobs (once per batch, actual bytes)
+//   429 / 408 / 5xx / timeout / network / malformed body -> fail_queue_job(retryable)
+//   other 4xx, unknown symbol or type        -> fail_queue_job(permanent)
+//   deadlock / serialization failure on the upsert (after 3 retries), the run's own time
+//   budget running out mid-call, no call permit (budget, breaker) -> reset_job_immediate (no
+//   attempt spent)
+// Every provider call is made only with a call permit (_shared/permits.ts): the call budget is
+// spent when calls are made, and a worker that lost a job's lease can neither call for it nor
+// write its rows. A 429, a spent call budget or an open breaker stops claiming for this run.
+// At the end record_processor_result feeds the breaker the run's calls and failed calls.
 // Only the service role may call it (the pg_cron / ticker call sends the service-role key).
 import { db, isDataError, isTransientConflict, type Sql } from "../_shared/db.ts";
 import {
@@ -18,8 +23,16 @@ import {
 } from "../_shared/http.ts";
 import { requestClaims } from "../_shared/jwt.ts";
 import { qualified } from "../_shared/names.ts";
+import { type Holder, LeaseLost, PermitDenied, Permits } from "../_shared/permits.ts";
 import { settleLimited } from "../_shared/pool.ts";
-import { describeError, errorResponse, json, methodNotAllowed, preflight } from "../_shared/responses.ts";
+import {
+  describeError,
+  errorKind,
+  errorResponse,
+  json,
+  methodNotAllowed,
+  preflight,
+} from "../_shared/responses.ts";
 import { route } from "../_shared/router.ts";
 import type { ApiConfig, DataTypeModule, JobDeps, Row } from "../_shared/types/common.ts";
 
@@ -31,22 +44,16 @@ export interface Settings {
   api: ApiConfig;
 }
 
-interface Job {
+interface Job extends Holder {
   id: string; // bigint: postgres.js hands int8 over as a string, and so do we
   symbol: string;
   data_type: string;
+  lease: string;
 }
 
 type Outcome =
   | { kind: "done"; bytes: number }
-  | {
-    kind: "fail";
-    reason: string;
-    retryable: boolean;
-    providerFailure: boolean;
-    rateLimited: boolean;
-    bytes: number;
-  }
+  | { kind: "fail"; reason: string; retryable: boolean; rateLimited: boolean; bytes: number }
   | { kind: "reset"; reason: string; bytes: number };
 
 export interface Summary {
@@ -55,10 +62,21 @@ export interface Summary {
   failed: number;
   retried: number;
   reset: number;
+  /** Acknowledgements the queue refused: the job was no longer held under this run's lease. */
+  refused: number;
   bytes: number;
+  /** Provider calls made (each with a permit), and how many of them failed on the provider's side. */
+  calls: number;
   provider_failures: number;
-  stopped_by: "empty" | "budget" | "rate_limited";
+  stopped_by: "empty" | "budget" | "rate_limited" | "calls" | "breaker";
   ms: number;
+}
+
+/** The calls of one run, as the breaker judges them. */
+interface CallCounts {
+  calls: number;
+  failures: number;
+  firstError: string | null;
 }
 
 const WRITE_RETRIES = 3;
@@ -75,44 +93,54 @@ export default async function handler(req: Request): Promise<Response> {
 
   const env = Deno.env.toObject();
   if (!env.MARKET_DATA_BASE_URL || !env.MARKET_DATA_API_KEY) {
-    return json({ error: "MARKET_DATA_BASE_URL and MARKET_DATA_API_KEY must be set for this function" }, 500);
+    return errorResponse(500, "MARKET_DATA_BASE_URL and MARKET_DATA_API_KEY must be set for this function");
   }
   let settings: Settings;
   try {
     settings = settingsFrom(await optionalBody(req), env);
   } catch (err) {
-    return errorResponse(400, describeError(err));
+    return errorResponse(400, err instanceof SettingError ? err.message : "the body must be a JSON object");
   }
   try {
     return json(await runProcessor(db(), settings));
   } catch (err) {
-    return json({ error: redact(describeError(err), settings.api.apiKey) }, 500);
+    // The details (hosts, ports, SQL) go to the function's log only; the answer names the kind.
+    console.error(`queue-processor: run failed: ${redact(describeError(err), settings.api.apiKey)}`);
+    return errorResponse(500, `the run failed (${errorKind(err)}); see the function's log`);
   }
 }
 
 // ---------------------------------------------------------------------------------------
 // Settings: environment defaults, overridable per call by the body.
 
+/** A setting the caller got wrong: its message is safe to send back. */
+class SettingError extends Error {}
+
 async function optionalBody(req: Request): Promise<Record<string, unknown>> {
   const text = await req.text();
-  if (text.length > MAX_BODY) throw new Error(`body larger than ${MAX_BODY} bytes`);
+  if (text.length > MAX_BODY) throw new SettingError(`body larger than ${MAX_BODY} bytes`);
   if (text.trim() === "") return {};
-  const body = JSON.parse(text);
-  if (body === null || typeof body !== "object" || Array.isArray(body)) {
-    throw new Error("body must be a JSON object");
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new SettingError("the body is not JSON");
   }
-  return body;
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw new SettingError("the body must be a JSON object");
+  }
+  return body as Record<string, unknown>;
 }
 
 function intSetting(value: unknown, name: string, fallback: number, min: number, max: number): number {
   // Numbers from the body, numeric strings from the environment; nothing else (true, [5]).
   const given = typeof value === "number" || (typeof value === "string" && value.trim() !== "");
   if (value !== undefined && value !== null && value !== "" && !given) {
-    throw new Error(`${name} must be an integer`);
+    throw new SettingError(`${name} must be an integer`);
   }
   const v = given ? Number(value) : fallback;
   if (!Number.isInteger(v) || v < min || v > max) {
-    throw new Error(`${name} must be an integer in ${min}..${max}`);
+    throw new SettingError(`${name} must be an integer in ${min}..${max}`);
   }
   return v;
 }
@@ -120,7 +148,7 @@ function intSetting(value: unknown, name: string, fallback: number, min: number,
 export function settingsFrom(body: Record<string, unknown>, env = Deno.env.toObject()): Settings {
   const baseUrl = env.MARKET_DATA_BASE_URL ?? "";
   const apiKey = env.MARKET_DATA_API_KEY ?? "";
-  if (!baseUrl || !apiKey) throw new Error("MARKET_DATA_BASE_URL and MARKET_DATA_API_KEY must be set");
+  if (!baseUrl || !apiKey) throw new SettingError("MARKET_DATA_BASE_URL and MARKET_DATA_API_KEY must be set");
   return {
     batchSize: intSetting(body.batchSize ?? env.PROCESSOR_BATCH_SIZE, "batchSize", 10, 1, 100),
     budgetMs: intSetting(
@@ -159,23 +187,34 @@ export async function runProcessor(sql: Sql, settings: Settings): Promise<Summar
     failed: 0,
     retried: 0,
     reset: 0,
+    refused: 0,
     bytes: 0,
+    calls: 0,
     provider_failures: 0,
     stopped_by: "empty",
     ms: 0,
   };
-  let firstProviderError: string | null = null;
+  const counts: CallCounts = { calls: 0, failures: 0, firstError: null };
   try {
+    const [cfg] = await sql<{ slack: number }[]>`
+      SELECT call_slack_seconds AS slack FROM ${sql(qualified("queue_config"))}`;
+    // A request waiting for call budget waits no longer than a call can still be made and
+    // answered within the run's time.
+    const permits = new Permits(sql, {
+      slackMs: Number(cfg.slack) * 1000,
+      waitUntilMs: deadline - Math.min(settings.timeoutMs, settings.budgetMs / 2),
+      signal: budget.signal,
+    });
     while (true) {
-      // A batch needs up to one call timeout to finish: do not claim what cannot be done
-      // (claimed jobs count against the call budget).
+      // A batch needs up to one call timeout to finish: do not claim what cannot be done.
       const left = deadline - performance.now();
       if (left < Math.min(settings.timeoutMs, settings.budgetMs / 2)) {
         s.stopped_by = "budget";
         break;
       }
       const jobs = await sql<Job[]>`
-        SELECT id, symbol, data_type FROM ${sql(qualified("get_queue_batch"))}(${worker}, ${settings.batchSize})`;
+        SELECT id, symbol, data_type, lease::text
+        FROM ${sql(qualified("get_queue_batch"))}(${worker}, ${settings.batchSize})`;
       if (jobs.length === 0) {
         s.stopped_by = "empty";
         break;
@@ -184,57 +223,78 @@ export async function runProcessor(sql: Sql, settings: Settings): Promise<Summar
       const settled = await settleLimited(
         jobs,
         settings.concurrency,
-        (job) => processJob(sql, job, settings, budget.signal),
+        (job) => processJob(sql, job, settings, permits, counts, budget.signal),
       );
       const outcomes = settled.map((r) => r.status === "fulfilled" ? r.value : internalFailure(r.reason, 0));
       await report(sql, jobs, outcomes, s);
-      for (const o of outcomes) {
-        if (o.kind === "fail" && o.providerFailure) firstProviderError ??= o.reason;
-      }
       if (outcomes.some((o) => o.kind === "fail" && o.rateLimited)) {
         s.stopped_by = "rate_limited";
+        break;
+      }
+      if (permits.stoppedBy) {
+        s.stopped_by = permits.stoppedBy;
         break;
       }
     }
   } finally {
     clearTimeout(budgetTimer);
   }
-  await sql`SELECT ${sql(qualified("record_processor_result"))}(${s.provider_failures === 0}, ${firstProviderError})`;
+  s.calls = counts.calls;
+  s.provider_failures = counts.failures;
+  await sql`SELECT ${sql(qualified("record_processor_result"))}(
+    true, ${counts.firstError}, ${counts.calls}::int, ${counts.failures}::int)`;
   s.ms = Math.round(performance.now() - started);
   return s;
 }
 
 /** Fetch, validate, map and write one job; never throws, returns what to tell the queue. */
-async function processJob(sql: Sql, job: Job, settings: Settings, signal: AbortSignal): Promise<Outcome> {
+async function processJob(
+  sql: Sql,
+  job: Job,
+  settings: Settings,
+  permits: Permits,
+  counts: CallCounts,
+  signal: AbortSignal,
+): Promise<Outcome> {
   let bytes = 0;
   const deps: JobDeps = {
     symbol: job.symbol,
     api: settings.api,
     sql,
     get: async (url, endpoint) => {
-      const res = await getJson(url, endpoint, {
-        timeoutMs: settings.timeoutMs,
-        signal,
-        apiKey: settings.api.apiKey,
-        onBytes: (n) => (bytes += n),
-      });
-      return res.data;
+      await permits.take(job);
+      counts.calls++;
+      try {
+        const res = await getJson(url, endpoint, {
+          timeoutMs: settings.timeoutMs,
+          signal,
+          apiKey: settings.api.apiKey,
+          onBytes: (n) => (bytes += n),
+        });
+        return res.data;
+      } catch (err) {
+        if (err instanceof MarketDataError && err.providerFailure) {
+          counts.failures++;
+          counts.firstError ??= redact(err.message, settings.api.apiKey);
+        }
+        throw err;
+      }
     },
   };
   try {
     const module = route(job.data_type);
     const rows = await module.fetchRows(deps);
-    return await write(sql, module, rows, bytes);
+    return await write(sql, module, rows, job, bytes);
   } catch (err) {
     return classify(err, bytes, settings.api.apiKey);
   }
 }
 
-/** The upsert, retried on deadlock / serialization failure; after that, a reset. */
-async function write(sql: Sql, module: DataTypeModule, rows: Row[], bytes: number): Promise<Outcome> {
+/** The upsert under the job's lease, retried on deadlock / serialization failure; then a reset. */
+async function write(sql: Sql, module: DataTypeModule, rows: Row[], job: Job, bytes: number): Promise<Outcome> {
   for (let attempt = 1;; attempt++) {
     try {
-      await module.upsert(sql, rows);
+      await module.upsert(sql, rows, job);
       return { kind: "done", bytes };
     } catch (err) {
       if (!isTransientConflict(err)) throw err;
@@ -252,73 +312,74 @@ async function write(sql: Sql, module: DataTypeModule, rows: Row[], bytes: numbe
 }
 
 function classify(err: unknown, bytes: number, apiKey: string): Outcome {
-  if (err instanceof BudgetExhausted) return { kind: "reset", reason: err.message, bytes };
+  // Not the job's fault, or no call was made: back to the queue without spending an attempt.
+  // A lost lease is reported the same way; the queue refuses it (and logs it, and accounts
+  // the bytes), since the job is someone else's now.
+  if (err instanceof BudgetExhausted || err instanceof PermitDenied || err instanceof LeaseLost) {
+    return { kind: "reset", reason: err.message, bytes };
+  }
   if (err instanceof MarketDataError) {
     return {
       kind: "fail",
       reason: redact(err.message, apiKey),
       retryable: err.retryable,
-      providerFailure: err.providerFailure,
       rateLimited: err instanceof RateLimited,
-      bytes,
-    };
-  }
-  if (isDataError(err)) {
-    // The table refused the rows (a value out of range, a check): retrying cannot help.
-    return {
-      kind: "fail",
-      reason: `rows refused by the database: ${describeError(err)}`,
-      retryable: false,
-      providerFailure: false,
-      rateLimited: false,
       bytes,
     };
   }
   return internalFailure(err, bytes, apiKey);
 }
 
-/** Anything else (a lost connection, a bug): retry later, and it is not the provider's fault. */
+/**
+ * Anything else (the table refused the rows, a lost connection, a bug): retry later. Only an
+ * answer that cannot succeed again (a 4xx, an unknown symbol or type) fails a job for good;
+ * rows the table refused today may be rows it takes tomorrow.
+ */
 function internalFailure(err: unknown, bytes: number, apiKey = ""): Outcome {
-  const reason = `internal error: ${redact(describeError(err), apiKey)}`;
-  return { kind: "fail", reason, retryable: true, providerFailure: false, rateLimited: false, bytes };
+  const what = isDataError(err) ? "rows refused by the database" : "internal error";
+  const reason = `${what}: ${redact(describeError(err), apiKey)}`;
+  return { kind: "fail", reason, retryable: true, rateLimited: false, bytes };
 }
 
 // ---------------------------------------------------------------------------------------
-// Reporting to the queue
+// Reporting to the queue, under the claim's lease
 
 async function report(sql: Sql, jobs: Job[], outcomes: Outcome[], s: Summary): Promise<void> {
-  const doneIds: string[] = [];
-  const doneBytes: number[] = [];
+  const done: { id: string; lease: string; bytes: number }[] = [];
   for (const [i, o] of outcomes.entries()) {
     s.bytes += o.bytes;
-    if (o.kind === "done") {
-      doneIds.push(jobs[i].id);
-      doneBytes.push(o.bytes);
-    }
+    if (o.kind === "done") done.push({ id: jobs[i].id, lease: jobs[i].lease, bytes: o.bytes });
   }
-  if (doneIds.length) {
+  if (done.length) {
     const completed = await sql`
       SELECT * FROM ${sql(qualified("complete_queue_jobs"))}(
         ARRAY(SELECT v::bigint FROM jsonb_array_elements_text(${
-      sql.json(doneIds)
+      sql.json(done.map((d) => d.id))
     }) WITH ORDINALITY AS a(v, n) ORDER BY n),
         ARRAY(SELECT v::bigint FROM jsonb_array_elements_text(${
-      sql.json(doneBytes)
+      sql.json(done.map((d) => d.lease))
+    }) WITH ORDINALITY AS a(v, n) ORDER BY n),
+        ARRAY(SELECT v::bigint FROM jsonb_array_elements_text(${
+      sql.json(done.map((d) => d.bytes))
     }) WITH ORDINALITY AS a(v, n) ORDER BY n))`;
     s.completed += completed.length;
+    s.refused += done.length - completed.length;
   }
   for (const [i, o] of outcomes.entries()) {
-    const id = jobs[i].id;
+    const { id, lease } = jobs[i];
     if (o.kind === "fail") {
-      if (o.providerFailure) s.provider_failures++;
       const [r] = await sql`
-        SELECT ${sql(qualified("fail_queue_job"))}(${id}::bigint, ${o.reason}, ${o.retryable}, ${o.bytes}::bigint) AS outcome`;
+        SELECT ${sql(qualified("fail_queue_job"))}(
+          ${id}::bigint, ${lease}::bigint, ${o.reason}, ${o.retryable}, ${o.bytes}::bigint) AS outcome`;
       if (r.outcome === "retrying") s.retried++;
       else if (r.outcome === "failed") s.failed++;
+      else s.refused++;
     } else if (o.kind === "reset") {
-      const [r] =
-        await sql`SELECT ${sql(qualified("reset_job_immediate"))}(${id}::bigint, ${o.reason}, ${o.bytes}::bigint) AS ok`;
+      const [r] = await sql`
+        SELECT ${sql(qualified("reset_job_immediate"))}(
+          ${id}::bigint, ${lease}::bigint, ${o.reason}, ${o.bytes}::bigint) AS ok`;
       if (r.ok) s.reset++;
+      else s.refused++;
     }
   }
 }

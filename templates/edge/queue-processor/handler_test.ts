@@ -5,7 +5,7 @@ import { fakeSql, type SqlCall } from "../_shared/testing/fakes.ts";
 import { payloads } from "../_shared/testing/fixtures.ts";
 import { runProcessor, type Settings, settingsFrom } from "./handler.ts";
 
-type Job = { id: string; symbol: string; data_type: string };
+type Job = { id: string; symbol: string; data_type: string; lease: string };
 
 const SETTINGS: Settings = {
   batchSize: 10,
@@ -19,12 +19,15 @@ const SETTINGS: Settings = {
 async function withProvider(
   reply: (endpoint: string, symbol: string) => [number, string] | "hang",
   fn: () => Promise<void>,
-): Promise<void> {
+): Promise<string[]> {
   const real = globalThis.fetch;
+  const called: string[] = [];
   globalThis.fetch = (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = new URL(input instanceof Request ? input.url : String(input));
     const endpoint = url.pathname.split("/").pop()!;
-    const r = reply(endpoint, url.searchParams.get("symbol") ?? url.searchParams.get("exchange") ?? "*");
+    const symbol = url.searchParams.get("symbol") ?? url.searchParams.get("exchange") ?? "*";
+    called.push(`${endpoint}:${symbol}`);
+    const r = reply(endpoint, symbol);
     if (r === "hang") {
       return new Promise((_, reject) =>
         init?.signal?.addEventListener("abort", () => reject(init.signal!.reason))
@@ -37,21 +40,40 @@ async function withProvider(
   } finally {
     globalThis.fetch = real;
   }
+  return called;
 }
 
-/** A queue holding `batches` (handed out one per claim) and functions that record their calls. */
-function queueDb(batches: Job[][], opts: { upsert?: (call: SqlCall) => void; failOutcome?: string } = {}) {
+type PermitAnswer = (ids: string[], leases: string[], calls: number[]) => (string | null)[];
+
+/**
+ * A queue holding `batches` (handed out one per claim, under lease "7") and functions that
+ * record their calls. `permits` answers each permit request: null grants it, a string is the
+ * reason it is denied (every request is granted by default).
+ */
+function queueDb(batches: Omit<Job, "lease">[][], opts: {
+  upsert?: (call: SqlCall) => void;
+  failOutcome?: string;
+  permits?: PermitAnswer;
+  held?: (id: string) => boolean;
+} = {}) {
   const left = [...batches];
   return fakeSql((call) => {
     const t = call.text;
-    if (t.includes("get_queue_batch_v2")) return left.shift() ?? [];
+    if (t.includes("queue_config_v2")) return [{ slack: 2 }];
+    if (t.includes("get_queue_batch_v2")) return (left.shift() ?? []).map((j) => ({ ...j, lease: "7" }));
+    if (t.includes("take_call_permits_v2")) {
+      const [ids, leases, calls] = call.values as [string[], string[], number[]];
+      const answer = opts.permits?.(ids, leases, calls) ?? ids.map(() => null);
+      return ids.map((id, i) => ({ job_id: id, granted: answer[i] === null, reason: answer[i] }));
+    }
     if (t.includes("complete_queue_jobs_v2")) return (call.values[0] as string[]).map((id) => ({ id }));
     if (t.includes("fail_queue_job_v2")) return [{ outcome: opts.failOutcome ?? "failed" }];
     if (t.includes("reset_job_immediate_v2")) return [{ ok: true }];
     if (t.includes("record_processor_result_v2")) return [{ record_processor_result_v2: "closed" }];
-    if (t.startsWith("INSERT INTO")) {
+    if (t.startsWith("WITH held AS")) {
       opts.upsert?.(call);
-      return [{}];
+      const held = opts.held?.(String(call.values[1])) ?? true;
+      return [{ held: held ? 1 : 0, written: held ? 1 : 0 }];
     }
     throw new Error(`unexpected query: ${t}`);
   });
@@ -60,30 +82,114 @@ function queueDb(batches: Job[][], opts: { upsert?: (call: SqlCall) => void; fai
 const calls = (sql: { calls: SqlCall[] }, fn: string) => sql.calls.filter((c) => c.text.includes(fn));
 const body = (endpoint: string) => JSON.stringify(payloads[endpoint]);
 
-Deno.test("processor: successes are completed once per batch with the bytes the provider sent", async () => {
+Deno.test("processor: successes are completed once per batch, under their lease, with the bytes the provider sent", async () => {
   const sql = queueDb([[
     { id: "1", symbol: "AAPL", data_type: "quote" },
     { id: "2", symbol: "AAPL", data_type: "financial-statements" },
   ]]);
   await withProvider((e) => [200, body(e)], async () => {
     const s = await runProcessor(sql, SETTINGS);
-    assertEquals([s.claimed, s.completed, s.failed, s.provider_failures, s.stopped_by], [
+    assertEquals([s.claimed, s.completed, s.failed, s.calls, s.provider_failures, s.stopped_by], [
       2,
       2,
       0,
+      4,
       0,
       "empty",
     ]);
     const statementBytes = ["income-statement", "balance-sheet-statement", "cash-flow-statement"]
       .reduce((n, e) => n + new TextEncoder().encode(body(e)).length, 0);
     const [complete] = calls(sql, "complete_queue_jobs_v2");
-    assertEquals(complete.values, [["1", "2"], [body("quote").length, statementBytes]]);
+    assertEquals(complete.values, [["1", "2"], ["7", "7"], [body("quote").length, statementBytes]]);
     assertEquals(s.bytes, body("quote").length + statementBytes);
-    assertEquals(calls(sql, "record_processor_result_v2")[0].values, [true, null]);
+    assertEquals(calls(sql, "record_processor_result_v2")[0].values, [null, 4, 0]);
+    // Each write names the job and its lease: only the holder writes.
+    const writes = sql.calls.filter((c) => c.text.startsWith("WITH held AS"));
+    assertEquals(writes.map((w) => w.values.slice(1)), [["1", "7"], ["2", "7"]]);
   });
 });
 
-Deno.test("processor: 5xx and timeouts are retryable provider failures; 4xx, unknown symbols, malformed JSON and unknown types are permanent", async () => {
+Deno.test("processor: every call has a permit; a job's concurrent calls are asked for together", async () => {
+  const asked: number[][] = [];
+  const sql = queueDb([[
+    { id: "1", symbol: "AAPL", data_type: "quote" },
+    { id: "2", symbol: "AAPL", data_type: "financial-statements" },
+  ]], {
+    permits(ids, _leases, n) {
+      asked.push(n);
+      return ids.map(() => null);
+    },
+  });
+  await withProvider((e) => [200, body(e)], async () => {
+    await runProcessor(sql, SETTINGS);
+  });
+  assertEquals(asked, [[1, 3]]); // one round trip: the quote's call, the statements' three at once
+  assertEquals(calls(sql, "take_call_permits_v2")[0].values.slice(0, 2), [["1", "2"], ["7", "7"]]);
+});
+
+Deno.test("processor: without a permit no call is made and the job goes back without spending an attempt", async () => {
+  const sql = queueDb([[{ id: "1", symbol: "AAPL", data_type: "quote" }], [{ id: "2", symbol: "MSFT", data_type: "quote" }]], {
+    permits: (ids) => ids.map(() => "budget"),
+  });
+  const called = await withProvider((e) => [200, body(e)], async () => {
+    // A short run: a request waits for budget until the run can no longer use a call.
+    const s = await runProcessor(sql, { ...SETTINGS, budgetMs: 600, timeoutMs: 100 });
+    assertEquals([s.claimed, s.calls, s.reset, s.completed, s.stopped_by], [1, 0, 1, 0, "calls"]);
+  });
+  assertEquals(called, []);
+  const [id, lease, reason] = calls(sql, "reset_job_immediate_v2")[0].values;
+  assertEquals([id, lease], ["1", "7"]);
+  assert(String(reason).includes("call budget"), String(reason));
+  assert(calls(sql, "take_call_permits_v2").length > 1, "it waited and asked again");
+  assertEquals(calls(sql, "get_queue_batch_v2").length, 1, "no more claims once the budget said no");
+});
+
+Deno.test("processor: a request waits for the budget and calls once it is granted", async () => {
+  let denials = 2;
+  const sql = queueDb([[{ id: "1", symbol: "AAPL", data_type: "quote" }]], {
+    permits: (ids) => ids.map(() => denials-- > 0 ? "budget" : null),
+  });
+  const called = await withProvider((e) => [200, body(e)], async () => {
+    const s = await runProcessor(sql, SETTINGS);
+    assertEquals([s.completed, s.calls, s.reset], [1, 1, 0]);
+  });
+  assertEquals(called, ["quote:AAPL"]);
+  assertEquals(calls(sql, "take_call_permits_v2").length, 3);
+});
+
+Deno.test("processor: a job whose lease is gone is neither called for nor written; its acknowledgement is refused", async () => {
+  const sql = queueDb([[
+    { id: "1", symbol: "AAPL", data_type: "quote" },
+    { id: "2", symbol: "MSFT", data_type: "quote" },
+  ]], {
+    permits: (ids) => ids.map((id) => id === "1" ? "lease" : null),
+    held: (id) => id !== "2",
+  });
+  const called = await withProvider((e) => [200, body(e)], async () => {
+    const s = await runProcessor(sql, SETTINGS);
+    assertEquals([s.completed, s.calls], [0, 1]);
+  });
+  assertEquals(called, ["quote:MSFT"]); // job 1: no permit, no call
+  assertEquals(calls(sql, "complete_queue_jobs_v2").length, 0); // job 2: its rows were not written
+  const reported = calls(sql, "reset_job_immediate_v2").map((c) => c.values.map(String));
+  assertEquals(reported.map(([id, lease]) => [id, lease]), [["1", "7"], ["2", "7"]]);
+  assert(reported[0][2].includes("another lease"), reported[0][2]);
+  assert(reported[1][2].includes("lease on job 2 was lost"), reported[1][2]);
+});
+
+Deno.test("processor: an open breaker denies the calls and stops the run", async () => {
+  const sql = queueDb([[{ id: "1", symbol: "AAPL", data_type: "quote" }], [{ id: "2", symbol: "MSFT", data_type: "quote" }]], {
+    permits: (ids) => ids.map(() => "breaker"),
+  });
+  const called = await withProvider((e) => [200, body(e)], async () => {
+    const s = await runProcessor(sql, SETTINGS);
+    assertEquals([s.calls, s.reset, s.stopped_by], [0, 1, "breaker"]);
+  });
+  assertEquals(called, []);
+  assertEquals(calls(sql, "get_queue_batch_v2").length, 1);
+});
+
+Deno.test("processor: 429, 408, 5xx, timeouts and malformed bodies are retryable; other 4xx, unknown symbols and types are permanent", async () => {
   const sql = queueDb([[
     { id: "1", symbol: "AAPL", data_type: "quote" },
     { id: "2", symbol: "SLOW", data_type: "quote" },
@@ -91,36 +197,41 @@ Deno.test("processor: 5xx and timeouts are retryable provider failures; 4xx, unk
     { id: "4", symbol: "ZZZZ", data_type: "quote" },
     { id: "5", symbol: "BAD", data_type: "quote" },
     { id: "6", symbol: "AAPL", data_type: "bogus" },
+    { id: "7", symbol: "WAIT", data_type: "quote" },
   ]], { failOutcome: "retrying" });
   await withProvider((_e, sym) => {
     if (sym === "AAPL") return [503, "unavailable"];
     if (sym === "SLOW") return "hang";
     if (sym === "NOPE") return [402, '{"Error Message":"Premium endpoint"}'];
     if (sym === "ZZZZ") return [200, "[]"];
+    if (sym === "WAIT") return [408, "request timeout"];
     return [200, "[{"];
   }, async () => {
     const s = await runProcessor(sql, SETTINGS);
     const fails = calls(sql, "fail_queue_job_v2").map((c) => c.values);
     const byId = Object.fromEntries(
-      fails.map(([id, reason, retryable, bytes]) => [id, { reason, retryable, bytes }]),
+      fails.map(([id, lease, reason, retryable, bytes]) => [id, { lease, reason, retryable, bytes }]),
     );
     assertEquals(byId["1"].retryable, true);
     assertEquals(byId["1"].bytes, "unavailable".length);
+    assertEquals(byId["1"].lease, "7");
     assertEquals(byId["2"].retryable, true);
     assert(String(byId["2"].reason).includes("timed out: no answer within 200 ms"));
     assertEquals(byId["3"].retryable, false);
     assertEquals(byId["4"].retryable, false);
     assert(String(byId["4"].reason).includes("unknown symbol ZZZZ"));
-    assertEquals(byId["5"].retryable, false);
+    assertEquals(byId["5"].retryable, true);
     assert(String(byId["5"].reason).startsWith("malformed JSON from quote: "));
     assertEquals(byId["6"].retryable, false);
     assert(String(byId["6"].reason).includes("unknown data type"));
-    assertEquals(s.provider_failures, 2);
+    assertEquals(byId["7"].retryable, true);
+    // Provider failures are counted per call: the 503, the timeout, the malformed body, the 408.
+    assertEquals([s.calls, s.provider_failures], [6, 4]);
     assertEquals(calls(sql, "complete_queue_jobs_v2").length, 0);
-    const [ok, error] = calls(sql, "record_processor_result_v2")[0].values;
-    assertEquals(ok, false);
+    const [error, made, failed] = calls(sql, "record_processor_result_v2")[0].values;
+    assertEquals([made, failed], [6, 4]);
     assert(String(error).length > 0);
-    for (const [, reason] of fails) assert(!String(reason).includes("TESTKEY123"), "no key in reasons");
+    for (const [, , reason] of fails) assert(!String(reason).includes("TESTKEY123"), "no key in reasons");
   });
 });
 
@@ -150,8 +261,8 @@ Deno.test("processor: a deadlock on the upsert is retried 3 times, then the job 
     const s = await runProcessor(sql, SETTINGS);
     assertEquals(attempts, 4);
     assertEquals([s.reset, s.completed, s.failed, s.provider_failures], [1, 0, 0, 0]);
-    const [id, reason, bytes] = calls(sql, "reset_job_immediate_v2")[0].values;
-    assertEquals([id, bytes], ["7", body("quote").length]);
+    const [id, lease, reason, bytes] = calls(sql, "reset_job_immediate_v2")[0].values;
+    assertEquals([id, lease, bytes], ["7", "7", body("quote").length]);
     assert(String(reason).includes("deadlock"));
   });
 });
@@ -167,6 +278,21 @@ Deno.test("processor: a deadlock that clears on retry completes the job", async 
     const s = await runProcessor(sql, SETTINGS);
     assertEquals([attempts, s.completed, s.reset], [3, 1, 0]);
   });
+});
+
+Deno.test("processor: rows the table refuses are retried, not failed for good", async () => {
+  const sql = queueDb([[{ id: "8", symbol: "AAPL", data_type: "quote" }]], {
+    upsert() {
+      throw Object.assign(new Error("numeric field overflow"), { code: "22003" });
+    },
+    failOutcome: "retrying",
+  });
+  await withProvider((e) => [200, body(e)], async () => {
+    await runProcessor(sql, SETTINGS);
+  });
+  const [, , reason, retryable] = calls(sql, "fail_queue_job_v2")[0].values;
+  assertEquals(retryable, true);
+  assert(String(reason).startsWith("rows refused by the database"), String(reason));
 });
 
 Deno.test("processor: a hanging provider cannot hold the run past its budget", async () => {

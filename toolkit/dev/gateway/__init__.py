@@ -36,7 +36,7 @@ def build(source: Path, names: Names, dest: Path) -> Path:
     """A local build: the rendered functions plus the gateway beside them."""
     edge.render(source, names, dest)
     (dest / GATEWAY_FOLDER).mkdir()
-    for name in ("main.ts", "main_test.ts", "rest.ts"):
+    for name in ("main.ts", "main_test.ts", "rest.ts", "front.ts"):
         shutil.copy(GATEWAY / name, dest / GATEWAY_FOLDER / name)
     return dest
 

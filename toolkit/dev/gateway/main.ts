@@ -13,9 +13,12 @@
 //
 // GET /_serve/ready answers once every handler is imported (the toolkit waits for it);
 // GET /_serve/stats counts the requests each function received (what the tests read).
+// Requests reach Deno.serve through front.ts, which refuses too large a request head with the
+// same JSON shape as every other refusal.
 import { closeDb } from "../_shared/db.ts";
 import { bearerToken, JwtError, verifyJwt } from "../_shared/jwt.ts";
 import { corsHeaders, json, preflight, unauthorized } from "../_shared/responses.ts";
+import { serveFront } from "./front.ts";
 import { handleRpc, RPC_ROUTE } from "./rest.ts";
 
 type Handler = (req: Request) => Response | Promise<Response>;
@@ -146,13 +149,17 @@ export function makeRouter(
   };
 }
 
+/** Logs each request; `connection: close`, so that the front reads every request's head. */
 function withLog(handler: Handler): Handler {
   return async (req: Request) => {
     const t = performance.now();
     const res = await handler(req);
     const ms = Math.round(performance.now() - t);
     console.log(`${req.method} ${new URL(req.url).pathname} ${res.status} ${ms}ms`);
-    return res;
+    if (res.status === 101) return res; // a websocket upgrade: the connection is the socket's now
+    const headers = new Headers(res.headers);
+    headers.set("connection", "close");
+    return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
   };
 }
 
@@ -168,18 +175,22 @@ async function main(): Promise<void> {
   const stop = new AbortController();
   const server = Deno.serve({
     hostname: "127.0.0.1",
-    port,
+    port: 0,
     signal: stop.signal,
-    onListen: ({ hostname, port }) =>
-      console.log(
-        `edge functions on http://${hostname}:${port}/functions/v1/: ${[...functions.keys()].join(", ")}`,
-      ),
+    onListen: () => {},
   }, withLog(makeRouter(functions, secret, realtimeUrl)));
+  const listener = Deno.listen({ hostname: "127.0.0.1", port });
+  console.log(`edge functions on http://127.0.0.1:${port}/functions/v1/: ${[...functions.keys()].join(", ")}`);
+  const front = serveFront(listener, (server.addr as Deno.NetAddr).port);
   // Stop cleanly on SIGINT/SIGTERM: finish requests, close the database pool.
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    Deno.addSignalListener(signal, () => stop.abort());
+    Deno.addSignalListener(signal, () => {
+      listener.close();
+      stop.abort();
+    });
   }
   await server.finished;
+  await front;
   await closeDb();
   Deno.exit(0);
 }

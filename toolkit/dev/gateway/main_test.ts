@@ -1,6 +1,7 @@
 // The local gateway: routing, JWT checks per verify_jwt, preflight, unknown functions.
 import { assert, assertEquals } from "../_shared/testing/assert.ts";
 import { signJwt } from "../_shared/jwt.ts";
+import { serveFront } from "./front.ts";
 import { type LoadedFunction, loadFunctions, makeRouter } from "./main.ts";
 
 const SECRET = "local-test-secret";
@@ -95,4 +96,61 @@ Deno.test("serve: /rest/v1/rpc needs a key; /realtime/v1 speaks websockets only"
   res = await call("/realtime/v1/websocket?vsn=2.0.0");
   assertEquals(res.status, 400);
   await res.body?.cancel();
+});
+
+/** A raw HTTP/1.1 exchange with 127.0.0.1:port (a client that sends what fetch would refuse to). */
+async function rawExchange(port: number, request: string): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(new TextEncoder().encode(request));
+    const chunks: Uint8Array[] = [];
+    const buf = new Uint8Array(65536);
+    while (true) {
+      let n: number | null;
+      try {
+        n = await conn.read(buf);
+      } catch {
+        break; // reset by the peer
+      }
+      if (n === null) break;
+      chunks.push(buf.slice(0, n));
+    }
+    return new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c])));
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // closed already
+    }
+  }
+}
+
+Deno.test("front: a request head too large gets the gateway's JSON error shape; others pass through", async () => {
+  const inner = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) =>
+    Response.json({ ok: true, auth: (req.headers.get("authorization") ?? "").length }, {
+      headers: { connection: "close" },
+    }));
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const front = serveFront(listener, (inner.addr as Deno.NetAddr).port);
+  try {
+    const huge = await rawExchange(
+      port,
+      `POST /functions/v1/x HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${"a".repeat(100_000)}\r\n` +
+        "content-length: 2\r\n\r\n{}",
+    );
+    assert(huge.startsWith("HTTP/1.1 431 "), huge.slice(0, 80));
+    const body = JSON.parse(huge.slice(huge.indexOf("\r\n\r\n") + 4));
+    assertEquals(body.code, 431);
+    assert(String(body.message).includes("too large"));
+
+    const res = await fetch(`http://127.0.0.1:${port}/x`, { headers: { authorization: `Bearer ${"b".repeat(2000)}` } });
+    assertEquals(await res.json(), { ok: true, auth: 2007 });
+    const post = await fetch(`http://127.0.0.1:${port}/x`, { method: "POST", body: "x".repeat(100_000) });
+    assertEquals((await post.json()).ok, true); // a large body is not a large head
+  } finally {
+    listener.close();
+    await front;
+    await inner.shutdown();
+  }
 });

@@ -1,8 +1,12 @@
 """A local HTTP stand-in for Financial Modeling Prep's "stable" API, with fault knobs.
 
-Standard library only. `Sandbox` holds the logic (rate window, fault dice, counters) and
-answers a request as a `Reply`; `SandboxServer` puts it behind a `ThreadingHTTPServer` on
-127.0.0.1 in a daemon thread. Bodies come from `payloads`, which is deterministic.
+Standard library only. `Sandbox` holds the logic (rate window, fault dice, counters, the call
+log) and answers a request as a `Reply`; `SandboxServer` puts it behind a `ThreadingHTTPServer`
+on 127.0.0.1 in a daemon thread. Bodies come from `payloads`, which is deterministic.
+
+The call log is the provider's own count: the arrival time of every request to the API, so
+that a test can ask how many calls any window of the provider saw (`calls(window)`, or
+GET /_sandbox/calls?window=S), however the client thinks it spread them.
 """
 
 from __future__ import annotations
@@ -39,10 +43,12 @@ class Faults:
     """The knobs; every one can change while the server runs."""
 
     error_rate: float = 0.0         # share answered 500/502/503
-    latency_ms: float = 0.0         # added before every /stable answer
+    latency_ms: float = 0.0         # added before every /stable answer ...
+    slow_seconds: float = 0.0       # ... or, with both of these set, in waves: slow for this long,
+    fast_seconds: float = 0.0       # then without latency for this long, and again
     malformed_rate: float = 0.0     # share answered 200 with a truncated body
     force_status: int | None = None  # answer every /stable request with this status
-    calls_per_minute: int = 300
+    calls_per_minute: int = 300     # the limit of the rate window (window_seconds, 60 by default)
 
     def updated(self, changes: dict) -> "Faults":
         unknown = set(changes) - set(self.__dict__)
@@ -57,8 +63,10 @@ class Faults:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
                 raise ValueError(f"{name} must be a number from 0 to 1, not {value!r}")
-        if not isinstance(self.latency_ms, (int, float)) or isinstance(self.latency_ms, bool) or self.latency_ms < 0:
-            raise ValueError(f"latency_ms must be a number >= 0, not {self.latency_ms!r}")
+        for name in ("latency_ms", "slow_seconds", "fast_seconds"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be a number >= 0, not {value!r}")
         if self.force_status in (0, None):
             self.force_status = None
         elif not isinstance(self.force_status, int) or not 400 <= self.force_status <= 599:
@@ -85,6 +93,8 @@ class Sandbox:
     `clock` and `window_seconds` exist so tests can move time instead of waiting a minute.
     """
 
+    LOG_LIMIT = 200_000  # arrivals kept in the call log (the oldest go first)
+
     def __init__(self, *, api_key: str | None = None, seed: int = 0, clock: Callable[[], float] = time.monotonic,
                  window_seconds: float = 60.0, **knobs):
         self.api_key = api_key
@@ -92,6 +102,7 @@ class Sandbox:
         self.clock = clock
         self.window_seconds = window_seconds
         self.faults = Faults().updated(knobs)
+        self._waves_from = clock()
         self._lock = threading.Lock()
         self.reset()
 
@@ -100,6 +111,7 @@ class Sandbox:
         """Zero the counters and the rate window; the fault dice start over from the seed."""
         with self._lock:
             self._window: deque[float] = deque()
+            self._arrivals: deque[float] = deque(maxlen=self.LOG_LIMIT)
             self._dice = random.Random(self.seed)
             self._calls = self._bytes = self._rate_limited = 0
             self._by_endpoint: dict[str, dict] = {}
@@ -109,7 +121,28 @@ class Sandbox:
     def set_faults(self, **changes) -> dict:
         with self._lock:
             self.faults = self.faults.updated(changes)
+            if {"slow_seconds", "fast_seconds"} & set(changes):
+                self._waves_from = self.clock()  # a new wave pattern starts slow, now
             return dict(self.faults.__dict__)
+
+    def calls(self, window: float) -> dict:
+        """The call log: calls per second (of the sandbox's clock), and the most calls any
+        half-open window of `window` seconds saw, with when it began."""
+        if not window > 0:
+            raise ValueError(f"window must be a number of seconds > 0, not {window!r}")
+        with self._lock:
+            arrivals = list(self._arrivals)
+        per_second: dict[int, int] = {}
+        for at in arrivals:
+            per_second[math.floor(at)] = per_second.get(math.floor(at), 0) + 1
+        busiest, start, j = 0, None, 0
+        for i, at in enumerate(arrivals):  # in arrival order, so sorted
+            while arrivals[j] <= at - window:
+                j += 1
+            if i - j + 1 > busiest:
+                busiest, start = i - j + 1, arrivals[j]
+        return {"window": window, "busiest": busiest, "busiest_from": start, "calls": len(arrivals),
+                "per_second": sorted(per_second.items())}
 
     def stats(self) -> dict:
         with self._lock:
@@ -125,7 +158,9 @@ class Sandbox:
 
     # -- answering -------------------------------------------------------------------------
     def answer(self, path: str, query: dict[str, str]) -> Reply:
-        """The reply to `GET <path>?<query>` under /stable/, counted in the stats."""
+        """The reply to `GET <path>?<query>` under /stable/, counted in the stats and the call log."""
+        with self._lock:
+            self._arrivals.append(self.clock())
         endpoint = path[len(PREFIX):]
         if endpoint not in payloads.ENDPOINTS:
             reply = _error(404, f"Unknown endpoint: {path}")
@@ -133,9 +168,17 @@ class Sandbox:
         else:
             reply = self._decide(endpoint, query)
         with self._lock:
-            reply.delay = self.faults.latency_ms / 1000
+            reply.delay = self._latency() / 1000
             self._count(endpoint, reply)
         return reply
+
+    def _latency(self) -> float:
+        """The latency now (caller holds the lock): always, or only in the slow part of a wave."""
+        f = self.faults
+        if not (f.slow_seconds and f.fast_seconds):
+            return f.latency_ms
+        into = (self.clock() - self._waves_from) % (f.slow_seconds + f.fast_seconds)
+        return f.latency_ms if into < f.slow_seconds else 0.0
 
     def _decide(self, endpoint: str, query: dict[str, str]) -> Reply:
         # Order: forced status, API key, rate limit, injected 5xx, parameters, payload (maybe mangled).
@@ -218,10 +261,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         url = urlsplit(self.path)
         body = self._read_body()
+        query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         if url.path.startswith(CONTROL):
-            reply = _control(self.server.sandbox, method, url.path[len(CONTROL):], body)
+            reply = _control(self.server.sandbox, method, url.path[len(CONTROL):], body, query)
         elif url.path.startswith(PREFIX):
-            query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
             reply = self.server.sandbox.answer(url.path, query) if method == "GET" else _error(405, "Use GET")
         else:
             reply = _error(404, f"Not found: {url.path} (the API lives under {PREFIX})")
@@ -246,7 +289,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # quiet: the CLI prints a summary; per-request lines would drown it
 
 
-def _control(sandbox: Sandbox, method: str, action: str, body: bytes) -> Reply:
+def _control(sandbox: Sandbox, method: str, action: str, body: bytes, query: dict[str, str]) -> Reply:
     """The /_sandbox/ API: neither rate limited nor counted."""
     def ok(payload) -> Reply:
         return Reply(200, json.dumps(payload).encode())
@@ -255,6 +298,11 @@ def _control(sandbox: Sandbox, method: str, action: str, body: bytes) -> Reply:
         return ok({"status": "ok"})
     if (method, action) == ("GET", "stats"):
         return ok(sandbox.stats())
+    if (method, action) == ("GET", "calls"):
+        try:
+            return ok(sandbox.calls(float(query.get("window", sandbox.window_seconds))))
+        except ValueError as exc:
+            return _error(400, str(exc))
     if (method, action) == ("POST", "reset"):
         sandbox.reset()
         return ok(sandbox.stats())
@@ -358,6 +406,9 @@ class SandboxServer:
 
     def set_faults(self, **changes) -> dict:
         return self.sandbox.set_faults(**changes)
+
+    def calls(self, window: float) -> dict:
+        return self.sandbox.calls(window)
 
     def reset(self) -> None:
         self.sandbox.reset()

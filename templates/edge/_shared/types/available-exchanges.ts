@@ -2,6 +2,7 @@
 // `available-exchanges`. A global type: its job's symbol is '*' and the request carries no
 // symbol; any other job symbol fetches the same full list.
 import type { Sql } from "../db.ts";
+import type { Holder } from "../permits.ts";
 import {
   type ApiConfig,
   type DataTypeModule,
@@ -54,5 +55,5 @@ export const availableExchanges: DataTypeModule = {
     const [url] = requestUrls(deps.api, deps.symbol);
     return parse(await deps.get(url, ENDPOINT));
   },
-  upsert: (sql: Sql, rows: Row[]) => upsertRows(sql, spec, rows),
+  upsert: (sql: Sql, rows: Row[], holder?: Holder) => upsertRows(sql, spec, rows, holder),
 };

@@ -3,6 +3,8 @@
 // the upsert (one statement per job, rows passed as a single jsonb parameter).
 import type { Sql } from "../db.ts";
 import { Malformed, UnknownSymbol } from "../http.ts";
+import { qualified } from "../names.ts";
+import { type Holder, LeaseLost } from "../permits.ts";
 
 export type Item = Record<string, unknown>;
 export type Value = string | number | boolean | null | Item;
@@ -55,14 +57,14 @@ export interface JobDeps {
  * One data type: where its data comes from and where it goes. The processor calls
  * fetchRows (provider calls, validation, mapping) and then upsert (one INSERT ... ON CONFLICT
  * statement) separately, so that a deadlock while writing retries the write only, never the
- * provider calls.
+ * provider calls. With a holder, the rows are written only while that claim holds the job.
  */
 export interface DataTypeModule {
   dataType: string;
   endpoints: readonly string[];
   spec: TableSpec;
   fetchRows(deps: JobDeps): Promise<Row[]>;
-  upsert(sql: Sql, rows: Row[]): Promise<number>;
+  upsert(sql: Sql, rows: Row[], holder?: Holder): Promise<number>;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -207,8 +209,11 @@ export function dedupe(rows: Row[], key: readonly string[]): Row[] {
 
 const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
-/** The upsert statement of a table spec (built from constants only; values go in $1). */
-export function upsertSql(spec: TableSpec): string {
+/**
+ * The upsert statement of a table spec (built from constants only; values go in $1), its
+ * SELECT filtered by `where` when given.
+ */
+export function upsertSql(spec: TableSpec, where = ""): string {
   const cols = spec.columns.map((c) => ident(c.name));
   const record = spec.columns.map((c) => `${ident(c.name)} ${c.type}`).join(", ");
   const updates = spec.columns
@@ -222,17 +227,38 @@ export function upsertSql(spec: TableSpec): string {
     `SELECT ${
       cols.map((c) => `x.${c}`).join(", ")
     }, now() FROM jsonb_to_recordset($1::jsonb) AS x(${record})\n` +
+    (where ? `${where}\n` : "") +
     `ON CONFLICT (${spec.key.map(ident).join(", ")}) DO UPDATE SET ${
       [...updates, "updated_at = now()"].join(", ")
     }`;
 }
 
-/** Upsert rows in one statement; returns how many were written. */
-export async function upsertRows(sql: Sql, spec: TableSpec, rows: Row[]): Promise<number> {
+/**
+ * The upsert, written only while the claim ($2 job id, $3 lease) holds the job: the job's row
+ * is share-locked in the same statement, so a recovery cannot take the job from under the
+ * write, and a worker whose lease ended writes nothing (`held` 0). One statement, so atomic.
+ */
+export function heldUpsertSql(spec: TableSpec): string {
+  return `WITH held AS (SELECT 1 FROM ${qualified("api_call_queue_processing")} AS q\n` +
+    `              WHERE q.id = $2::bigint AND q.lease = $3::bigint FOR SHARE),\n` +
+    `written AS (${upsertSql(spec, "WHERE EXISTS (SELECT 1 FROM held)")}\nRETURNING 1)\n` +
+    `SELECT (SELECT count(*) FROM held)::int AS held, (SELECT count(*) FROM written)::int AS written`;
+}
+
+/**
+ * Upsert rows in one statement; returns how many were written. With a holder, only while it
+ * holds the job (LeaseLost otherwise: nothing was written).
+ */
+export async function upsertRows(sql: Sql, spec: TableSpec, rows: Row[], holder?: Holder): Promise<number> {
   const unique = dedupe(rows, spec.key);
   if (unique.length === 0) return 0;
-  const result = await sql.unsafe(upsertSql(spec), [sql.json(unique as never)]);
-  return result.count;
+  if (!holder) {
+    const result = await sql.unsafe(upsertSql(spec), [sql.json(unique as never)]);
+    return result.count;
+  }
+  const [r] = await sql.unsafe(heldUpsertSql(spec), [sql.json(unique as never), holder.id, holder.lease]);
+  if (!r || Number(r.held) === 0) throw new LeaseLost(holder.id);
+  return Number(r.written);
 }
 
 export interface SingleEndpointModule extends DataTypeModule {
@@ -274,6 +300,6 @@ export function singleEndpointModule(def: {
       const [url] = requestUrls(deps.api, deps.symbol);
       return parse(await deps.get(url, def.endpoint), deps.symbol);
     },
-    upsert: (sql: Sql, rows: Row[]) => upsertRows(sql, def.spec, rows),
+    upsert: (sql: Sql, rows: Row[], holder?: Holder) => upsertRows(sql, def.spec, rows, holder),
   };
 }

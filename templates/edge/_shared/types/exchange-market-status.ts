@@ -5,8 +5,11 @@
 // the codes already in exchange_market_status, or, while that table is empty (the scheduled
 // refresh queues '*' exactly then), those in available_exchanges. '*' makes one call per
 // exchange (at most 4 at a time); an exchange the provider no longer knows is skipped, any
-// other failure fails the job. Note the registry counts one call per job for the quota.
+// other failure fails the job. Every one of those calls takes its own call permit (the
+// processor's `get`), so '*' costs one call per exchange in the budget, counted as it is made:
+// how many exchanges there are is only known when the job runs.
 import type { Sql } from "../db.ts";
+import type { Holder } from "../permits.ts";
 import { UnknownSymbol } from "../http.ts";
 import { settleLimited, valuesOrThrow } from "../pool.ts";
 import {
@@ -92,5 +95,5 @@ export const exchangeMarketStatus: DataTypeModule = {
     }
     return rows;
   },
-  upsert: (sql: Sql, rows: Row[]) => upsertRows(sql, spec, rows),
+  upsert: (sql: Sql, rows: Row[], holder?: Holder) => upsertRows(sql, spec, rows, holder),
 };

@@ -3,6 +3,7 @@
 // concurrently. A symbol is unknown only when all three return []; one empty statement
 // kind (e.g. a fund without a cash-flow statement) just writes nothing for it.
 import type { Sql } from "../db.ts";
+import type { Holder } from "../permits.ts";
 import { UnknownSymbol } from "../http.ts";
 import { settleLimited, valuesOrThrow } from "../pool.ts";
 import {
@@ -94,5 +95,5 @@ export const financialStatements: DataTypeModule = {
     }
     return rows;
   },
-  upsert: (sql: Sql, rows: Row[]) => upsertRows(sql, spec, rows),
+  upsert: (sql: Sql, rows: Row[], holder?: Holder) => upsertRows(sql, spec, rows, holder),
 };

@@ -41,8 +41,19 @@ CREATE TABLE public.api_call_queue{{ suffix }} (
     worker_id       text,
     estimated_bytes bigint,
     actual_bytes    bigint,
-    last_error      text
+    last_error      text,
+    -- The claim that holds the job (processing), or finished it (completed, failed): every
+    -- claim takes a new value of the lease sequence, and completion, failure and reset are
+    -- accepted only with the lease of the claim that holds the job, so a worker that lost it
+    -- (timed out, recovered, claimed again by another) can no longer acknowledge it. NULL
+    -- while pending. A token, not the attempt count: attempts go down again (a reset, a
+    -- retry of failed jobs), so a later claim could hold the same count as a stale one.
+    lease           bigint
 ) PARTITION BY LIST (status);
+
+-- Owned by the column: dropped or archived with the table.
+CREATE SEQUENCE public.api_call_queue{{ suffix }}_lease_seq AS bigint
+    OWNED BY public.api_call_queue{{ suffix }}.lease;
 
 -- fillfactor 70: every job is updated in place several times (attempts, started_at,
 -- worker_id) before it moves on; free space on the page keeps those updates HOT.
@@ -105,3 +116,4 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE public.api_call_queue{{ suffix }},
                                             public.api_call_queue{{ suffix }}_failed
     TO service_role;
 REVOKE ALL ON SEQUENCE public.api_call_queue{{ suffix }}_id_seq FROM PUBLIC, anon, authenticated;
+REVOKE ALL ON SEQUENCE public.api_call_queue{{ suffix }}_lease_seq FROM PUBLIC, anon, authenticated, service_role;

@@ -34,8 +34,10 @@ SELECT toolkit.check(
             'status text not null', 'attempts integer not null', 'max_attempts integer not null',
             'scheduled_for timestamp with time zone not null', 'created_at timestamp with time zone not null',
             'started_at timestamp with time zone', 'finished_at timestamp with time zone', 'worker_id text',
-            'estimated_bytes bigint', 'actual_bytes bigint', 'last_error text'],
-    'public.api_call_queue{{ suffix }} has the expected columns (id ... last_error)');
+            'estimated_bytes bigint', 'actual_bytes bigint', 'last_error text', 'lease bigint'],
+    'public.api_call_queue{{ suffix }} has the expected columns (id ... lease)');
+SELECT toolkit.check(to_regclass('public.api_call_queue{{ suffix }}_lease_seq') IS NOT NULL,
+                     'sequence public.api_call_queue{{ suffix }}_lease_seq (the claims'' leases) exists');
 SELECT toolkit.check(
     (SELECT attidentity FROM pg_catalog.pg_attribute
      WHERE attrelid = 'public.api_call_queue{{ suffix }}'::regclass AND attname = 'id') = 'a',
@@ -91,6 +93,9 @@ SELECT toolkit.check(NOT EXISTS (SELECT FROM pg_catalog.pg_policies
 SELECT toolkit.check(NOT has_sequence_privilege(r.role, pg_get_serial_sequence('public.api_call_queue{{ suffix }}', 'id'), 'USAGE, SELECT, UPDATE'),
                      r.role || ' has no privilege on the sequence of public.api_call_queue{{ suffix }}')
 FROM unnest(ARRAY['anon', 'authenticated']) AS r(role);
+SELECT toolkit.check(NOT has_sequence_privilege(r.role, 'public.api_call_queue{{ suffix }}_lease_seq', 'USAGE, SELECT, UPDATE'),
+                     r.role || ' has no privilege on public.api_call_queue{{ suffix }}_lease_seq')
+FROM unnest(ARRAY['anon', 'authenticated', 'service_role']) AS r(role);
 
 -- Behaviour (rolled back by the sentinel): enqueue is idempotent through the parent and a
 -- status change moves the row to the matching partition.

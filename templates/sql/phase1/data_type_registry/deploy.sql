@@ -1,5 +1,8 @@
 -- The registry is the single source of truth for every data type's TTL, priority and cost:
 -- staleness checks, the queue and quota predictions all read it, never a literal.
+-- Its configured columns are phases.yaml's data types, as deployed (and compared by verify);
+-- learned_bytes / learned_at are runtime state: the size estimate completions correct as real
+-- responses come in, which the claim uses in place of the configured one once it exists.
 -- Names it stores are later spliced into dynamic SQL (always through format('%I')), so the
 -- CHECKs keep them plain lowercase identifiers as a second line of defence.
 
@@ -31,7 +34,11 @@ CREATE TABLE public.data_type_registry{{ suffix }} (
                                  CHECK (cardinality(endpoints) > 0 AND array_position(endpoints, NULL) IS NULL),
     feature_flag     text,
     legacy_job       text,
-    updated_at       timestamptz NOT NULL DEFAULT now()
+    updated_at       timestamptz NOT NULL DEFAULT now(),
+    learned_bytes    bigint
+                     CONSTRAINT data_type_registry{{ suffix }}_learned_bytes_nonnegative
+                     CHECK (learned_bytes >= 0),
+    learned_at       timestamptz
 );
 
 -- Read-only for clients: the frontend may show TTLs, but only deploys change them.

@@ -1,1 +1,1 @@
-DROP FUNCTION IF EXISTS public.fail_queue_job{{ suffix }}(bigint, text, boolean, bigint);
+DROP FUNCTION IF EXISTS public.fail_queue_job{{ suffix }}(bigint, bigint, text, boolean, bigint);

@@ -92,7 +92,7 @@ BEGIN
         BEGIN
             UPDATE public.api_call_queue{{ suffix }} AS q
             SET status = 'pending', attempts = 0, scheduled_for = pg_catalog.clock_timestamp(),
-                finished_at = NULL, started_at = NULL, worker_id = NULL
+                finished_at = NULL, started_at = NULL, worker_id = NULL, lease = NULL
             WHERE q.status = 'failed' AND q.id = job.id;
             moved := moved + 1;
         EXCEPTION WHEN unique_violation OR serialization_failure THEN

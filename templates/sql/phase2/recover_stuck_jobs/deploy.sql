@@ -1,7 +1,8 @@
 {% from '_macros.sql' import private_definer, service_role_only -%}
 -- Jobs whose worker vanished (crashed, timed out, redeployed) sit in processing forever;
--- past the timeout they go back to pending, or to failed once out of attempts. SKIP LOCKED:
--- a job a live worker is completing right now is left to it.
+-- past the timeout they go back to pending, or to failed once out of attempts, and their
+-- lease ends. SKIP LOCKED: a job a live worker is completing (or writing the data of) right
+-- now is left to it.
 {% call private_definer('public.recover_stuck_jobs' ~ suffix, returns='integer') %}
 DECLARE
     cfg   public.queue_config{{ suffix }};
@@ -26,7 +27,9 @@ BEGIN
                     finished_at = CASE WHEN q.attempts >= q.max_attempts THEN pg_catalog.clock_timestamp() END,
                     last_error = pg_catalog.format('stuck in processing for more than %s s (worker %s)',
                                                    cfg.stuck_timeout_seconds, q.worker_id),
-                    worker_id = NULL
+                    worker_id = NULL,
+                    -- The claim loses the job: its worker can no longer acknowledge it.
+                    lease = CASE WHEN q.attempts >= q.max_attempts THEN q.lease END
                 FROM stuck
                 WHERE q.status = 'processing' AND q.id = stuck.id
                 RETURNING q.estimated_bytes

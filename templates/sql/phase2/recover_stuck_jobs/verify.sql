@@ -8,7 +8,7 @@ BEGIN
     SELECT b.id INTO job FROM public.get_queue_batch{{ suffix }}('verify', 1) AS b;
     UPDATE public.api_call_queue{{ suffix }} SET started_at = now() - interval '1 day' WHERE id = job;
     PERFORM toolkit.check(public.recover_stuck_jobs{{ suffix }}() >= 1, 'recover_stuck_jobs{{ suffix }} recovers a stuck job');
-    PERFORM toolkit.check(EXISTS (SELECT 1 FROM public.api_call_queue{{ suffix }}_pending WHERE id = job),
-                          'a recovered job is pending again');
+    PERFORM toolkit.check(EXISTS (SELECT 1 FROM public.api_call_queue{{ suffix }}_pending WHERE id = job AND lease IS NULL),
+                          'a recovered job is pending again, its lease ended');
 END
 $$;

@@ -1,1 +1,1 @@
-DROP FUNCTION IF EXISTS public.reset_job_immediate{{ suffix }}(bigint, text, bigint);
+DROP FUNCTION IF EXISTS public.reset_job_immediate{{ suffix }}(bigint, bigint, text, bigint);

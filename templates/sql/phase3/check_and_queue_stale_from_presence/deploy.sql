@@ -1,8 +1,9 @@
 {% from '_macros.sql' import private_definer, service_role_only -%}
 -- "HTTP error checking": in postgres scheduler mode the processor is called through pg_net,
--- whose answers land in net._http_response. Each new answer to the loop's last request
--- feeds the circuit breaker: a 2xx closes it, anything else (or a transport error) counts
--- as a failure. Without pg_net there is nothing to read.
+-- whose answers land in net._http_response. A new answer to the loop's last request that is
+-- not a 2xx (or a transport error) is a run that could not run, and feeds the circuit breaker
+-- as a failed run; a 2xx means the processor ran and reported its run to the breaker itself.
+-- Returns the breaker's state. Without pg_net there is nothing to read.
 {% call private_definer('public.check_processor_responses' ~ suffix, returns='text') %}
 DECLARE
     request bigint;
@@ -26,9 +27,9 @@ BEGIN
     END IF;
     UPDATE public.staleness_state{{ suffix }} SET last_checked_request_id = request;
     IF failure IS NULL AND status BETWEEN 200 AND 299 THEN
-        RETURN public.record_processor_result{{ suffix }}(true, NULL);
+        RETURN (SELECT p.breaker_state FROM public.processor_state{{ suffix }} AS p);
     END IF;
-    RETURN public.record_processor_result{{ suffix }}(false, COALESCE(failure, 'HTTP ' || status));
+    RETURN public.record_processor_result{{ suffix }}(false, COALESCE(failure, 'HTTP ' || status), 0, 0);
 END
 {% endcall %}
 

@@ -1,0 +1,21 @@
+SELECT toolkit.check_private_function('public.complete_queue_job{{ suffix }}(bigint, bigint)');
+SELECT toolkit.check_private_function('public.complete_queue_jobs{{ suffix }}(bigint[], bigint[])');
+SELECT toolkit.check_private_function('public.record_api_usage{{ suffix }}(bigint, bigint, bigint, bigint, bigint, bigint)');
+DO $$
+DECLARE
+    job bigint;
+    est bigint;
+BEGIN
+    UPDATE public.api_quota_state{{ suffix }} SET call_ring = array_fill(0, ARRAY[cardinality(call_ring)]);
+    -- The first sample of a type with no estimate yet becomes its estimate.
+    UPDATE public.data_type_registry{{ suffix }} SET estimated_bytes = 0 WHERE data_type = 'profile';
+    INSERT INTO public.api_call_queue{{ suffix }} (symbol, data_type, priority) VALUES ('VERIFY', 'profile', 2000000000);
+    SELECT b.id INTO job FROM public.get_queue_batch{{ suffix }}('verify', 1) AS b;
+    PERFORM toolkit.check(public.complete_queue_job{{ suffix }}(job, 4321), 'complete_queue_job{{ suffix }} completes a claimed job');
+    PERFORM toolkit.check(NOT public.complete_queue_job{{ suffix }}(job, 4321), 'a job is completed only once');
+    PERFORM toolkit.check((SELECT actual_bytes = 4321 FROM public.api_call_queue{{ suffix }}_completed WHERE id = job),
+                          'completion keeps the actual bytes');
+    SELECT r.estimated_bytes INTO est FROM public.data_type_registry{{ suffix }} AS r WHERE r.data_type = 'profile';
+    PERFORM toolkit.check(est = 4321, 'the first sample replaces a zero estimate');
+END
+$$;

@@ -1,0 +1,4 @@
+DROP FUNCTION IF EXISTS public.invoke_processor_loop{{ suffix }}();
+DROP FUNCTION IF EXISTS public.record_processor_result{{ suffix }}(boolean, text);
+-- Breaker state is operational, not user data: the next deploy starts closed.
+DROP TABLE IF EXISTS public.processor_state{{ suffix }};

@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS public.reset_job_immediate{{ suffix }}(bigint, text, bigint);
