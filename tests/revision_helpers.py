@@ -53,8 +53,9 @@ def make_revisions(project: Path) -> dict[str, tuple[int, int]]:
           ("q.created_at, q.estimated_bytes, q.actual_bytes, q.last_error\n",
            "q.created_at, q.estimated_bytes, q.actual_bytes, q.last_error, q.note\n"),
           ("g.scheduled_for, g.created_at, g.actual_bytes, g.last_error,", "g.scheduled_for, g.created_at, g.actual_bytes, g.last_error, g.note,"),
-          ("worker_id, estimated_bytes, actual_bytes, last_error)", "worker_id, estimated_bytes, actual_bytes, last_error, note)"),
-          ("                       c.last_error\n", "                       c.last_error, c.note\n"))
+          ("worker_id, estimated_bytes, actual_bytes, last_error, lease)",
+           "worker_id, estimated_bytes, actual_bytes, last_error, lease, note)"),
+          ("                       c.last_error, v_lease\n", "                       c.last_error, v_lease, c.note\n"))
     (claim / "upgrade").mkdir(exist_ok=True)
     (claim / f"upgrade/{claim_k}-{claim_k + 1}.sql").write_text(DROP_CLAIM.replace("revision 2", f"revision {claim_k + 1}"))
     (claim / "down").mkdir(exist_ok=True)

@@ -44,9 +44,11 @@ def test_editing_a_released_revision_in_place_fails_the_check(project):
 
     # So is each scheduler mode's rendering: the postgres-mode branch of a template too.
     shutil.copy(ROOT / "templates/sql/_macros.sql", macros)
-    loop = project / "templates/sql/phase2/invoke_processor_loop/deploy.sql"
-    loop.write_text(loop.read_text().replace("{%- if settings.scheduler_mode == 'postgres' %}",
-                                             "{%- if settings.scheduler_mode == 'postgres' %}\n-- edited", 1))
+    loop = project / "templates/sql/phase2/invoke_processor_loop/functions.sql"  # included by its deploy
+    text = loop.read_text()
+    assert "{%- if settings.scheduler_mode == 'postgres' %}" in text
+    loop.write_text(text.replace("{%- if settings.scheduler_mode == 'postgres' %}",
+                                 "{%- if settings.scheduler_mode == 'postgres' %}\n-- edited", 1))
     assert [p.split(" was released")[0] for p in revisions.check(load_plan(project / "phases.yaml"))] == [
         f"phase 2 step invoke_processor_loop revision {newest(project, 2, 'invoke_processor_loop')}"]
 

@@ -80,12 +80,11 @@ def test_upgrade_takes_a_live_database_to_the_new_revisions_keeping_every_row(st
     db.execute(f"INSERT INTO {QUEUE} (symbol, data_type, priority, note) VALUES ('NOTE', 'quote', 1000, 'keep me')")
     with db.connect(autocommit=True) as conn:
         conn.execute("SET ROLE service_role")
-        claimed = conn.execute("SELECT id, symbol FROM public.get_queue_batch_v2('after-upgrade', 3)").fetchall()
-        assert "NOTE" in {s for _, s in claimed}
+        claimed = conn.execute("SELECT id, symbol, lease FROM public.get_queue_batch_v2('after-upgrade', 3)").fetchall()
+        assert "NOTE" in {s for _, s, _ in claimed}
         assert conn.execute(f"SELECT note FROM {QUEUE}_processing WHERE symbol = 'NOTE'").fetchone() == ("keep me",)
-        # Completed at the type's estimate: a sampled completion would otherwise move the
-        # registry's estimate, which the registry's verify (issue 16) still reads as configuration.
-        conn.execute("SELECT public.complete_queue_jobs_v2(%s, %s)", [[i for i, _ in claimed], [1200] * len(claimed)])
+        conn.execute("SELECT public.complete_queue_jobs_v2(%s, %s, %s)",
+                     [[i for i, _, _ in claimed], [lease for _, _, lease in claimed], [1200] * len(claimed)])
         assert conn.execute(f"SELECT count(*) FROM {QUEUE}_completed WHERE worker_id = 'after-upgrade'").fetchone()[0] == len(claimed)
     for phase in ("0", "1", "2", "3"):
         verified = cli("phase", "verify", phase)

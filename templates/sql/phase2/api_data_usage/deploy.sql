@@ -24,8 +24,6 @@ CREATE TABLE public.queue_config{{ suffix }} (
     id                          boolean PRIMARY KEY DEFAULT true CHECK (id),
     calls_per_window            integer NOT NULL CHECK (calls_per_window > 0),
     call_window_seconds         integer NOT NULL CHECK (call_window_seconds BETWEEN 1 AND 3600),
-    -- The longest a call may reach the provider after its permit: counted in the ring too.
-    call_slack_seconds          integer NOT NULL CHECK (call_slack_seconds BETWEEN 1 AND 60),
     bytes_per_window            bigint  NOT NULL CHECK (bytes_per_window > 0),
     byte_window_days            integer NOT NULL CHECK (byte_window_days > 0),
     stuck_timeout_seconds       integer NOT NULL CHECK (stuck_timeout_seconds > 0),
@@ -38,18 +36,21 @@ CREATE TABLE public.queue_config{{ suffix }} (
     failed_retention_days       double precision NOT NULL CHECK (failed_retention_days > 0),
     maintenance_batch_size      integer NOT NULL CHECK (maintenance_batch_size > 0),
     breaker_failure_threshold   integer NOT NULL CHECK (breaker_failure_threshold > 0),
-    breaker_error_rate          double precision NOT NULL CHECK (breaker_error_rate > 0 AND breaker_error_rate <= 1),
-    breaker_window_seconds      integer NOT NULL CHECK (breaker_window_seconds > 0),
-    breaker_min_calls           integer NOT NULL CHECK (breaker_min_calls > 0),
     breaker_open_seconds        double precision NOT NULL CHECK (breaker_open_seconds > 0),
-    breaker_probe_calls         integer NOT NULL CHECK (breaker_probe_calls > 0),
     processor_url               text    NOT NULL,
     -- Vault secret holding the key the processor call sends (postgres scheduler mode).
     processor_secret_name       text    NOT NULL DEFAULT 'service_role_key',
     presence_lock_id            bigint  NOT NULL,
     scheduled_lock_id           bigint  NOT NULL,
     processor_lock_id           bigint  NOT NULL,
-    updated_at                  timestamptz NOT NULL DEFAULT now()
+    updated_at                  timestamptz NOT NULL DEFAULT now(),
+    -- Revision 2 (the upgrade adds them in this order, so both ways give one table).
+    -- The longest a call may reach the provider after its permit: counted in the ring too.
+    call_slack_seconds          integer NOT NULL CHECK (call_slack_seconds BETWEEN 1 AND 60),
+    breaker_error_rate          double precision NOT NULL CHECK (breaker_error_rate > 0 AND breaker_error_rate <= 1),
+    breaker_window_seconds      integer NOT NULL CHECK (breaker_window_seconds > 0),
+    breaker_min_calls           integer NOT NULL CHECK (breaker_min_calls > 0),
+    breaker_probe_calls         integer NOT NULL CHECK (breaker_probe_calls > 0)
 );
 
 INSERT INTO public.queue_config{{ suffix }} (

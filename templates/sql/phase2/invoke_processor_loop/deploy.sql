@@ -17,15 +17,16 @@ CREATE TABLE public.processor_state{{ suffix }} (
                                      CHECK (breaker_state IN ('closed', 'open', 'half_open')),
     consecutive_failures integer     NOT NULL DEFAULT 0,   -- failed runs in a row
     opened_at            timestamptz,
-    opened_reason        text,
-    closed_at            timestamptz,                      -- the error-rate window starts here at the earliest
     probe_started_at     timestamptz,
-    probe_calls_left     integer     NOT NULL DEFAULT 0,   -- what the half-open probe may still call
     last_invoked_at      timestamptz,
     last_result          jsonb,
     last_error           text,
     last_success_at      timestamptz,
-    updated_at           timestamptz NOT NULL DEFAULT now()
+    updated_at           timestamptz NOT NULL DEFAULT now(),
+    -- Revision 2 (the upgrade adds them in this order, so both ways give one table).
+    opened_reason        text,
+    closed_at            timestamptz,                      -- the error-rate window starts here at the earliest
+    probe_calls_left     integer     NOT NULL DEFAULT 0    -- what the half-open probe may still call
 );
 INSERT INTO public.processor_state{{ suffix }} DEFAULT VALUES;
 ALTER TABLE public.processor_state{{ suffix }} ENABLE ROW LEVEL SECURITY;
