@@ -11,6 +11,7 @@ from toolkit import ledger
 from toolkit.config import LoadedPlan, Phase
 from toolkit.db import Target, connect, sql_error_message
 from toolkit.errors import CheckFailed, ToolkitError
+from toolkit.final import Deployed, unmet_gates
 from toolkit.queries import query
 from toolkit.render import RenderedStep, Renderer
 from toolkit.states import (DEPLOYED, DRIFT, MANUAL, NEW, NOT_APPLICABLE, NOT_AVAILABLE, OTHER, StepState,
@@ -37,10 +38,17 @@ class Engine:
         self.actor = actor
         self.renderer = Renderer(loaded)
 
+    def _at(self, done: dict) -> None:
+        """Render for what the ledger says is deployed (after Phase 6: base names, no flag checks)."""
+        deployed = Deployed.from_steps(done)
+        if deployed != self.renderer.deployed:
+            self.renderer = Renderer(self.loaded, deployed)
+
     # -- reading --------------------------------------------------------------------------
     def step_states(self, conn: "psycopg.Connection", phase: Phase, done: dict | None = None,
                     rendered: list[RenderedStep] | None = None) -> list[StepState]:
         done = ledger.entries(conn) if done is None else done
+        self._at(done)
         rendered = self.renderer.phase(phase) if rendered is None else rendered
         return phase_states(phase, done, rendered, self.plan.settings)
 
@@ -113,13 +121,14 @@ class Engine:
         })
 
     # -- apply ----------------------------------------------------------------------------
-    def _check_requires(self, phase: Phase, done: dict, force: bool, reason: str | None) -> str | None:
+    def _check_requires(self, conn, phase: Phase, done: dict, force: bool, reason: str | None) -> str | None:
         missing = []
         for req in phase.requires:
             needed = self.plan.deployable(self.plan.phase(req))
             lacking = [s.id for s in needed if (req, s.id) not in done]
             if lacking:
                 missing.append(f"phase {req} ({', '.join(lacking)} not applied)")
+        missing += unmet_gates(self.plan, phase.id, conn)
         if not missing:
             return None
         if not force:
@@ -137,6 +146,7 @@ class Engine:
         with connect(self.target, autocommit=True) as conn:
             if dry_run:
                 done = ledger.entries(conn)
+                self._at(done)
                 for pid in phase_ids:
                     reports.append(self._dry_run(self.plan.phase(pid), done))
                 return reports
@@ -160,6 +170,7 @@ class Engine:
         started = time.perf_counter()
         report = PhaseReport(phase.id, phase.title, "")
         done = ledger.entries(conn)
+        self._at(done)
         rendered = self.renderer.phase(phase)
         states = {s.step: s.state for s in self.step_states(conn, phase, done, rendered)}
         todo = [r for r in rendered if states[r.step.id] == NEW]
@@ -168,7 +179,7 @@ class Engine:
         if not todo:
             report.result = "already applied" if rendered else "nothing to deploy yet"
         else:
-            override = self._check_requires(phase, done, force, reason)
+            override = self._check_requires(conn, phase, done, force, reason)
             self._run_steps(conn, phase, todo, override, reason)
             report.result = "applied"
         report.steps = [
@@ -255,6 +266,7 @@ class Engine:
                 # Verify scripts call the toolkit's helpers: a schema that an older toolkit
                 # installed lacks the newer ones.
                 ledger.install(conn)
+            self._at(done)
             rendered = self.renderer.phase(phase)
             by_id = {r.step.id: r for r in rendered}
             outcomes: dict[str, bool] = {}
@@ -303,6 +315,7 @@ class Engine:
                         hint="restore those steps in phases.yaml, revert, then remove them",
                     )
                 # Whatever the ledger holds, in either scheduler mode, is reverted.
+                self._at(done)
                 applied = [self.renderer.step(phase, s) for s in phase.deployable_steps if (phase_id, s.id) in done]
                 report = PhaseReport(phase.id, phase.title, "reverted")
                 with conn.transaction():
