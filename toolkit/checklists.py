@@ -125,7 +125,7 @@ def _load_file(path: Path, plan: Plan | None) -> Checklist:
     problems = _cross_checks(checklist, path, lines, plan)
     if problems:
         raise ConfigError(problems)
-    return _with_names(checklist, path, (plan.settings if plan else Settings()).suffix)
+    return _with_names(checklist, path, plan.names.suffix if plan else Settings().suffix)
 
 
 def _with_names(checklist: Checklist, path: Path, suffix: str) -> Checklist:

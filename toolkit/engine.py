@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from toolkit import ledger
@@ -14,8 +15,8 @@ from toolkit.errors import CheckFailed, ToolkitError
 from toolkit.final import Deployed, unmet_gates
 from toolkit.queries import query
 from toolkit.render import RenderedStep, Renderer
-from toolkit.states import (DEPLOYED, DRIFT, MANUAL, NEW, NOT_APPLICABLE, NOT_AVAILABLE, OTHER, StepState,
-                            deployable, deployment, phase_states)
+from toolkit.states import (DEPLOYED, DOC_CURRENT, DOC_MISSING, DOC_STATES, DRIFT, MANUAL, NEW, NOT_APPLICABLE, NOT_AVAILABLE,
+                            OTHER, StepState, deployable, deployment, phase_states)
 
 if TYPE_CHECKING:
     import psycopg
@@ -31,15 +32,18 @@ class PhaseReport:
 
 
 class Engine:
-    def __init__(self, loaded: LoadedPlan, target: Target, actor: str):
+    def __init__(self, loaded: LoadedPlan, target: Target, actor: str, workspace: Path | None = None):
         self.loaded = loaded
         self.plan = loaded.plan
         self.target = target
         self.actor = actor
         self.renderer = Renderer(loaded)
+        self.workspace = workspace  # where the doc steps' documents live (None: not looked at)
+        self._doc_states: dict | None = None
 
     def _at(self, done: dict) -> None:
         """Render for what the ledger says is deployed (after Phase 6: base names, no flag checks)."""
+        self._doc_states = None
         deployed = Deployed.from_steps(done)
         if deployed != self.renderer.deployed:
             self.renderer = Renderer(self.loaded, deployed)
@@ -50,7 +54,18 @@ class Engine:
         done = ledger.entries(conn) if done is None else done
         self._at(done)
         rendered = self.renderer.phase(phase) if rendered is None else rendered
-        return phase_states(phase, done, rendered, self.plan.settings)
+        return phase_states(phase, done, rendered, self.plan.settings, self._docs(conn, phase))
+
+    def _docs(self, conn, phase: Phase) -> dict | None:
+        """The documents' states, when the phase has doc steps and the engine knows the workspace."""
+        if self.workspace is None or not any(s.kind == "doc" and s.available for s in phase.steps):
+            return None
+        if self._doc_states is None:
+            from toolkit.docs import Documents
+
+            states = Documents(self.loaded, self.target, self.workspace).states(conn)
+            self._doc_states = {name: (d.state, d.note) for name, d in states.items()}
+        return self._doc_states
 
     def plan_phase(self, phase_id: int) -> list[StepState]:
         phase = self.plan.phase(phase_id)
@@ -274,7 +289,11 @@ class Engine:
                 self._session(conn)
                 for s in self.step_states(conn, phase, done, rendered):
                     row = {"phase": phase.id, "step": s.step, "task": s.task}
-                    if s.state in (NOT_AVAILABLE, NOT_APPLICABLE, MANUAL, OTHER):
+                    if s.kind == "doc" and s.state in DOC_STATES:
+                        # A stale document fails; one not rendered yet is, like a manual step, not done.
+                        row.update(result={DOC_CURRENT: "pass", DOC_MISSING: DOC_MISSING}.get(s.state, "fail"),
+                                   message=f"{s.state}: {s.note}" if s.note else s.state)
+                    elif s.state in (NOT_AVAILABLE, NOT_APPLICABLE, MANUAL, OTHER):
                         row.update(result=s.state, message=s.note if s.state in (NOT_AVAILABLE, NOT_APPLICABLE) else "")
                     elif s.state == NEW:
                         row.update(result="fail", message="not applied")

@@ -28,7 +28,7 @@ class Entry:
 
 
 # The toolkit schema, in order: the ledger first; the other scripts add their own tables.
-SCHEMA_SCRIPTS = ("ledger.sql", "checklists.sql", "migrations.sql", "final_migration.sql")
+SCHEMA_SCRIPTS = ("ledger.sql", "checklists.sql", "migrations.sql", "final_migration.sql", "baselines.sql")
 # Serializes concurrent installs (CREATE ... IF NOT EXISTS races on the catalogs otherwise).
 INSTALL_LOCK = 4_244_002
 

@@ -38,9 +38,10 @@ class StepState:
 
 
 def classify(phase: int, step: "Step", entry: "Entry | None", rendered: "RenderedStep | None",
-             applies: bool = True) -> StepState:
+             applies: bool = True, doc: "tuple[str, str] | None" = None) -> StepState:
     """A step's state from the plan, its ledger entry and its rendering (a pure function);
-    `applies`: whether the step belongs to the plan's scheduler mode."""
+    `applies`: whether the step belongs to the plan's scheduler mode; `doc`: a doc step's
+    document state and note (toolkit.docs), when known."""
     if not applies:
         mode = (step.when or "").rsplit(" ", 1)[-1]
         state = NOT_APPLICABLE
@@ -49,6 +50,8 @@ def classify(phase: int, step: "Step", entry: "Entry | None", rendered: "Rendere
         state, note = NOT_AVAILABLE, step.planned or ""
     elif step.kind == "manual":
         state, note = MANUAL, "confirmed through a checklist"
+    elif step.kind == "doc" and doc is not None:
+        state, note = doc
     elif step.kind != "sql":
         state, note = OTHER, f"{step.kind} step"
     elif entry is None:
@@ -64,10 +67,13 @@ def classify(phase: int, step: "Step", entry: "Entry | None", rendered: "Rendere
     )
 
 
-def phase_states(phase: "Phase", done: dict, rendered: "list[RenderedStep]", settings: "Settings") -> list[StepState]:
-    """Every step of a phase classified, from the ledger entries and the phase's rendering."""
+def phase_states(phase: "Phase", done: dict, rendered: "list[RenderedStep]", settings: "Settings",
+                 docs: "dict[str, tuple[str, str]] | None" = None) -> list[StepState]:
+    """Every step of a phase classified, from the ledger entries, the phase's rendering and the
+    documents' states (by doc name)."""
     by_id = {r.step.id: r for r in rendered}
-    return [classify(phase.id, s, done.get((phase.id, s.id)), by_id.get(s.id), s.applies(settings))
+    docs = docs or {}
+    return [classify(phase.id, s, done.get((phase.id, s.id)), by_id.get(s.id), s.applies(settings), docs.get(s.doc or ""))
             for s in phase.steps]
 
 
@@ -90,6 +96,22 @@ def completion(done: int, total: int, started: bool) -> PhaseStatus:
     if total and done == total:
         return "complete"
     return "in progress" if started else "not started"
+
+
+# -- documents (phase 0's doc steps, toolkit.docs) --------------------------------------------
+DOC_CURRENT, DOC_STALE, DOC_MISSING = "current", "stale", "missing"
+DOC_STATES = (DOC_CURRENT, DOC_STALE, DOC_MISSING)
+
+
+def doc_state(stamps: list[str | None], expected: str | None) -> str:
+    """A rendered document's state: `stamps` holds, per file, the inputs digest it carries (None:
+    the file is missing; "": it carries none), `expected` the digest of today's inputs (None:
+    it cannot be rendered now, e.g. no baseline captured)."""
+    if not stamps or any(s is None for s in stamps):
+        return DOC_MISSING
+    if expected is None or any(s != expected for s in stamps):
+        return DOC_STALE
+    return DOC_CURRENT
 
 
 # -- per-type migration ------------------------------------------------------------------------

@@ -91,8 +91,10 @@ def _global(
     ctx.obj = AppContext(db_url=db_url, plan_file=plan, json=json_output, verbose=verbose, yes=yes, actor=actor)
 
 
+from toolkit.cli import baseline as _baseline  # noqa: E402
 from toolkit.cli import checklist as _checklist  # noqa: E402
 from toolkit.cli import cron as _cron  # noqa: E402
+from toolkit.cli import docs as _docs  # noqa: E402
 from toolkit.cli import edge as _edge  # noqa: E402
 from toolkit.cli import flags as _flags  # noqa: E402
 from toolkit.cli import local as _local  # noqa: E402
@@ -115,6 +117,8 @@ app.add_typer(_edge.app, name="edge")
 app.add_typer(_sandbox.app, name="sandbox")
 app.add_typer(_processor.app, name="processor")
 app.add_typer(_secrets.app, name="secrets")
+app.add_typer(_docs.app, name="docs")
+app.add_typer(_baseline.app, name="baseline")
 for _name, _command in _migration.COMMANDS.items():
     app.command(_name)(_command)
 app.command("status")(_phase.status)

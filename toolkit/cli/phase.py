@@ -20,7 +20,7 @@ def _engine(app_ctx: "AppContext") -> "Engine":
     from toolkit.engine import Engine
 
     loaded = app_ctx.load_plan()
-    return Engine(loaded, app_ctx.target(), app_ctx.actor_name())
+    return Engine(loaded, app_ctx.target(), app_ctx.actor_name(), workspace=app_ctx.project.root)
 
 
 @app.command("list")

@@ -47,8 +47,8 @@ def _document_and_state(app_ctx, file: Optional[Path]):
     """The document's path and what it should say, from the database."""
     from toolkit.progress.sync import current, document_path
 
-    state, _ = current(app_ctx.load_plan(), app_ctx.target(), app_ctx.project.root)
-    return document_path(app_ctx.project.root, file), state
+    state, facts = current(app_ctx.load_plan(), app_ctx.target(), app_ctx.project.root)
+    return document_path(app_ctx.project.root, file), state, facts
 
 
 @app.command()
@@ -58,11 +58,11 @@ def sync(
     check: bool = typer.Option(False, "--check", help="Change nothing; exit 1 when the document is out of date."),
 ) -> None:
     """Update only the parts of PROGRESS.md the toolkit owns, in place, atomically."""
-    from toolkit.progress.sync import sync as do_sync
+    from toolkit.progress.sync import stale_documents, sync as do_sync
 
     app_ctx = ctx.obj
-    path, state = _document_and_state(app_ctx, file)
-    result = do_sync(path, state, check=check)
+    path, state, facts = _document_and_state(app_ctx, file)
+    result = do_sync(path, state, check=check, stale=stale_documents(facts))
     word = "up to date" if not result["changed"] else "updated"
     emit(app_ctx.json, result, lambda c: c.print(f"{path}: {word}"))
 
@@ -77,6 +77,6 @@ def init(
     from toolkit.progress.sync import init as do_init
 
     app_ctx = ctx.obj
-    path, state = _document_and_state(app_ctx, file)
+    path, state, _ = _document_and_state(app_ctx, file)
     result = do_init(path, app_ctx.load_plan(), state, force)
     emit(app_ctx.json, result, lambda c: c.print(f"{path}: written"))

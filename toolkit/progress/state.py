@@ -13,10 +13,13 @@ from toolkit.config import Phase, Plan, Step
 from toolkit.progress.model import (
     MIGRATION_PHASE, DocumentState, MigrationRow, PhaseState, TaskKey, TaskMark, task_text,
 )
-from toolkit.states import DEPLOYED, MANUAL, NOT_APPLICABLE, RANK, STAMPS, StepState, completion, phase_states
+from toolkit.states import (DEPLOYED, DOC_CURRENT, DOC_STATES, MANUAL, NOT_APPLICABLE, RANK, STAMPS, StepState,
+                            completion, phase_states)
 
 if TYPE_CHECKING:
     import psycopg
+
+    from toolkit.db import Target
 
     from toolkit.config import LoadedPlan
 
@@ -35,14 +38,23 @@ class Facts:
     migrations: dict[str, dict] = field(default_factory=dict)                   # data type -> state row
 
 
-def gather(conn: "psycopg.Connection", loaded: "LoadedPlan", root: Path) -> Facts:
+def gather(conn: "psycopg.Connection", loaded: "LoadedPlan", root: Path, target: "Target | None" = None) -> Facts:
+    """`target`: the documents' (its functions URL is in the monitoring workflow); without it the
+    doc steps are not looked at."""
     from toolkit.checklists import latest_results, load_all
+    from toolkit.final import Deployed
     from toolkit.queries import query
     from toolkit.render import Renderer
 
-    done, renderer = ledger.entries(conn), Renderer(loaded)
+    done = ledger.entries(conn)
+    renderer = Renderer(loaded, Deployed.from_steps(done))
+    docs = None
+    if target is not None:
+        from toolkit.docs import Documents
+
+        docs = {name: (d.state, d.note) for name, d in Documents(loaded, target, root).states(conn).items()}
     facts = Facts(steps={(p.id, s.step): s for p in loaded.plan.phases
-                         for s in phase_states(p, done, renderer.phase(p), loaded.plan.settings)})
+                         for s in phase_states(p, done, renderer.phase(p), loaded.plan.settings, docs)})
     results = latest_results(conn)
     for checklist in load_all(root, loaded.plan):
         if checklist.ticks is not None and (checklist.name, None) in results:
@@ -60,6 +72,8 @@ def step_mark(plan: Plan, phase: Phase, step: Step, facts: Facts) -> TaskMark:
         return "not applicable"
     if state is not None and state.state in DEPLOYED:
         return "done" if state.verified is True else "failed" if state.verified is False else "open"
+    if state is not None and state.kind == "doc" and state.state in DOC_STATES:
+        return "done" if state.state == DOC_CURRENT else "open"
     if state is not None and state.state == MANUAL:
         result = facts.checklists.get((phase.id, step.id))
         return "done" if result == "pass" else "failed" if result == "fail" else "open"

@@ -30,7 +30,7 @@ def document_path(root: Path, explicit: Path | None = None) -> Path:
 
 def current(loaded: LoadedPlan, target: Target, root: Path) -> tuple[DocumentState, Facts]:
     with connect(target, autocommit=True) as conn, database_errors():
-        facts = gather(conn, loaded, root)
+        facts = gather(conn, loaded, root, target)
     return build(loaded.plan, facts, date.today()), facts
 
 
@@ -46,6 +46,7 @@ def report(loaded: LoadedPlan, target: Target, root: Path) -> dict:
     for row in state.migration:
         if row.status == "rolled back":
             blockers.append(f"{row.data_type}: {row.notes}")
+    blockers += stale_documents(facts)
     return {
         "target": target.describe(),
         "current_phase": state.current_phase,
@@ -73,13 +74,24 @@ def load_document(path: Path) -> ProgressDocument:
         raise ToolkitError(f"{exc} (the file was left untouched)") from None
 
 
-def sync(path: Path, state: DocumentState, check: bool = False) -> dict:
+def stale_documents(facts: Facts) -> list[str]:
+    """The phase 0 documents that are stale or missing, in words."""
+    from toolkit.states import DOC_CURRENT, DOC_STATES
+
+    return [f"document {s.step} is {s.state}: {s.note}" for s in facts.steps.values()
+            if s.kind == "doc" and s.state in DOC_STATES and s.state != DOC_CURRENT]
+
+
+def sync(path: Path, state: DocumentState, check: bool = False, stale: list[str] | None = None) -> dict:
+    """`stale`: stale documents (stale_documents), which `--check` reports too."""
     document = load_document(path)
     text = document.render(state)
     changed = text != document.original
     if check:
-        if changed:
-            raise CheckFailed(f"{path} is out of date with the database", hint="run `toolkit progress sync`")
+        problems = ([f"{path} is out of date with the database"] if changed else []) + (stale or [])
+        if problems:
+            hints = (["run `toolkit progress sync`"] if changed else []) + (["run `toolkit docs render`"] if stale else [])
+            raise CheckFailed("; ".join(problems), hint="; ".join(hints))
         return {"path": str(path), "changed": False}
     if changed:
         write_atomic(path, text)

@@ -31,17 +31,18 @@ GATEWAY = Path(__file__).parent
 GATEWAY_FOLDER = "_gateway"     # where a local build holds main.ts (underscore: never a function)
 
 
-def build(source: Path, names: Names, dest: Path) -> Path:
-    """A local build: the rendered functions plus the gateway beside them."""
-    edge.render(source, names, dest)
+def build(source: Path, names: Names, dest: Path, moved: dict[str, str] | None = None) -> Path:
+    """A local build: the rendered functions (and the pointers under slugs that moved) plus the
+    gateway beside them."""
+    edge.render(source, names, dest, moved)
     (dest / GATEWAY_FOLDER).mkdir()
     for name in ("main.ts", "main_test.ts"):
         shutil.copy(GATEWAY / name, dest / GATEWAY_FOLDER / name)
     return dest
 
 
-def temporary_build(source: Path, names: Names) -> Path:
-    return build(source, names, Path(tempfile.mkdtemp(prefix="edge-build-")) / "functions")
+def temporary_build(source: Path, names: Names, moved: dict[str, str] | None = None) -> Path:
+    return build(source, names, Path(tempfile.mkdtemp(prefix="edge-build-")) / "functions", moved)
 
 
 @dataclass(kw_only=True)
@@ -68,14 +69,15 @@ class EdgeServer(Managed):
 def serve(db_url: str, *, names: Names, port: int | None = DEFAULT_PORT, jwt_secret: str,
           market_data_url: str = "", api_key: str = "", timeout_ms: int | None = None,
           env: dict[str, str] | None = None, folder: Path | None = None,
-          log_file: Path | None = None, ready_timeout: float = READY_TIMEOUT) -> EdgeServer:
+          log_file: Path | None = None, ready_timeout: float = READY_TIMEOUT,
+          moved: dict[str, str] | None = None) -> EdgeServer:
     """Build the functions for `names`, start the gateway on 127.0.0.1, wait until every
     function is loaded.
 
     port=None or 0 picks a free port. The server runs in its own session, is stopped at
     interpreter exit, and a watchdog kills it should this process die without stopping it.
     """
-    build_dir = temporary_build(folder or edge.functions_dir(), names)
+    build_dir = temporary_build(folder or edge.functions_dir(), names, moved)
     port = port or free_port()
     child_env = {
         **os.environ,

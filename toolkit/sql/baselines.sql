@@ -1,0 +1,15 @@
+-- Baselines of the system before the rollout (toolkit baseline capture), in the toolkit
+-- schema: not exposed through the API. Run by ledger.install(); idempotent.
+CREATE SCHEMA IF NOT EXISTS toolkit;
+
+CREATE TABLE IF NOT EXISTS toolkit.baselines (
+    id              bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    captured_at     timestamptz NOT NULL,
+    captured_by     text        NOT NULL,
+    toolkit_version text        NOT NULL,
+    jobs            jsonb       NOT NULL,   -- every pg_cron job: schedule, owner, active, last runs and failures
+    tables          jsonb       NOT NULL,   -- every data table of the plan: rows, keys, size, freshness
+    implied         jsonb       NOT NULL    -- per data type: the runs, calls and bytes its legacy schedule implies
+);
+
+REVOKE ALL ON TABLE toolkit.baselines FROM PUBLIC;
