@@ -26,6 +26,8 @@ from toolkit.yamlfile import Lines, load_model
 if TYPE_CHECKING:
     import psycopg
 
+    from toolkit.checks import CheckContext
+
 FOLDER = "checklists"
 FILE_Q = "checklist_queries.sql"
 ANSWERS = ("pass", "fail", "skip")
@@ -54,12 +56,19 @@ class Item(Strict):
     id: str = Field(pattern=IDENT)
     text: str = Field(min_length=1)
     check: str | None = Field(None, min_length=1)
+    # An automated check the toolkit runs itself (toolkit.checks.BUILTINS), for what SQL cannot see.
+    run: str | None = None
     manual: bool = False
 
     @model_validator(mode="after")
     def _one_kind(self) -> "Item":
-        if (self.check is None) == (not self.manual):
-            raise ValueError(f"item {self.id!r} needs exactly one of `check` (SQL) or `manual: true`")
+        from toolkit.checks import BUILTINS
+
+        if [self.check is not None, self.run is not None, self.manual].count(True) != 1:
+            raise ValueError(f"item {self.id!r} needs exactly one of `check` (SQL), `run` (a toolkit check) "
+                             "or `manual: true`")
+        if self.run is not None and self.run not in BUILTINS:
+            raise ValueError(f"item {self.id!r}: no toolkit check {self.run!r}; one of: {', '.join(BUILTINS)}")
         return self
 
     @property
@@ -292,10 +301,11 @@ ANSWER_FIELDS = ("item_id", "result", "note", "evidence", "answered_by", "answer
 class Runner:
     """Runs checklists against one target as one actor."""
 
-    def __init__(self, plan: Plan, target: Target, actor: str):
+    def __init__(self, plan: Plan, target: Target, actor: str, context: "CheckContext | None" = None):
         self.plan = plan
         self.target = target
         self.actor = actor
+        self.context = context  # what `run:` items need beyond the database (toolkit.checks)
 
     def run(self, checklist: Checklist, data_type: str | None = None, *, resume: bool = False,
             restart: bool = False, ask: Ask | None = None, report: Report | None = None) -> dict:
@@ -341,7 +351,12 @@ class Runner:
                 if item.manual and ask is None:
                     report(_entry(item, None, params))  # pending: for an interactive run
                     continue
-                answer = self._ask(item, params, ask) if item.manual else self._check(conn, item, params)
+                if item.manual:
+                    answer = self._ask(item, params, ask)
+                elif item.run is not None:
+                    answer = self._run(item)
+                else:
+                    answer = self._check(conn, item, params)
                 if answer is None:
                     return True
                 row = conn.execute(query("answer", FILE_Q), {"run_id": run_id, "item_id": item.id, "actor": self.actor, **answer})
@@ -358,6 +373,12 @@ class Runner:
         if result not in ANSWERS:
             raise ToolkitError(f"{result!r} is not an answer; one of: {', '.join(ANSWERS)}")
         return {"result": result, "note": note or None, "evidence": None}
+
+    def _run(self, item: Item) -> dict:
+        from toolkit.checks import run_builtin
+
+        ok, evidence = run_builtin(item.run, self.context)
+        return {"result": "pass" if ok else "fail", "note": None, "evidence": evidence}
 
     def _check(self, conn: "psycopg.Connection", item: Item, params: dict) -> dict:
         """Run an automated item in a transaction that is always rolled back; an error fails it."""

@@ -149,7 +149,7 @@ class Engine:
         if not force:
             raise ToolkitError(
                 f"phase {phase.id} requires {'; '.join(missing)}",
-                hint="apply the required phases first, or pass --force --reason \"why\"",
+                hint="apply the required phases first (and, for the final migration, promote every type), or pass --force --reason \"why\"",
             )
         if not reason:
             raise ToolkitError("--force needs --reason: the override is recorded in the history")

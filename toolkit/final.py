@@ -136,4 +136,4 @@ def unmet_gates(plan: "Plan", phase_id: int, conn: "psycopg.Connection") -> list
 
     promoted = promoted_types(conn)
     missing = [d.name for d in plan.data_types if d.name not in promoted]
-    return [f"not every data type is promoted (not yet: {', '.join(missing)})"] if missing else []
+    return [f"every data type promoted (not yet: {', '.join(missing)})"] if missing else []

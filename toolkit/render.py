@@ -118,7 +118,8 @@ def _context(loaded: LoadedPlan, deployed: Deployed) -> dict:
     return {
         "suffix": plan.names.suffix,
         # settings.docs is read by the documents only: a change to it is no change of the SQL.
-        "settings": plan.settings.model_dump(exclude={"docs"}),
+        # The processor URL follows its function's slug when Phase 6 renamed it.
+        "settings": {**plan.settings.model_dump(exclude={"docs"}), "processor_url": plan.processor_url},
         "data_types": [d.model_dump() for d in plan.data_types],
         "rules": rules.context(),
         "flag_checks": plan.flag_checks,
