@@ -129,7 +129,21 @@ def _plan_at(root: Path) -> Plan | None:
     return load_plan(path).plan if path.is_file() else None
 
 
+# Parsed checklists by file state and plan: a command reads them several times (its own use, the
+# documents, PROGRESS.md), and parsing YAML with line numbers is slow.
+_LOADED: dict[tuple, Checklist] = {}
+
+
 def _load_file(path: Path, plan: Plan | None) -> Checklist:
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size, plan.model_dump_json() if plan else None,
+           plan.names.suffix if plan else None)
+    if key not in _LOADED:
+        _LOADED[key] = _parse_file(path, plan)
+    return _LOADED[key]
+
+
+def _parse_file(path: Path, plan: Plan | None) -> Checklist:
     checklist, lines = load_model(path, Checklist, "checklist")
     problems = _cross_checks(checklist, path, lines, plan)
     if problems:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
+from pathlib import Path
 
 import jinja2
 
@@ -47,12 +48,7 @@ class Renderer:
 
     def __init__(self, loaded: LoadedPlan, deployed: Deployed | None = None):
         self.loaded = loaded
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(loaded.templates / "sql")),
-            undefined=jinja2.StrictUndefined,
-            keep_trailing_newline=True,
-            autoescape=False,
-        )
+        self.env = environment(loaded.templates / "sql")
         plan = loaded.plan
         self.deployed = plan.deployed if deployed is None else deployed
         self.context = _context(loaded, self.deployed)
@@ -102,6 +98,18 @@ class Renderer:
 
     def phase(self, phase: Phase) -> list[RenderedStep]:
         return [self.step(phase, s) for s in self.loaded.plan.deployable(phase)]
+
+
+@lru_cache(maxsize=8)
+def environment(folder: Path) -> jinja2.Environment:
+    """One Jinja environment per template folder, so that its compiled templates are shared by
+    every renderer of a command (it reloads a template whose file changed)."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(folder)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
 
 
 # What scripts read through toolkit.param(); the other context entries render into the SQL.
