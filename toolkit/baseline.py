@@ -153,8 +153,8 @@ def compare(plan: Plan, target: Target) -> dict:
         usage = _queue_usage(plan, conn)
     rows = []
     for d in plan.data_types:
-        before = then["tables"].get(d.name, {})
-        after = now["tables"][d.name]
+        before = then["tables"].get(d.name, {}).get("age_seconds") or {}
+        after = now["tables"][d.name].get("age_seconds") or {}
         imp_then = next((t for t in then["implied"]["types"] if t["data_type"] == d.name), {})
         imp_now = next(t for t in now["implied"]["types"] if t["data_type"] == d.name)
         rows.append({
@@ -162,8 +162,8 @@ def compare(plan: Plan, target: Target) -> dict:
             "legacy_active_then": imp_then.get("active"), "legacy_active_now": imp_now["active"],
             "legacy_calls_per_day_then": imp_then.get("calls_per_day", 0) if imp_then.get("active") else 0,
             "legacy_calls_per_day_now": imp_now["calls_per_day"] if imp_now["active"] else 0,
-            "p50_age_then": (before.get("age_seconds") or {}).get("p50"), "p50_age_now": after.get("age_seconds", {}).get("p50"),
-            "p90_age_then": (before.get("age_seconds") or {}).get("p90"), "p90_age_now": after.get("age_seconds", {}).get("p90"),
+            "p50_age_then": before.get("p50"), "p50_age_now": after.get("p50"),
+            "p90_age_then": before.get("p90"), "p90_age_now": after.get("p90"),
         })
     return {
         "baseline_id": then["id"], "captured_at": then["captured_at"], "compared_at": now["captured_at"],

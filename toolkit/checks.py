@@ -95,7 +95,8 @@ def full_cycle(ctx: CheckContext) -> tuple[bool, str]:
         return False, f"{what} is {status or 'gone'} after {took:.0f} s" + (f": {error}" if status == "failed" else "")
     if before is not None and (after is None or after <= before):
         return False, f"{what} completed but public.{dt.table}.{dt.timestamp_column} did not move ({before} -> {after})"
-    return True, f"{what} completed through the processor in {took:.1f} s; public.{dt.table}.{dt.timestamp_column} {before} -> {after}"
+    return True, (f"{what} completed through the processor in {took:.1f} s; "
+                  f"public.{dt.table}.{dt.timestamp_column} {before} -> {after}")
 
 
 FILE = "checks.sql"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,6 +45,7 @@ DOCUMENTS: dict[str, dict[str, str]] = {
 }
 STAMP = re.compile(r"toolkit docs render: ([a-z-]+), inputs ([0-9a-f]{16})")
 LOCAL_FUNCTIONS_URL = "http://127.0.0.1:54331/functions/v1"
+NO_BASELINE = "no baseline captured yet: toolkit baseline capture (or toolkit docs render, which captures one)"
 PROBE_TOKEN = "HEALTH_CHECK_PROBE_TOKEN"
 
 
@@ -71,20 +73,7 @@ class Documents:
         self.target = target
         self.workspace = workspace
         self.dir = loaded.plan.settings.docs.dir
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(loaded.templates / "docs")),
-            undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
-            autoescape=False,
-        )
-        self.env.globals.update(num=_num, size=_size, pct=_pct, age=_age, fill=_fill, ticks=self._ticks)
-
-    def _ticks(self, checklist) -> str:
-        if checklist.per_type:
-            return "Per data type (phase 5 and rollback drills)"
-        if checklist.ticks is None:
-            return "Ticks no PROGRESS.md line"
-        phase = self.loaded.plan.phase(checklist.ticks.phase)
-        return f"Ticks phase {phase.id}: {phase.step(checklist.ticks.step).task}"
+        self.env = _environment(loaded.templates / "docs")
 
     # -- what the documents say -------------------------------------------------------------
     def render(self, conn: "psycopg.Connection", names: list[str] | None = None) -> dict[str, Document]:
@@ -98,7 +87,7 @@ class Documents:
         doc = Document(name)
         context = inputs.context(name)
         if context is None:
-            doc.note = inputs.why_not(name)
+            doc.note = NO_BASELINE
             return doc
         definitions = {path: self._template(template, {**context, "results": None})
                        for path, template in self._files(name).items()}
@@ -121,7 +110,10 @@ class Documents:
 
     # -- their state on disk ----------------------------------------------------------------
     def states(self, conn: "psycopg.Connection") -> dict[str, DocState]:
-        return {name: self.state_of(doc) for name, doc in self.render(conn).items()}
+        # A document with a file missing is missing whatever its inputs: no need to render it.
+        missing = [n for n in DOCUMENTS if not all((self.workspace / p).is_file() for p in self._files(n))]
+        found = self.render(conn, [n for n in DOCUMENTS if n not in missing]) if len(missing) < len(DOCUMENTS) else {}
+        return {name: self.state_of(found.get(name) or Document(name)) for name in DOCUMENTS}
 
     def state_of(self, doc: Document) -> DocState:
         paths = tuple(self._files(doc.name))
@@ -142,6 +134,10 @@ class Documents:
               only_current: bool = False) -> list[dict]:
         """Write the documents (`only_current`: those that are current, with fresh results)."""
         written = []
+        if only_current:
+            names = [n for n in names or DOCUMENTS if all((self.workspace / p).is_file() for p in self._files(n))]
+            if not names:
+                return []
         for name, doc in self.render(conn, names).items():
             if not doc.files:
                 written.append({"document": name, "files": [], "result": "not rendered", "note": doc.note})
@@ -158,6 +154,15 @@ class Documents:
             written.append({"document": name, "files": list(doc.files), "result": "written" if changed else "up to date",
                             "changed": changed})
         return written
+
+
+@lru_cache(maxsize=4)
+def _environment(folder: Path) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(folder)), undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+        trim_blocks=True, lstrip_blocks=True, autoescape=False)
+    env.globals.update(num=_num, size=_size, pct=_pct, age=_age, fill=_fill)
+    return env
 
 
 def _stamped(path: str, text: str, name: str, digest: str) -> str:
@@ -206,9 +211,6 @@ class _Inputs:
             return None if baseline is None else {**common, **_baseline_context(baseline, self.plan)}
         return {**common, **self._monitoring()}
 
-    def why_not(self, name: str) -> str:
-        return "no baseline captured yet: toolkit baseline capture (or toolkit docs render, which captures one)"
-
     def baseline(self) -> dict | None:
         from toolkit.baseline import latest
 
@@ -225,9 +227,17 @@ class _Inputs:
         for c in sorted(lists, key=lambda c: (c.ticks.phase if c.ticks else 99, c.name)):
             first_type = self.plan.data_types[0].name if c.per_type else None
             params = {k: f"<{k}>" for k in check_params(self.plan, c, first_type)} if c.per_type else {}
-            entries.append({"checklist": c, "params": params,
+            entries.append({"checklist": c, "params": params, "ticks": self._ticks(c),
                             "runs": [r for r in runs if r["checklist"] == c.name]})
         return {"checklists": entries, "results": {"runs": runs}}
+
+    def _ticks(self, checklist) -> str:
+        if checklist.per_type:
+            return "Per data type (phase 5 and rollback drills)"
+        if checklist.ticks is None:
+            return "Ticks no PROGRESS.md line"
+        phase = self.plan.phase(checklist.ticks.phase)
+        return f"Ticks phase {phase.id}: {phase.step(checklist.ticks.step).task}"
 
     def _rollback(self) -> dict:
         from toolkit.render import Renderer

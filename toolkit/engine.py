@@ -15,8 +15,8 @@ from toolkit.errors import CheckFailed, ToolkitError
 from toolkit.final import Deployed, unmet_gates
 from toolkit.queries import query
 from toolkit.render import RenderedStep, Renderer
-from toolkit.states import (DEPLOYED, DOC_CURRENT, DOC_MISSING, DOC_STATES, DRIFT, MANUAL, NEW, NOT_APPLICABLE, NOT_AVAILABLE,
-                            OTHER, StepState, deployable, deployment, phase_states)
+from toolkit.states import (DEPLOYED, DOC_CURRENT, DOC_MISSING, DOC_STATES, DRIFT, MANUAL, NEW, NOT_APPLICABLE,
+                            NOT_AVAILABLE, OTHER, StepState, deployable, deployment, phase_states)
 
 if TYPE_CHECKING:
     import psycopg
@@ -149,7 +149,8 @@ class Engine:
         if not force:
             raise ToolkitError(
                 f"phase {phase.id} requires {'; '.join(missing)}",
-                hint="apply the required phases first (and, for the final migration, promote every type), or pass --force --reason \"why\"",
+                hint="apply the required phases first (and, for the final migration, promote every type), "
+                     "or pass --force --reason \"why\"",
             )
         if not reason:
             raise ToolkitError("--force needs --reason: the override is recorded in the history")

@@ -75,11 +75,12 @@ def load_document(path: Path) -> ProgressDocument:
 
 
 def stale_documents(facts: Facts) -> list[str]:
-    """The phase 0 documents that are stale or missing, in words."""
-    from toolkit.states import DOC_CURRENT, DOC_STATES
+    """The phase 0 documents whose inputs changed since they were rendered, in words (one not
+    rendered yet is a task not done, not a problem)."""
+    from toolkit.states import DOC_STALE
 
     return [f"document {s.step} is {s.state}: {s.note}" for s in facts.steps.values()
-            if s.kind == "doc" and s.state in DOC_STATES and s.state != DOC_CURRENT]
+            if s.kind == "doc" and s.state == DOC_STALE]
 
 
 def sync(path: Path, state: DocumentState, check: bool = False, stale: list[str] | None = None) -> dict:
