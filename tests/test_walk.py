@@ -16,6 +16,7 @@ Phase: Phase 0". When those land, the four phases complete too and the last asse
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 
@@ -128,10 +129,17 @@ def test_progress_md_walks_from_phase_0_to_phase_6(db, project, tmp_path, monkey
         applied = cli("phase", "apply", "6")
         assert applied.exit_code == 0, applied.output
         assert "- [ ] Create manual testing checklists document" in read()  # the documents name the old objects
+        early = cli("--json", "checklist", "run", "phase6-documentation", "--non-interactive")
+        item = next(i for i in json.loads(early.stdout)["items"] if i["id"] == "rollout_documents_current")
+        assert early.exit_code == 1 and item["result"] == "fail" and "checklists: stale" in item["evidence"]
         assert cli("docs", "render").exit_code == 0
         assert open_tasks(read(), 0) == NOT_YET[0]
         with connect(target, autocommit=True) as conn:
             deployed = deployed_plan(loaded, conn).plan
+        # Before the functions answer under their new names, the refresh cycle fails.
+        early = cli("--json", "checklist", "run", "phase6-final-testing", "--non-interactive")
+        item = next(i for i in json.loads(early.stdout)["items"] if i["id"] == "full_refresh_cycle")
+        assert item["result"] == "fail" and "the processor could not be called" in item["evidence"]
         with serve(db.url, names=deployed.names, port=port, jwt_secret=secret, market_data_url=sandbox.url,
                    api_key=API_KEY, folder=workspace / "templates/edge", moved=moved_functions(deployed)):
             answer_all(cli, "phase6-documentation", 1)
