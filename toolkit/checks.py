@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 SMOKE_TIMEOUT_S = 90.0
 SMOKE_POLL_S = 1.0
+# Ahead of what viewers queue (a type's priority plus at most 9), far below the extremes that
+# rolled-back probes (the verify scripts) use.
+SMOKE_PRIORITY = 100
 
 
 @dataclass
@@ -59,13 +62,12 @@ def phases_verified(ctx: CheckContext) -> tuple[bool, str]:
 
 def full_cycle(ctx: CheckContext) -> tuple[bool, str]:
     """One refresh end to end, committed: the stalest key of the plan's first per-key type is
-    queued at top priority, the processor is started (the external ticker, or pg_cron through
+    queued ahead of viewers' work, the processor is started (the external ticker, or pg_cron through
     pg_net), and the job must complete and move the row's timestamp within the timeout."""
     from toolkit.db import connect
     from toolkit.processor import Ticker, require_url, service_token
     from toolkit.queries import composed
     from toolkit.queue import Queue
-    from toolkit.rules import PRIORITY_MAX
 
     plan = ctx.loaded.plan
     dt = next((d for d in plan.data_types if d.key_column), None)
@@ -78,12 +80,14 @@ def full_cycle(ctx: CheckContext) -> tuple[bool, str]:
         return False, f"public.{dt.table} has no rows to refresh"
     key, before = row
     started = time.monotonic()
-    queued = Queue(plan, ctx.target).enqueue(key, dt.name, PRIORITY_MAX)
+    queued = Queue(plan, ctx.target).enqueue(key, dt.name, SMOKE_PRIORITY)
     job = queued["job_id"]
     ticker = Ticker(plan, ctx.target, require_url(None, plan), service_token(ctx.workspace))
     status, after = None, before
     while time.monotonic() - started < SMOKE_TIMEOUT_S:
-        ticker.tick()
+        called = ticker.tick()["processor"] or {}
+        if called.get("error"):
+            return False, f"job {job} ({dt.name} {key}) is queued, but the processor could not be called: {called['error']}"
         with connect(ctx.target, autocommit=True) as conn:
             status, error, after = conn.execute(composed("smoke_job", FILE, **names), {"id": job, "key": key}).fetchone()
         if status in ("completed", "failed"):
