@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import ROOT, Cli
+from tests.conftest import ROOT, Cli, cron_owner, give_job_to
 from toolkit import edge
 from toolkit.config import load_plan
 from toolkit.db import connect, target_from_url
@@ -152,6 +152,19 @@ def test_phase_6_waits_for_every_type_promoted_unless_forced(staleness_db, tmp_p
     assert forced.exit_code == 0, forced.output
     assert db.scalar("SELECT count(*) FROM toolkit.ledger WHERE phase = 6") == 4
     assert "a drill on a copy" in db.scalar("SELECT detail FROM toolkit.history WHERE action = 'force' AND phase = 6")
+
+
+def test_a_legacy_job_of_another_role_stops_phase_6_before_anything_changes(staleness_db, tmp_path, monkeypatch):
+    monkeypatch.setenv("TOOLKIT_PROGRESS", str(tmp_path / "PROGRESS.md"))
+    db = staleness_db
+    with cron_owner(db) as other:
+        give_job_to(db, other, "refresh-company-profiles")
+        before = jobs(db), catalog(db)
+        refused = Cli(db, ROOT / "phases.yaml")("phase", "apply", "6", "--force", "--reason", "drill")
+        assert refused.exit_code == 2
+        assert "refresh-company-profiles" in refused.stderr and f"belongs to {other}" in refused.stderr
+        assert (jobs(db), catalog(db)) == before
+        assert db.scalar("SELECT count(*) FROM toolkit.ledger WHERE phase = 6") == 0
 
 
 @pytest.mark.skipif(_deno_missing(), reason="no Deno binary")

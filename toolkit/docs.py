@@ -401,6 +401,13 @@ def render_documents(loaded: LoadedPlan, target: Target, workspace: Path, actor:
     return written
 
 
+def unrendered(loaded: LoadedPlan, workspace: Path) -> list[str]:
+    """The documents with a file missing from the workspace (no database needed)."""
+    folder = loaded.plan.settings.docs.dir
+    return [name for name, files in DOCUMENTS.items()
+            if not all((workspace / p.format(dir=folder)).is_file() for p in files)]
+
+
 def document_states(loaded: LoadedPlan, target: Target, workspace: Path) -> list[DocState]:
     with connect(target, autocommit=True) as conn, database_errors():
         return list(Documents(loaded, target, workspace).states(conn).values())
