@@ -182,6 +182,8 @@ def test_phase_6_on_a_database_with_every_type_promoted(staleness_db, project, t
         promote_every_type(loaded, target)
         assert db.scalar("SELECT count(*) FROM toolkit.migrations WHERE state = 'promoted'") == 11
 
+        # As a sampled completion does: a type's size estimate moves (verify must stay green).
+        db.execute("UPDATE public.data_type_registry_v2 SET estimated_bytes = estimated_bytes + 1 WHERE data_type = 'quote'")
         before_catalog, before_jobs, before_rows = catalog(db), jobs(db), row_counts(db)
         flags_before = db.rows("SELECT flag_name, enabled FROM public.feature_flags ORDER BY 1")
         audit_before = db.rows("SELECT id, flag_name, operation FROM public.feature_flag_audit ORDER BY id")
