@@ -22,6 +22,9 @@ TICKS = {
     "phase4-existing-realtime": (4, "test_existing_realtime"),
     "phase4-flag-disable": (4, "test_flag_disable"),
     "phase4-browser": None,
+    "phase6-documentation": (6, "update_documentation"),
+    "phase6-final-testing": (6, "final_testing"),
+    "phase6-production": (6, "production_deployment"),
     "migration": None,
     "rollback-drill": None,
     "phase-gate": None,
@@ -92,8 +95,8 @@ def test_a_malformed_checklist_exits_2_naming_file_and_line(project):
     _write(project, "garbled", "name: garbled\ntitle: [unclosed\n")
     result = _cli(None, project / "phases.yaml")("checklist", "list")
     assert result.exit_code == 2
-    assert (f"{path}:4: items.0: item 'both' needs exactly one of `check` (SQL), `judge` (a monitor criterion) "
-            "or `manual: true`") in result.stderr
+    assert (f"{path}:4: items.0: item 'both' needs exactly one of `check` (SQL), `judge` (a monitor criterion), "
+            "`run` (a toolkit check) or `manual: true`") in result.stderr
     assert f"{project / 'checklists' / 'garbled.yaml'}:3: not valid YAML" in result.stderr
     assert _cli(None, project / "phases.yaml")("checklist", "run", "broken").exit_code == 2
 

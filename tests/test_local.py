@@ -51,7 +51,7 @@ def test_local_up_apply_status_down(local_project):
     status = cli("--json", "status")
     assert status.exit_code == 0, status.output
     phases = {p["phase"]: p for p in json.loads(status.stdout)["phases"]}
-    assert phases[0]["state"] == "applied" and phases[0]["not_available"] == 4
+    assert phases[0]["state"] == "applied" and phases[0]["not_available"] == 0
     assert phases[1]["state"] == "applied" and phases[1]["verified"] is True
     assert phases[2]["state"] == "not started"
     assert phases[3]["state"] == "not started"

@@ -31,6 +31,8 @@ from toolkit.yamlfile import Lines, load_model
 if TYPE_CHECKING:
     import psycopg
 
+    from toolkit.checks import CheckContext
+
 FOLDER = "checklists"
 FILE_Q = "checklist_queries.sql"
 ANSWERS = ("pass", "fail", "skip")  # what a person may answer; a check also says "inconclusive"
@@ -60,13 +62,19 @@ class Item(Strict):
     text: str = Field(min_length=1)
     check: str | None = Field(None, min_length=1)
     judge: Literal[canary.CRITERIA] | None = None  # type: ignore[valid-type]
+    # An automated check the toolkit runs itself (toolkit.checks.BUILTINS), for what SQL cannot see.
+    run: str | None = None
     manual: bool = False
 
     @model_validator(mode="after")
     def _one_kind(self) -> "Item":
-        if sum((self.check is not None, self.judge is not None, self.manual)) != 1:
-            raise ValueError(f"item {self.id!r} needs exactly one of `check` (SQL), `judge` (a monitor criterion) "
-                             "or `manual: true`")
+        from toolkit.checks import BUILTINS
+
+        if [self.check is not None, self.judge is not None, self.run is not None, self.manual].count(True) != 1:
+            raise ValueError(f"item {self.id!r} needs exactly one of `check` (SQL), `judge` (a monitor criterion), "
+                             "`run` (a toolkit check) or `manual: true`")
+        if self.run is not None and self.run not in BUILTINS:
+            raise ValueError(f"item {self.id!r}: no toolkit check {self.run!r}; one of: {', '.join(BUILTINS)}")
         return self
 
     @property
@@ -127,12 +135,26 @@ def _plan_at(root: Path) -> Plan | None:
     return load_plan(path).plan if path.is_file() else None
 
 
+# Parsed checklists by file state and plan: a command reads them several times (its own use, the
+# documents, PROGRESS.md), and parsing YAML with line numbers is slow.
+_LOADED: dict[tuple, Checklist] = {}
+
+
 def _load_file(path: Path, plan: Plan | None) -> Checklist:
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size, plan.model_dump_json() if plan else None,
+           plan.names.suffix if plan else None)
+    if key not in _LOADED:
+        _LOADED[key] = _parse_file(path, plan)
+    return _LOADED[key]
+
+
+def _parse_file(path: Path, plan: Plan | None) -> Checklist:
     checklist, lines = load_model(path, Checklist, "checklist")
     problems = _cross_checks(checklist, path, lines, plan)
     if problems:
         raise ConfigError(problems)
-    return _with_names(checklist, path, (plan.settings if plan else Settings()).suffix)
+    return _with_names(checklist, path, plan.names.suffix if plan else Settings().suffix)
 
 
 def _with_names(checklist: Checklist, path: Path, suffix: str) -> Checklist:
@@ -331,10 +353,11 @@ ANSWER_FIELDS = ("item_id", "result", "note", "evidence", "answered_by", "answer
 class Runner:
     """Runs checklists against one target as one actor."""
 
-    def __init__(self, plan: Plan, target: Target, actor: str):
+    def __init__(self, plan: Plan, target: Target, actor: str, context: "CheckContext | None" = None):
         self.plan = plan
         self.target = target
         self.actor = actor
+        self.context = context  # what `run:` items need beyond the database (toolkit.checks)
 
     def run(self, checklist: Checklist, data_type: str | None = None, *, resume: bool = False,
             restart: bool = False, ask: Ask | None = None, report: Report | None = None) -> dict:
@@ -385,6 +408,8 @@ class Runner:
                     answer = self._ask(item, params, ask)
                 elif item.judge:
                     answer = self._judge(conn, item, params["data_type"])
+                elif item.run is not None:
+                    answer = self._run(item)
                 else:
                     answer = self._check(conn, item, params)
                 if answer is None:
@@ -417,6 +442,12 @@ class Runner:
                 self._canary = {c: {"result": "fail", "evidence": error} for c in canary.CRITERIA}
         judged = self._canary[item.judge]
         return {"result": judged["result"], "note": None, "evidence": judged["evidence"]}
+
+    def _run(self, item: Item) -> dict:
+        from toolkit.checks import run_builtin
+
+        ok, evidence = run_builtin(item.run, self.context)
+        return {"result": "pass" if ok else "fail", "note": None, "evidence": evidence}
 
     def _check(self, conn: "psycopg.Connection", item: Item, params: dict) -> dict:
         """Run an automated item in a transaction that is always rolled back; an error fails it."""

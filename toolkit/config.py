@@ -6,10 +6,11 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from toolkit.errors import ConfigError
-from toolkit.names import Names
+from toolkit.final import Deployed, moved_url
+from toolkit.names import Names, effective
 from toolkit.rules import PRIORITY_MAX, PRIORITY_MIN
 from toolkit.states import DEPLOYED_KINDS
 from toolkit.yamlfile import Lines, load_model
@@ -92,6 +93,16 @@ class Timeouts(Strict):
     apply_lock_wait_seconds: float = Field(5.0, ge=0)
 
 
+class Docs(Strict):
+    """The Phase 0 documents `toolkit docs render` writes into the workspace."""
+
+    dir: str = Field("docs/rollout", pattern=r"^[A-Za-z0-9_.][A-Za-z0-9_./-]*$")   # relative to the workspace
+    # The project's functions URL the external probes call; default: the target's
+    # (https://<ref>.supabase.co/functions/v1 for a Supabase project, else the local gateway).
+    functions_url: str = Field("", pattern=r"^(https?://\S+)?$")
+    probe_interval_minutes: int = Field(5, ge=5, le=60)   # GitHub Actions and UptimeRobot: 5 at most
+
+
 class Settings(Strict):
     suffix: str = Field("_v2", pattern=r"^(_[a-z0-9]+)?$")
     quotas: Quotas = Quotas()
@@ -110,6 +121,7 @@ class Settings(Strict):
     hosted_scheduler_mode: Literal["postgres", "external"] = "postgres"
     bake_hours: float = Field(24, gt=0)
     monitor: Monitor = Monitor()
+    docs: Docs = Docs()
 
     @model_validator(mode="after")
     def _default_processor_url(self) -> "Settings":
@@ -259,6 +271,8 @@ class Plan(Strict):
     settings: Settings = Settings()
     data_types: list[DataType] = Field(min_length=1)
     phases: list[Phase] = Field(min_length=1)
+    # What Phase 6 has changed on the target (toolkit.final); nothing for the plan as written.
+    _deployed: Deployed = PrivateAttr(default_factory=Deployed)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "Plan":
@@ -277,7 +291,29 @@ class Plan(Strict):
 
     @property
     def names(self) -> Names:
-        return Names(self.settings.suffix)
+        """The names the plan's objects have on the target (after Phase 6: their base names)."""
+        return effective(self.settings.suffix, self._deployed.renamed)
+
+    @property
+    def deployed(self) -> Deployed:
+        return self._deployed
+
+    def as_deployed(self, deployed: Deployed) -> "Plan":
+        """The plan as it applies to a target where Phase 6 has done what `deployed` says."""
+        plan = self.model_copy()
+        plan._deployed = deployed
+        return plan
+
+    @property
+    def flag_checks(self) -> bool:
+        """Whether the system consults feature flags (until Phase 6's remove_flag_checks). The
+        frontend module's flagless mode is this setting turned off."""
+        return not self._deployed.flagless
+
+    @property
+    def processor_url(self) -> str:
+        """settings.processor_url, following the queue-processor's slug once Phase 6 renamed it."""
+        return moved_url(self.settings.processor_url, Names(self.settings.suffix), self.names)
 
     def for_target(self, hosted: bool) -> "Plan":
         """The plan as it applies to a target: a Supabase project takes hosted_scheduler_mode."""

@@ -64,8 +64,10 @@ def function_names(folder: Path) -> list[str]:
 # ---------------------------------------------------------------------------------------
 # Building for a plan
 
-def render(source: Path, names: Names, dest: Path) -> Path:
-    """Copy the functions under their slugs into `dest` (emptied first), with names.ts for `names`."""
+def render(source: Path, names: Names, dest: Path, moved: dict[str, str] | None = None) -> Path:
+    """Copy the functions under their slugs into `dest` (emptied first), with names.ts for `names`;
+    `moved` (old slug -> new slug, toolkit.final.moved_functions) adds under each old slug a
+    function that answers where it went, for the gateway to serve and a deploy to deploy."""
     unknown = [f for f in function_names(source) if f not in EDGE_FUNCTIONS]
     if unknown:
         raise ToolkitError(f"{source} holds functions the plan does not name: {', '.join(unknown)}",
@@ -78,7 +80,22 @@ def render(source: Path, names: Names, dest: Path) -> Path:
         if slug != base:
             (dest / base).rename(dest / slug)
     (dest / NAMES_FILE).write_text(names.typescript())
+    for old, new in (moved or {}).items():
+        write_moved(dest, old, new)
     return dest
+
+
+def write_moved(dest: Path, old: str, new: str) -> Path:
+    """The function under `old` that points callers at `new` (templates/edge/_shared/moved.ts)."""
+    folder = dest / old
+    folder.mkdir()
+    (folder / "handler.ts").write_text(
+        f"// Written by the toolkit: {old} was renamed to {new} by the final migration (phase 6).\n"
+        'import { movedHandler } from "../_shared/moved.ts";\n\n'
+        f"export default movedHandler({json.dumps(old)}, {json.dumps(new)});\n")
+    (folder / "index.ts").write_text('import handler from "./handler.ts";\n\nDeno.serve(handler);\n')
+    (folder / "config.json").write_text('{ "verify_jwt": false }\n')
+    return folder
 
 
 # ---------------------------------------------------------------------------------------

@@ -14,10 +14,12 @@ from toolkit import catalog, ledger
 from toolkit.config import LoadedPlan, Phase
 from toolkit.db import Target, connect, sql_error_message
 from toolkit.errors import CheckFailed, ToolkitError
+from toolkit.final import Deployed, unmet_gates
 from toolkit.queries import query
 from toolkit.render import RenderedStep, Renderer, Transition
-from toolkit.states import (DEPLOYED, DRIFT, MANUAL, NEW, NOT_APPLICABLE, NOT_AVAILABLE, OTHER, UPGRADABLE,
-                            StepState, deployable, deployment, phase_states, recorded)
+from toolkit.states import (DEPLOYED, DOC_CURRENT, DOC_MISSING, DOC_STATES, DRIFT, MANUAL, NEW, NOT_APPLICABLE,
+                            NOT_AVAILABLE, OTHER, UPGRADABLE, StepState, deployable, deployment, phase_states,
+                            recorded)
 
 if TYPE_CHECKING:
     import psycopg
@@ -76,9 +78,19 @@ class Engine:
         self.renderer = Renderer(loaded)
         self._served = served
         self._build: "Build | None" = None
-        # Where frontend steps render their module, and the local cluster their tests run on.
+        # The workspace (when given): where frontend steps render their module and the doc steps'
+        # documents live (without one, the documents are not looked at).
+        self.docs_root = workspace
         self.workspace = workspace or loaded.path.parent
         self._cluster = cluster
+        self._doc_states: dict | None = None
+
+    def _at(self, done: dict) -> None:
+        """Render for what the ledger says is deployed (after Phase 6: base names, no flag checks)."""
+        self._doc_states = None
+        deployed = Deployed.from_steps(done)
+        if deployed != self.renderer.deployed:
+            self.renderer = Renderer(self.loaded, deployed)
 
     # -- reading --------------------------------------------------------------------------
     def step_states(self, conn: "psycopg.Connection", phase: Phase, done: dict | None = None,
@@ -86,9 +98,22 @@ class Engine:
         """The phase's steps classified; `objects`: the catalog fingerprint (read here when
         any of the phase's entries has one to compare with)."""
         done = ledger.entries(conn) if done is None else done
+        self._at(done)
         if objects is None and any(e.objects for (p, _), e in done.items() if p == phase.id):
             objects = catalog.objects(conn)
-        return phase_states(phase, done, self.renderer, self.plan.settings, objects, edge=self.edge_facts(conn))
+        return phase_states(phase, done, self.renderer, self.plan.settings, objects, edge=self.edge_facts(conn),
+                            docs=self._docs(conn, phase))
+
+    def _docs(self, conn, phase: Phase) -> dict | None:
+        """The documents' states, when the phase has doc steps and the engine knows the workspace."""
+        if self.docs_root is None or not any(s.kind == "doc" and s.available for s in phase.steps):
+            return None
+        if self._doc_states is None:
+            from toolkit.docs import Documents
+
+            states = Documents(self.loaded, self.target, self.docs_root).states(conn)
+            self._doc_states = {name: (d.state, d.note) for name, d in states.items()}
+        return self._doc_states
 
     # -- Edge Functions -------------------------------------------------------------------
     @cached_property
@@ -285,19 +310,21 @@ class Engine:
         })
 
     # -- apply ----------------------------------------------------------------------------
-    def _check_requires(self, phase: Phase, done: dict, force: bool, reason: str | None) -> str | None:
+    def _check_requires(self, conn, phase: Phase, done: dict, force: bool, reason: str | None) -> str | None:
         missing = []
         for req in phase.requires:
             needed = self.plan.deployable(self.plan.phase(req))
             lacking = [s.id for s in needed if (req, s.id) not in done]
             if lacking:
                 missing.append(f"phase {req} ({', '.join(lacking)} not applied)")
+        missing += unmet_gates(self.plan, phase.id, conn)
         if not missing:
             return None
         if not force:
             raise ToolkitError(
                 f"phase {phase.id} requires {'; '.join(missing)}",
-                hint="apply the required phases first, or pass --force --reason \"why\"",
+                hint="apply the required phases first (and, for the final migration, promote every type), "
+                     "or pass --force --reason \"why\"",
             )
         if not reason:
             raise ToolkitError("--force needs --reason: the override is recorded in the history")
@@ -309,6 +336,7 @@ class Engine:
         with connect(self.target, autocommit=True) as conn, _connection_kept(conn, self.target, "applying"):
             if dry_run:
                 done = ledger.entries(conn)
+                self._at(done)
                 for pid in phase_ids:
                     reports.append(self._dry_run(self.plan.phase(pid), done))
                 return reports
@@ -347,7 +375,7 @@ class Engine:
         if not todo:
             report.result = "already applied" if self.plan.deployable(phase) else "nothing to deploy yet"
         else:
-            override = self._check_requires(phase, done, force, reason)
+            override = self._check_requires(conn, phase, done, force, reason)
             self._run_steps(conn, phase, todo, override, reason, done)
             report.result = "applied"
         report.steps = [
@@ -653,6 +681,7 @@ class Engine:
                 # Verify scripts call the toolkit's helpers: a schema that an older toolkit
                 # installed lacks the newer ones.
                 ledger.install(conn)
+            self._at(done)
             outcomes: dict[str, bool] = {}
             edge_rows: list[dict] = []
             with conn.transaction():
@@ -661,6 +690,10 @@ class Engine:
                     row = {"phase": phase.id, "step": s.step, "task": s.task}
                     if s.kind == "edge" and s.state in DEPLOYED:
                         edge_rows.append(row)
+                    elif s.kind == "doc" and s.state in DOC_STATES:
+                        # A stale document fails; one not rendered yet is, like a manual step, not done.
+                        row.update(result={DOC_CURRENT: "pass", DOC_MISSING: DOC_MISSING}.get(s.state, "fail"),
+                                   message=f"{s.state}: {s.note}" if s.note else s.state)
                     elif s.state in (NOT_AVAILABLE, NOT_APPLICABLE, MANUAL, OTHER):
                         row.update(result=s.state, message=s.note if s.state in (NOT_AVAILABLE, NOT_APPLICABLE) else "")
                     elif s.state == NEW:
@@ -723,6 +756,7 @@ class Engine:
                     )
                 # Whatever the ledger holds, in either scheduler mode, is reverted, each step by the
                 # revert script of the revision it is at.
+                self._at(done)
                 applied = [recorded(phase, s, done[(phase_id, s.id)], self.renderer)
                            for s in phase.deployable_steps if (phase_id, s.id) in done]
                 report = PhaseReport(phase.id, phase.title, "reverted")

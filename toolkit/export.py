@@ -23,6 +23,7 @@ import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 from toolkit import revisions, schema
 from toolkit.config import LoadedPlan
@@ -40,14 +41,20 @@ class Migration:
     text: str
 
 
-def supabase(loaded: LoadedPlan, dest: Path, scheduler_mode: str | None = None) -> dict:
-    """Write (or complete) `dest`/supabase for the plan. An exported migration is history and is
-    never rewritten: one that the plan would now write differently (its values or scheduler
-    mode changed since) is kept and reported in `kept_different`; files named like ours that
-    this plan does not write are reported in `unknown`."""
+def supabase(loaded: LoadedPlan, dest: Path, scheduler_mode: str | None = None,
+             phases: Iterable[int] | None = None) -> dict:
+    """Write (or complete) `dest`/supabase for the plan: the toolkit schema and the steps of
+    `phases` (default: all but the final migration, which a team applies when every type is
+    promoted, by exporting it then). An exported migration is history and is never rewritten:
+    one that the plan would now write differently (its values or scheduler mode changed since)
+    is kept and reported in `kept_different`; files named like ours that this plan does not
+    write are reported in `unknown`."""
+    from toolkit import final
+
     mode = scheduler_mode or loaded.plan.settings.hosted_scheduler_mode
     loaded = revisions.in_mode(loaded, mode)
-    migrations, skipped = _migrations(loaded)
+    chosen = set(phases) if phases is not None else {p.id for p in loaded.plan.phases if p.id != final.PHASE}
+    migrations, skipped = _migrations(loaded, chosen)
     folder = dest / "supabase" / "migrations"
     folder.mkdir(parents=True, exist_ok=True)
     added, differ = [], []
@@ -69,7 +76,7 @@ def supabase(loaded: LoadedPlan, dest: Path, scheduler_mode: str | None = None) 
 # ---------------------------------------------------------------------------------------
 # Migrations
 
-def _migrations(loaded: LoadedPlan) -> tuple[list[Migration], list[str]]:
+def _migrations(loaded: LoadedPlan, phases: set[int]) -> tuple[list[Migration], list[str]]:
     from toolkit.render import Renderer
 
     unreleased = revisions.unreleased(loaded)
@@ -89,6 +96,8 @@ def _migrations(loaded: LoadedPlan) -> tuple[list[Migration], list[str]]:
         if entry.step not in steps:
             raise ToolkitError(f"the lock file lists {entry.step}, which is not a step of the plan")
         phase, step = steps[entry.step]
+        if phase.id not in phases:
+            continue
         name = f"{entry.version}_phase{phase.id}_{step.id}_r{entry.revision}.sql"
         if not step.applies(loaded.plan.settings):
             skipped.append(f"{name} (only with scheduler_mode {(step.when or '').rsplit(' ', 1)[-1]})")

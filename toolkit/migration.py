@@ -101,7 +101,7 @@ class Migration:
         from toolkit.progress.model import MIGRATION_PHASE
         from toolkit.progress.state import build, gather, step_mark
 
-        facts = gather(conn, self.loaded, self.root, self.target.place)
+        facts = gather(conn, self.loaded, self.root, self.target)
         state = build(self.plan, facts, date.today())
         reasons = []
         for pid in self.plan.phase(MIGRATION_PHASE).requires:
@@ -283,12 +283,22 @@ class Migration:
                 row = _row(conn.execute(query("migration_state", FILE), {"data_type": dt.name}))
                 if row is None:
                     raise ToolkitError(f"{dt.name} was never migrated; there is nothing to roll back")
+                self._refuse_after_final(conn, dt)
                 if row["state"] == "rolled_back":
                     return {"data_type": dt.name, "state": "rolled_back", "message": "already rolled back"}
                 restored = self._restore_legacy(conn, dt, row["legacy_snapshot"])
                 set_flag(conn, dt.flag, False, self.actor, f"rollback {dt.name}: {reason}")
                 self._transition(conn, dt.name, "rolled_back", note=reason)
         return {"data_type": dt.name, "state": "rolled_back", "legacy_job": restored}
+
+    def _refuse_after_final(self, conn, dt: DataType) -> None:
+        from toolkit.final import PHASE, Deployed
+
+        if Deployed.read(conn) != Deployed():
+            raise ToolkitError(
+                f"phase {PHASE} (the final migration) is applied: {dt.name} can no longer be rolled back alone",
+                hint=f"toolkit phase revert {PHASE} brings the legacy cron jobs, the names and the flags back; "
+                     f"then roll {dt.name} back")
 
     def _restore_legacy(self, conn, dt: DataType, snapshot: dict | None) -> dict | None:
         if snapshot is None:
@@ -309,6 +319,13 @@ class Migration:
         differs = {f: {"snapshot": snapshot[f], "now": now[f]} for f in JOB_FIELDS if now[f] != snapshot[f]}
         self._event(conn, dt.name, "legacy_restored", how=how, jobid=jobid, differs=differs)
         return {"jobid": jobid, "how": how, "differs": differs}
+
+
+def promoted_types(conn: "psycopg.Connection") -> set[str]:
+    """The data types whose migration is promoted (the final migration waits for all of them)."""
+    if not ledger.exists(conn, "toolkit.migrations"):
+        return set()
+    return {row[0] for row in conn.execute(query("promoted", FILE))}
 
 
 STEP_ACTIONS: dict[str, Callable] = {

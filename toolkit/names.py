@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Iterable
 
 # Every object the plan creates under a suffixed name (the base names).
 TABLES = ("data_type_registry", "active_subscriptions", "api_call_queue", "api_data_usage", "queue_config",
@@ -84,3 +85,46 @@ class Names:
             "  return `public.${NAMES[base]}`;\n"
             "}\n"
         )
+
+
+def effective(suffix: str, renamed: bool) -> Names:
+    """The names the plan's objects have on a target: the plan's suffix, until Phase 6's
+    remove_suffix renamed them to their base names (toolkit.final.Deployed says which)."""
+    return Names("" if renamed else suffix)
+
+
+def moved_slugs(before: Names, after: Names) -> dict[str, str]:
+    """Edge Function slugs that a change of names moves: old slug -> new slug."""
+    return {before.slug(f): after.slug(f) for f in EDGE_FUNCTIONS if before.slug(f) != after.slug(f)}
+
+
+def renamed_objects(before: Names, found: Iterable[str] = ()) -> dict[str, str]:
+    """What Phase 6 renames: every object name carrying `before.suffix` -> its base name. The
+    objects this module lists, plus `found` (names the templates use that carry the suffix), so
+    that an object a template adds is renamed without being listed here."""
+    after = Names("")
+    mapping = {before.objects[b]: after.objects[b] for b in before.objects}
+    for name in found:
+        base = unsuffixed(name, before.suffix)
+        if base is not None:
+            mapping.setdefault(name, base)
+    return {old: new for old, new in sorted(mapping.items()) if old != new}
+
+
+def renamed_cron_jobs(before: Names) -> dict[str, str]:
+    """The plan's pg_cron jobs under `before` -> their names once Phase 6 renamed them."""
+    return {before.cron_job(j): j for j in CRON_JOBS if before.cron_job(j) != j}
+
+
+def unsuffixed(name: str, suffix: str) -> str | None:
+    """`name` with the suffix taken out where it ends a word (api_call_queue_v2_pending ->
+    api_call_queue_pending); None when the name does not carry it."""
+    if not suffix:
+        return None
+    i = name.find(suffix)
+    while i >= 0:
+        end = i + len(suffix)
+        if end == len(name) or name[end] in "_-":
+            return name[:i] + name[end:]
+        i = name.find(suffix, i + 1)
+    return None

@@ -175,7 +175,7 @@ def service_token(project_root: Path) -> str:
 
 
 def require_url(url: str | None, plan: Plan) -> str:
-    url = url or os.environ.get("TOOLKIT_PROCESSOR_URL") or plan.settings.processor_url
+    url = url or os.environ.get("TOOLKIT_PROCESSOR_URL") or plan.processor_url
     if not url.startswith(("http://", "https://")):
         raise ToolkitError(f"the processor URL {url!r} is not an http(s) URL")
     from toolkit.invoke import split_function_url

@@ -13,8 +13,9 @@ from pathlib import Path
 import jinja2
 
 from toolkit import revisions, rules
-from toolkit.config import SCRIPTS, LoadedPlan, Phase, Step
+from toolkit.config import SCRIPTS, LoadedPlan, Phase, Plan, Step
 from toolkit.errors import ToolkitError
+from toolkit.final import Deployed
 
 # Scripts that read toolkit.param() depend on the plan's values as well as on their text.
 PARAM_MARKER = "toolkit.param("
@@ -30,12 +31,16 @@ class RenderedStep:
     verify: str
     template_hash: str
     params_json: str
+    # The deploy script as the plan renders it before Phase 6 changed names and flag checks
+    # (None: the same as `deploy`): checksums are of it, so Phase 6 is not drift of earlier steps.
+    canonical_deploy: str | None = None
 
     @cached_property
     def checksum(self) -> str:
         """What the step deploys: its rendered SQL, plus the values it reads when it reads any."""
-        digest = hashlib.sha256(self.deploy.encode())
-        if PARAM_MARKER in self.deploy:
+        deploy = self.deploy if self.canonical_deploy is None else self.canonical_deploy
+        digest = hashlib.sha256(deploy.encode())
+        if PARAM_MARKER in deploy:
             digest.update(self.params_json.encode())
         return digest.hexdigest()
 
@@ -74,20 +79,20 @@ def _environment(search: tuple[str, ...]) -> jinja2.Environment:
 
 
 class Renderer:
-    def __init__(self, loaded: LoadedPlan):
+    """Renders for the plan as deployed on a target (`deployed`; default: what the plan carries):
+    after Phase 6, with the objects' base names and without flag checks."""
+
+    def __init__(self, loaded: LoadedPlan, deployed: Deployed | None = None):
         self.loaded = loaded
         self.root = loaded.templates / "sql"
-        plan = loaded.plan
-        self.context = {
-            "suffix": plan.settings.suffix,
-            "settings": plan.settings.model_dump(),
-            "data_types": [d.model_dump() for d in plan.data_types],
-            "rules": rules.context(),
-        }
+        self.deployed = loaded.plan.deployed if deployed is None else deployed
+        self.context = _context(loaded, self.deployed)
+        self.canonical = self.context if self.deployed == Deployed() else _context(loaded, Deployed())
 
-    def params(self, drop_data: bool = False) -> str:
+    def params(self, drop_data: bool = False, context: dict | None = None) -> str:
         """The one bind parameter every script receives, as JSON text."""
-        values = {k: v for k, v in self.context.items() if k != "rules"}  # rules render into the SQL
+        context = self.context if context is None else context
+        values = {k: context[k] for k in PARAMS}  # the rest renders into the SQL
         return json.dumps({**values, "drop_data": drop_data}, sort_keys=True)
 
     # -- templates ------------------------------------------------------------------------
@@ -96,11 +101,11 @@ class Renderer:
         frozen revision's folder holds its own copies of what its scripts import."""
         return _environment(tuple(str(p) for p in (*search, self.root)))
 
-    def _render(self, env: jinja2.Environment, name: str, shown: str) -> tuple[str, str]:
+    def _render(self, env: jinja2.Environment, name: str, shown: str, context: dict | None = None) -> tuple[str, str]:
         """(rendered text, source file) of template `name`; `shown` names it in messages."""
         try:
             template = env.get_template(name)
-            return template.render(self.context), str(template.filename)
+            return template.render(self.context if context is None else context), str(template.filename)
         except jinja2.TemplateNotFound:
             raise ToolkitError(f"template {shown} not found under {self.root}")
         except jinja2.UndefinedError as exc:
@@ -111,6 +116,12 @@ class Renderer:
     def _template(self, step: Step, relative: str) -> str:
         """A template of the step folder outside the revisions (upgrade/, down/), rendered."""
         return self._render(self._env(), f"{step.sql}/{relative}", f"{step.sql}/{relative}")[0]
+
+    def scripts(self, step: Step, context: dict | None = None) -> dict[str, str]:
+        """A step's newest deploy, revert and verify scripts, rendered (with `context`: as that
+        context, e.g. Phase 6's without flag checks)."""
+        return {name: self._render(self._env(), f"{step.sql}/{name}", f"{step.sql}/{name}", context)[0]
+                for name in SCRIPTS}
 
     # -- a revision -------------------------------------------------------------------------
     @cached_property
@@ -144,6 +155,9 @@ class Renderer:
             texts[name], filename = self._render(env, names[name], shown)
             with open(filename, "rb") as fh:
                 sources.update(fh.read())
+        canonical = None
+        if self.canonical is not self.context:
+            canonical = self._render(env, names["deploy.sql"], names["deploy.sql"], self.canonical)[0]
         return RenderedStep(
             phase=phase.id,
             step=step,
@@ -152,7 +166,8 @@ class Renderer:
             revert=texts["revert.sql"],
             verify=texts["verify.sql"],
             template_hash=sources.hexdigest(),
-            params_json=self.params(),
+            params_json=self.params(context=self.canonical),
+            canonical_deploy=canonical,
         )
 
     def phase(self, phase: Phase) -> list[RenderedStep]:
@@ -189,3 +204,32 @@ class Renderer:
             scripts.append((f"{step.sql}/deploy.sql (revision {source - 1}, run again)",
                             self.step(phase, step, source - 1).deploy))
         return Transition(phase.id, step, source, source - 1, entry.upgrade, tuple(scripts))
+
+
+# What scripts read through toolkit.param(); the other context entries render into the SQL.
+PARAMS = ("suffix", "settings", "data_types")
+
+
+def _context(loaded: LoadedPlan, deployed: Deployed) -> dict:
+    """What templates see. `suffix` and `flag_checks` follow Phase 6 (toolkit.final); the
+    templates of Phase 6 itself name their objects through `final`, which is the same before
+    and after it."""
+    from toolkit.final import moved_functions, rename_plan
+
+    plan: Plan = loaded.plan.as_deployed(deployed)
+    return {
+        "suffix": plan.names.suffix,
+        # settings.docs is read by the documents only: a change to it is no change of the SQL.
+        # The processor URL follows its function's slug when Phase 6 renamed it.
+        "settings": {**plan.settings.model_dump(exclude={"docs"}), "processor_url": plan.processor_url},
+        "data_types": [d.model_dump() for d in plan.data_types],
+        "rules": rules.context(),
+        "flag_checks": plan.flag_checks,
+        "flags_cleaned": deployed.flags_cleaned,
+        "final": {
+            "suffix": "",
+            "plan_suffix": plan.settings.suffix,
+            "renames": lambda: rename_plan(loaded),
+            "moved_functions": moved_functions(plan.as_deployed(Deployed(renamed=True))),
+        },
+    }

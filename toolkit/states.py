@@ -48,10 +48,12 @@ class StepState:
 
 
 def classify(phase: int, step: "Step", entry: "Entry | None", rendered: "RenderedStep | None",
-             applies: bool = True, catalog: "Objects | None" = None) -> StepState:
+             applies: bool = True, catalog: "Objects | None" = None,
+             doc: "tuple[str, str] | None" = None) -> StepState:
     """A step's state from the plan, its ledger entry, its rendering (of the revision the
     entry records, else the newest) and the database's catalog fingerprint when known (a pure
-    function); `applies`: whether the step belongs to the plan's scheduler mode."""
+    function); `applies`: whether the step belongs to the plan's scheduler mode; `doc`: a doc
+    step's document state and note (toolkit.docs), when known."""
     from toolkit.catalog import differences, summary
 
     revision = entry.revision if entry else None
@@ -63,6 +65,8 @@ def classify(phase: int, step: "Step", entry: "Entry | None", rendered: "Rendere
         state, note = NOT_AVAILABLE, step.planned or ""
     elif step.kind == "manual":
         state, note = MANUAL, "confirmed through a checklist"
+    elif step.kind == "doc" and doc is not None:
+        state, note = doc
     elif step.kind not in DEPLOYED_KINDS:
         state, note = OTHER, f"{step.kind} step"
     elif entry is None:
@@ -120,10 +124,13 @@ def recorded(phase: "Phase", step: "Step", entry: "Entry | None", renderer: "Ren
 
 
 def phase_states(phase: "Phase", done: dict, renderer: "Renderer", settings: "Settings",
-                 catalog: "Objects | None" = None, edge: "EdgeFacts | None" = None) -> list[StepState]:
+                 catalog: "Objects | None" = None, edge: "EdgeFacts | None" = None,
+                 docs: "dict[str, tuple[str, str]] | None" = None) -> list[StepState]:
     """Every step of a phase classified, from the ledger entries, the renderings of the
-    revisions they record, (when given) the database's catalog fingerprint, and (for edge
-    steps, when `edge` is given) the functions' deployment records."""
+    revisions they record, (when given) the database's catalog fingerprint, (for edge steps,
+    when `edge` is given) the functions' deployment records, and the documents' states (by doc
+    name)."""
+    docs = docs or {}
     states = []
     for s in phase.steps:
         if edge is not None and s.kind == "edge":
@@ -131,7 +138,7 @@ def phase_states(phase: "Phase", done: dict, renderer: "Renderer", settings: "Se
             continue
         entry = done.get((phase.id, s.id))
         rendered = recorded(phase, s, entry, renderer) if s.deployable else None
-        states.append(classify(phase.id, s, entry, rendered, s.applies(settings), catalog))
+        states.append(classify(phase.id, s, entry, rendered, s.applies(settings), catalog, docs.get(s.doc or "")))
     return states
 
 
@@ -155,6 +162,22 @@ def completion(done: int, total: int, started: bool) -> PhaseStatus:
     if total and done == total:
         return "complete"
     return "in progress" if started else "not started"
+
+
+# -- documents (phase 0's doc steps, toolkit.docs) --------------------------------------------
+DOC_CURRENT, DOC_STALE, DOC_MISSING = "current", "stale", "missing"
+DOC_STATES = (DOC_CURRENT, DOC_STALE, DOC_MISSING)
+
+
+def doc_state(stamps: list[str | None], expected: str | None) -> str:
+    """A rendered document's state: `stamps` holds, per file, the inputs digest it carries (None:
+    the file is missing; "": it carries none), `expected` the digest of today's inputs (None:
+    it cannot be rendered now, e.g. no baseline captured)."""
+    if not stamps or any(s is None for s in stamps):
+        return DOC_MISSING
+    if expected is None or any(s != expected for s in stamps):
+        return DOC_STALE
+    return DOC_CURRENT
 
 
 # -- per-type migration ------------------------------------------------------------------------

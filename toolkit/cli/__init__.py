@@ -154,8 +154,10 @@ def _global(
         document_path(Path.cwd())
 
 
+from toolkit.cli import baseline as _baseline  # noqa: E402
 from toolkit.cli import checklist as _checklist  # noqa: E402
 from toolkit.cli import cron as _cron  # noqa: E402
+from toolkit.cli import docs as _docs  # noqa: E402
 from toolkit.cli import edge as _edge  # noqa: E402
 from toolkit.cli import export as _export  # noqa: E402
 from toolkit.cli import flags as _flags  # noqa: E402
@@ -182,6 +184,8 @@ app.add_typer(_export.app, name="export")
 app.add_typer(_sandbox.app, name="sandbox")
 app.add_typer(_processor.app, name="processor")
 app.add_typer(_secrets.app, name="secrets")
+app.add_typer(_docs.app, name="docs")
+app.add_typer(_baseline.app, name="baseline")
 for _name, _command in _migration.COMMANDS.items():
     app.command(_name)(_command)
 app.command("status")(_phase.status)

@@ -61,9 +61,14 @@ def run(
 
     app_ctx = ctx.obj
     loaded = app_ctx.load_plan()
-    checklist = load(app_ctx.project.root, name, loaded.plan)
-    check_params(loaded.plan, checklist, data_type)  # a bad --type is refused before connecting
-    runner = Runner(loaded.plan, app_ctx.target(), app_ctx.actor_name())
+    check_params(loaded.plan, load(app_ctx.project.root, name, loaded.plan), data_type)  # refused before connecting
+    target = app_ctx.target()
+    plan = app_ctx.plan_on(target).plan  # the checks name the objects as they are on the target
+    from toolkit.checks import CheckContext
+
+    checklist = load(app_ctx.project.root, name, plan)
+    context = CheckContext(app_ctx.plan_on(target), target, app_ctx.project.root, app_ctx.actor_name())
+    runner = Runner(plan, target, app_ctx.actor_name(), context)
     app_ctx.confirm(runner.target, f"running checklist {name}", destructive=False)
     result = runner.run(checklist, data_type, resume=resume, restart=restart,
                         ask=None if non_interactive else _asker(err_console()),

@@ -46,6 +46,16 @@ class AppContext:
             self._plan = loaded
         return self._plan
 
+    def plan_on(self, target: "Target") -> "LoadedPlan":
+        """The plan as deployed on `target`: once Phase 6 renamed the objects and removed the
+        flag checks, every command addresses them by their base names (toolkit.final)."""
+        from toolkit.db import connect, database_errors
+        from toolkit.final import deployed_plan
+
+        loaded = self.load_plan()
+        with connect(target, autocommit=True) as conn, database_errors():
+            return deployed_plan(loaded, conn)
+
     def _hosted(self) -> bool:
         """Whether --db-url names a Supabase project (read from the URL, no connection)."""
         if not self.db_url:
@@ -111,11 +121,15 @@ class AppContext:
     def after_change(self, target: "Target") -> None:
         """Bring PROGRESS.md along after a command changed the rollout (a warning if it cannot)."""
         from toolkit.cli.output import err_console
+        from toolkit.docs import refresh_current
         from toolkit.progress.sync import sync_if_present
 
-        message = sync_if_present(self.load_plan(), target, self.project.root)
-        if message and not self.json:
-            err_console().print(message, highlight=False, soft_wrap=True)
+        # Current documents first (their results move on), so that PROGRESS.md sees them current.
+        messages = refresh_current(self.load_plan(), target, self.project.root)
+        messages.append(sync_if_present(self.load_plan(), target, self.project.root))
+        for message in filter(None, messages):
+            if not self.json:
+                err_console().print(message, highlight=False, soft_wrap=True)
 
     def confirm(self, target: "Target", action: str, destructive: bool, changes: list[str] | None = None) -> None:
         """Show where a write goes (database host, project ref, what will change); ask before

@@ -14,7 +14,8 @@ def list_(ctx: typer.Context) -> None:
     """Every pg_cron job: schedule, active, who owns it, and how its last run went."""
     from toolkit.cron import list_jobs
 
-    jobs = list_jobs(ctx.obj.load_plan().plan, ctx.obj.target())
+    target = ctx.obj.target()
+    jobs = list_jobs(ctx.obj.plan_on(target).plan, target)
 
     def render(c):
         c.print(table(None, ["job", "schedule", "active", "owner", "last run", "status"], [

@@ -74,22 +74,25 @@ def serve(
     from toolkit.dev.gateway import serve as serve_functions
     from toolkit.dev.jwt import local_jwt_secret
 
+    from toolkit.final import moved_functions
+
     app_ctx = ctx.obj
     check_port(port)  # before anything is said or started
     target = app_ctx.target()
     app_ctx.confirm(target, "serving the Edge Functions (the queue processor writes data)", destructive=False)
-    url = market_data_url or app_ctx.load_plan().plan.settings.market_data_base_url
+    plan = app_ctx.plan_on(target).plan  # after phase 6: the base slugs, the old ones pointing there
+    url = market_data_url or plan.settings.market_data_base_url
     project = app_ctx.project
     secret = local_jwt_secret(project.root)
     console = err_console()
     if not api_key:
         console.print("[yellow]warning:[/] no --api-key / MARKET_DATA_API_KEY: the queue processor will refuse to run",
                       highlight=False)
-    names = app_ctx.load_plan().plan.names
+    names = plan.names
     realtime = _local_realtime(app_ctx)
     server = serve_functions(target.conninfo, names=names, port=port, jwt_secret=secret, market_data_url=url,
-                        api_key=api_key or "", timeout_ms=timeout_ms, folder=edge.functions_dir(project),
-                        realtime_url=realtime)
+                             api_key=api_key or "", timeout_ms=timeout_ms, folder=edge.functions_dir(project),
+                             realtime_url=realtime, moved=moved_functions(plan))
     try:
         _announce(server, url, names.slug("queue-processor"))
         _follow(server)

@@ -17,6 +17,9 @@ def supabase(
     folder: Path = typer.Argument(Path("."), help="The Supabase project folder (the one holding or to hold supabase/)."),
     scheduler_mode: str = typer.Option(None, "--scheduler-mode",
                                        help="postgres or external (default: the plan's hosted_scheduler_mode)."),
+    phases: str = typer.Option(None, "--phases",
+                               help="The phases whose steps to write, e.g. 0..3 or all (default: all but the final "
+                                    "migration, phase 6)."),
 ) -> None:
     """Write supabase/migrations (one file per released revision, in release order; existing files
     are never rewritten), supabase/functions with _shared/, and the functions' verify_jwt in
@@ -26,7 +29,13 @@ def supabase(
 
     if scheduler_mode not in (None, "postgres", "external"):
         raise ToolkitError(f"--scheduler-mode must be postgres or external (got {scheduler_mode!r})")
-    result = export.supabase(ctx.obj.load_plan(), folder, scheduler_mode)
+    loaded = ctx.obj.load_plan()
+    chosen = None
+    if phases is not None:
+        from toolkit.config import parse_phase_selection
+
+        chosen = parse_phase_selection(loaded.plan, phases)
+    result = export.supabase(loaded, folder, scheduler_mode, chosen)
 
     def render(c):
         c.print(f"{result['folder']}: {len(result['added'])} migration(s) added, "

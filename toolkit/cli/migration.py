@@ -15,7 +15,8 @@ def _migration(ctx: typer.Context):
     from toolkit.migration import Migration
 
     app_ctx = ctx.obj
-    return Migration(app_ctx.load_plan(), app_ctx.target(), app_ctx.actor_name(), root=app_ctx.project.root)
+    target = app_ctx.target()
+    return Migration(app_ctx.plan_on(target), target, app_ctx.actor_name(), root=app_ctx.project.root)
 
 
 def _change(ctx: typer.Context, doing: str, run, line) -> None:

@@ -138,6 +138,7 @@ def apply(
     emit(app_ctx.json, payload, render)
     if not dry_run:
         app_ctx.after_change(engine.target)
+        _hint_documents(app_ctx, ids)
         _edge_outcome(app_ctx, reports)
 
 
@@ -156,6 +157,16 @@ def _edge_outcome(app_ctx, reports) -> None:
     unverified = [f for r in reports for f in r.failed_verifies]
     if unverified:
         raise CheckFailed(f"{len(unverified)} function(s) deployed but did not verify: {'; '.join(unverified)}")
+
+
+def _hint_documents(app_ctx, ids: list[int]) -> None:
+    """Phase 0's documents are rendered by their own command, into the workspace."""
+    from toolkit.docs import unrendered
+
+    missing = unrendered(app_ctx.load_plan(), app_ctx.project.root) if 0 in ids else []
+    if missing and not app_ctx.json:
+        err_console().print(f"phase 0's documents are not rendered yet ({', '.join(missing)}): "
+                            "toolkit docs render", highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -18,8 +18,9 @@ def _ticker(ctx: typer.Context, url: Optional[str]):
     from toolkit.processor import Ticker, require_url, service_token
 
     app_ctx = ctx.obj
-    plan = app_ctx.load_plan().plan
-    return Ticker(plan, app_ctx.target(), require_url(url, plan), service_token(app_ctx.project.root))
+    target = app_ctx.target()
+    plan = app_ctx.plan_on(target).plan
+    return Ticker(plan, target, require_url(url, plan), service_token(app_ctx.project.root))
 
 
 def _line(result: dict) -> str:

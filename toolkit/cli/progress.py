@@ -69,12 +69,23 @@ def sync(
     if result["contradictions"] and not check:
         err_console().print("kept as written; `toolkit progress sync --fix` sets them as the database has them",
                             highlight=False)
-    if check and (result["out_of_date"] or result["contradictions"]):
-        what = "out of date with the database" if result["out_of_date"] else "contradicted by the database"
-        raise CheckFailed(f"{path} is {what}",
-                          hint="run `toolkit progress sync" + (" --fix`" if not result["out_of_date"] else "`"))
+    if check:
+        _check_outcome(path, result)
     word = "up to date" if not result["changed"] else "updated"
     emit(app_ctx.json, result, lambda c: c.print(f"{path}: {word}"))
+
+
+def _check_outcome(path: Path, result: dict) -> None:
+    """`sync --check`: exit 1 naming what a sync (or `docs render`) would change."""
+    problems = [f"{path} is out of date with the database"] if result["out_of_date"] else []
+    if result["contradictions"]:
+        problems.append(f"{path} is contradicted by the database")
+    problems += result["stale_documents"]
+    if problems:
+        hints = (["run `toolkit progress sync`"] if result["out_of_date"] else []) + \
+                (["`toolkit progress sync --fix` sets the contradicted ticks"] if result["contradictions"] else []) + \
+                (["run `toolkit docs render`"] if result["stale_documents"] else [])
+        raise CheckFailed("; ".join(problems), hint="; ".join(hints))
 
 
 @app.command()

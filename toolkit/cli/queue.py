@@ -18,7 +18,8 @@ app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="The refresh
 def _queue(app_ctx: "AppContext") -> "Queue":
     from toolkit.queue import Queue
 
-    return Queue(app_ctx.load_plan().plan, app_ctx.target())
+    target = app_ctx.target()
+    return Queue(app_ctx.plan_on(target).plan, target)
 
 
 @app.command()

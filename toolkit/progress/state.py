@@ -13,12 +13,14 @@ from toolkit.config import Phase, Plan, Step
 from toolkit.progress.model import (
     MIGRATION_PHASE, DocumentState, MigrationRow, PhaseState, TaskKey, TaskMark, has_result_slot, task_text,
 )
-from toolkit.states import DEPLOYED, MANUAL, NEW, NOT_APPLICABLE, RANK, StepState, completion, phase_states
+from toolkit.states import (DEPLOYED, DOC_CURRENT, DOC_STALE, DOC_STATES, MANUAL, NEW, NOT_APPLICABLE, RANK, StepState, completion,
+                            phase_states)
 
 if TYPE_CHECKING:
     import psycopg
 
     from toolkit.config import LoadedPlan
+    from toolkit.db import Target
 
 # The rank of migration state a phase 5/6 check line needs every type to have reached.
 CHECK_RANK = {**{f"migration.{state}": rank for state, rank in RANK.items()},
@@ -36,17 +38,26 @@ class Facts:
     migrations: dict[str, dict] = field(default_factory=dict)                   # data type -> state row
 
 
-def gather(conn: "psycopg.Connection", loaded: "LoadedPlan", root: Path, place: str = "local") -> Facts:
-    """`place`: where the target's Edge Functions run (a project ref, or "local")."""
+def gather(conn: "psycopg.Connection", loaded: "LoadedPlan", root: Path, target: "Target | None" = None) -> Facts:
+    """`target`: where the Edge Functions run (its place) and the documents' (its functions URL
+    is in the monitoring workflow); without it, the local gateway's and the doc steps are not
+    looked at."""
     from toolkit import deploy
     from toolkit.checklists import latest_results, load_all
+    from toolkit.final import Deployed
     from toolkit.queries import query
     from toolkit.render import Renderer
 
-    done, renderer = ledger.entries(conn), Renderer(loaded)
-    edge = deploy.facts(conn, loaded, place)
+    done = ledger.entries(conn)
+    renderer = Renderer(loaded, Deployed.from_steps(done))
+    edge = deploy.facts(conn, loaded, target.place if target is not None else "local")
+    docs = None
+    if target is not None:
+        from toolkit.docs import Documents
+
+        docs = {name: (d.state, d.note) for name, d in Documents(loaded, target, root).states(conn).items()}
     facts = Facts(steps={(p.id, s.step): s for p in loaded.plan.phases
-                         for s in phase_states(p, done, renderer, loaded.plan.settings, edge=edge)})
+                         for s in phase_states(p, done, renderer, loaded.plan.settings, edge=edge, docs=docs)})
     results = latest_results(conn)
     for checklist in load_all(root, loaded.plan):
         if checklist.ticks is not None and (checklist.name, None) in results:
@@ -75,6 +86,14 @@ def step_mark(plan: Plan, phase: Phase, step: Step, facts: Facts) -> tuple[TaskM
         return "open", f"{name} is applied but not verified yet (`toolkit phase verify {phase.id}`)"
     if state is not None and state.state == NEW:
         return "open", f"{name} is not applied (`toolkit phase apply {phase.id}`)"
+    if state is not None and state.kind == "doc" and state.state in DOC_STATES:
+        # A document not rendered yet says nothing the toolkit can hold against a hand tick (the
+        # user may keep that document elsewhere); a stale one is the toolkit's to judge.
+        if state.state == DOC_CURRENT:
+            return "done", f"document {step.doc} is current"
+        if state.state == DOC_STALE:
+            return "open", f"document {step.doc} is stale: {state.note} (`toolkit docs render`)"
+        return "open", None
     if state is not None and state.state == MANUAL:
         result = facts.checklists.get((phase.id, step.id))
         checklist = facts.checklist_names.get((phase.id, step.id))

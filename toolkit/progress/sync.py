@@ -21,7 +21,7 @@ def current(loaded: LoadedPlan, target: Target, root: Path,
             hand: dict | None = None) -> tuple[DocumentState, Facts]:
     """What the document should say; `hand`: the document's own marks (see state.build)."""
     with connect(target, autocommit=True) as conn, database_errors():
-        facts = gather(conn, loaded, root, target.place)
+        facts = gather(conn, loaded, root, target)
     return build(loaded.plan, facts, date.today(), hand), facts
 
 
@@ -37,6 +37,7 @@ def report(loaded: LoadedPlan, target: Target, root: Path) -> dict:
     for row in state.migration:
         if row.status == "rolled back":
             blockers.append(f"{row.data_type}: {row.notes}")
+    blockers += stale_documents(facts)
     return {
         "target": target.describe(),
         "current_phase": state.current_phase,
@@ -66,14 +67,24 @@ def load_document(path: Path) -> ProgressDocument:
         raise ToolkitError(f"cannot read {path}: {exc.strerror}") from None
 
 
+def stale_documents(facts: Facts) -> list[str]:
+    """The phase 0 documents whose inputs changed since they were rendered, in words (one not
+    rendered yet is a task not done, not a problem)."""
+    from toolkit.states import DOC_STALE
+
+    return [f"document {s.step} is {s.state}: {s.note}" for s in facts.steps.values()
+            if s.kind == "doc" and s.state == DOC_STALE]
+
+
 def sync(document: ProgressDocument, loaded: LoadedPlan, target: Target, root: Path, *, check: bool = False,
          fix: bool = False) -> dict:
     """Bring the document (load_document()) in step with the database. Ticks that contradict
     what the toolkit knows are kept and reported in `warnings` (set as it knows them with
     `fix`); so is damage in the user's own text that the repair could not undo. With `check`
-    nothing is written, and `out_of_date` says whether a sync would change the document."""
+    nothing is written, and `out_of_date` says whether a sync would change the document;
+    `stale_documents` names the phase 0 documents to render again."""
     path = document.path
-    state, _ = current(loaded, target, root, hand=document.marks())
+    state, facts = current(loaded, target, root, hand=document.marks())
     text = document.render(state, fix=fix)
     changed = text != document.original
     contradictions = [] if fix else document.contradictions(state)
@@ -81,7 +92,7 @@ def sync(document: ProgressDocument, loaded: LoadedPlan, target: Target, root: P
     warnings += [f"{path}:{line}: damaged text the toolkit cannot repair: {problem}" for line, problem in document.damage()]
     result = {"path": str(path), "changed": changed, "contradictions": len(contradictions), "warnings": warnings}
     if check:
-        return {**result, "changed": False, "out_of_date": changed}
+        return {**result, "changed": False, "out_of_date": changed, "stale_documents": stale_documents(facts)}
     if changed:
         write_atomic(path, text)
     return result

@@ -5,6 +5,9 @@ SELECT data_type, state, legacy_snapshot, registered_at, flag_on_at, legacy_disa
        promoted_at, rolled_back_at, note, updated_at, updated_by
 FROM toolkit.migrations ORDER BY data_type;
 
+-- name: promoted
+SELECT data_type FROM toolkit.migrations WHERE state = 'promoted';
+
 -- name: migration_session
 SELECT set_config('lock_timeout', %(lock_timeout)s, true);
 

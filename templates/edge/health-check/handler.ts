@@ -5,8 +5,12 @@
 // Every database call is bounded so the answer comes within ~5 s even when the database
 // hangs. Deployed in phase 0, before the queue exists: checks whose objects are not
 // deployed yet report {"deployed": false} and do not make the system unhealthy.
+//
+// HEALTH_CHECK_PROBE_TOKEN (an optional function secret): when set, only a request carrying it
+// (header x-probe-token, or ?token= for monitors that cannot send headers) gets an answer;
+// others get 401. Without it the function answers anyone.
 import { db, sqlState, withTimeout } from "../_shared/db.ts";
-import { describeError, errorKind, json, methodNotAllowed, preflight } from "../_shared/responses.ts";
+import { describeError, errorKind, errorResponse, json, methodNotAllowed, preflight } from "../_shared/responses.ts";
 import { qualified } from "../_shared/names.ts";
 
 const PING_TIMEOUT_MS = 2000;
@@ -18,6 +22,9 @@ type Check = Record<string, unknown>;
 export default async function handler(req: Request): Promise<Response> {
   if (req.method === "OPTIONS") return preflight();
   if (req.method !== "GET" && req.method !== "HEAD") return methodNotAllowed(["GET"]);
+  if (!probeAllowed(req, Deno.env.get("HEALTH_CHECK_PROBE_TOKEN") ?? "")) {
+    return errorResponse(401, "a probe token is required: send it as the x-probe-token header or the token query parameter");
+  }
   const started = performance.now();
   const checks: Record<string, Check> = {};
   const problems: string[] = [];
@@ -77,6 +84,22 @@ function notDeployedOr(err: unknown): Check {
   if (code && NOT_DEPLOYED.has(code)) return { ok: true, deployed: false };
   console.error(`health-check: ${describeError(err)}`);
   return { ok: false, error: errorKind(err) };
+}
+
+/** Whether the request may see the health check: any request when no token is configured. */
+export function probeAllowed(req: Request, token: string): boolean {
+  if (!token) return true;
+  const given = req.headers.get("x-probe-token") || new URL(req.url).searchParams.get("token") || "";
+  return sameSecret(given, token);
+}
+
+/** Compares in time independent of where the strings differ. */
+function sameSecret(a: string, b: string): boolean {
+  const x = new TextEncoder().encode(a);
+  const y = new TextEncoder().encode(b);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < y.length; i++) diff |= (x[i] ?? 0) ^ y[i];
+  return diff === 0;
 }
 
 /** What makes the system unhealthy, in words. Exported for the unit tests. */

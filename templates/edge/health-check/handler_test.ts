@@ -1,5 +1,5 @@
 import { assertEquals } from "../_shared/testing/assert.ts";
-import { findProblems } from "./handler.ts";
+import { findProblems, probeAllowed } from "./handler.ts";
 
 const healthy = {
   database: { ok: true },
@@ -32,4 +32,15 @@ Deno.test("health: checks whose objects are not deployed yet are not problems", 
   assertEquals(findProblems({ ...healthy, queue: { ok: false, error: "timeout" } }), [
     "queue metrics unavailable",
   ]);
+});
+
+Deno.test("health: without a probe token anyone may probe; with one, only its holder", () => {
+  const plain = new Request("http://x/functions/v1/health-check");
+  assertEquals(probeAllowed(plain, ""), true);
+  assertEquals(probeAllowed(plain, "s3cret"), false);
+  assertEquals(probeAllowed(new Request("http://x/h", { headers: { "x-probe-token": "s3cret" } }), "s3cret"), true);
+  assertEquals(probeAllowed(new Request("http://x/h", { headers: { "x-probe-token": "s3cre" } }), "s3cret"), false);
+  assertEquals(probeAllowed(new Request("http://x/h?token=s3cret"), "s3cret"), true);
+  assertEquals(probeAllowed(new Request("http://x/h?token=s3cret2"), "s3cret"), false);
+  assertEquals(probeAllowed(new Request("http://x/h", { headers: { "x-probe-token": "" } }), "s3cret"), false);
 });

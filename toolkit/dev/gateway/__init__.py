@@ -32,17 +32,18 @@ GATEWAY = Path(__file__).parent
 GATEWAY_FOLDER = "_gateway"     # where a local build holds main.ts (underscore: never a function)
 
 
-def build(source: Path, names: Names, dest: Path) -> Path:
-    """A local build: the rendered functions plus the gateway beside them."""
-    edge.render(source, names, dest)
+def build(source: Path, names: Names, dest: Path, moved: dict[str, str] | None = None) -> Path:
+    """A local build: the rendered functions (and the pointers under slugs that moved) plus the
+    gateway beside them."""
+    edge.render(source, names, dest, moved)
     (dest / GATEWAY_FOLDER).mkdir()
     for name in ("main.ts", "main_test.ts", "rest.ts", "front.ts"):
         shutil.copy(GATEWAY / name, dest / GATEWAY_FOLDER / name)
     return dest
 
 
-def temporary_build(source: Path, names: Names) -> Path:
-    return build(source, names, Path(tempfile.mkdtemp(prefix="edge-build-")) / "functions")
+def temporary_build(source: Path, names: Names, moved: dict[str, str] | None = None) -> Path:
+    return build(source, names, Path(tempfile.mkdtemp(prefix="edge-build-")) / "functions", moved)
 
 
 @dataclass(kw_only=True)
@@ -82,7 +83,8 @@ def serve(db_url: str, *, names: Names, port: int | None = DEFAULT_PORT, jwt_sec
           market_data_url: str = "", api_key: str = "", timeout_ms: int | None = None,
           realtime_url: str | None = None,
           env: dict[str, str] | None = None, folder: Path | None = None,
-          log_file: Path | None = None, ready_timeout: float = READY_TIMEOUT) -> EdgeServer:
+          log_file: Path | None = None, ready_timeout: float = READY_TIMEOUT,
+          moved: dict[str, str] | None = None) -> EdgeServer:
     """Build the functions for `names`, start the gateway on 127.0.0.1, wait until every
     function is loaded. /realtime/v1/ goes to `realtime_url` (default: `toolkit local up`'s
     Realtime stand-in).
@@ -92,7 +94,7 @@ def serve(db_url: str, *, names: Names, port: int | None = DEFAULT_PORT, jwt_sec
     """
     if port:
         check_port(port)
-    build_dir = temporary_build(folder or edge.functions_dir(), names)
+    build_dir = temporary_build(folder or edge.functions_dir(), names, moved)
     port = port or free_port()
     child_env = {
         **os.environ,

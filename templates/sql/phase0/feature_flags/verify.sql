@@ -91,7 +91,9 @@ SELECT toolkit.check(NOT p.prosecdef AND p.provolatile = 's',
                      'public.is_feature_enabled(text) is STABLE and SECURITY INVOKER')
 FROM pg_catalog.pg_proc AS p WHERE p.oid = 'public.is_feature_enabled(text)'::regprocedure;
 
--- Seeds: the master flag and one flag per configured data type.
+-- Seeds: the master flag and one flag per configured data type (until the final migration
+-- removes them: phase 6's clean_flags).
+{% if not flags_cleaned -%}
 SELECT toolkit.check(EXISTS (SELECT FROM public.feature_flags WHERE flag_name = 'use_queue_system'),
                      'public.feature_flags holds flag use_queue_system');
 SELECT toolkit.check(
@@ -103,6 +105,7 @@ SELECT toolkit.check(
          FROM jsonb_to_recordset(coalesce(toolkit.param('data_types'), '[]'::jsonb)) AS d(flag text)
          WHERE d.flag IS NOT NULL
            AND NOT EXISTS (SELECT FROM public.feature_flags AS f WHERE f.flag_name = d.flag)), 'none'));
+{%- endif %}
 
 -- Behaviour, inside a subtransaction that is always rolled back, so verify changes nothing
 -- even if the caller commits. TRUNCATE is not probed: its ACCESS EXCLUSIVE lock would stall

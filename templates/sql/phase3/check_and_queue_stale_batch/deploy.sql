@@ -49,11 +49,13 @@ BEGIN
         SELECT r.* FROM public.data_type_registry{{ suffix }} AS r
         WHERE r.data_type = ANY (p_data_types) ORDER BY r.priority DESC, r.data_type
     LOOP
+{%- if flag_checks %}
         IF NOT (public.is_feature_enabled('use_queue_system') AND public.is_feature_enabled(reg.feature_flag)) THEN
             data_type := reg.data_type; stale := NULL; job_id := NULL; outcome := 'flag off';
             RETURN NEXT;
             CONTINUE;
         END IF;
+{%- endif %}
         BEGIN
             IF reg.key_column IS NULL THEN
                 EXECUTE pg_catalog.format('SELECT max(t.%I) FROM public.%I AS t', reg.timestamp_column, reg.target_table)

@@ -62,9 +62,11 @@ BEGIN
             pg_catalog.format('another run holds advisory lock %s', cfg.presence_lock_id));
     END IF;
     PERFORM public.check_processor_responses{{ suffix }}();
+{%- if flag_checks %}
     IF NOT public.is_feature_enabled('use_queue_system') THEN
         RETURN pg_catalog.jsonb_build_object('action', 'skipped', 'reason', 'use_queue_system is off');
     END IF;
+{%- endif %}
     IF public.is_quota_exceeded{{ suffix }}() THEN
         RETURN pg_catalog.jsonb_build_object('action', 'skipped', 'reason', 'quota exhausted');
     END IF;
@@ -90,7 +92,9 @@ BEGIN
         SELECT r.* FROM public.data_type_registry{{ suffix }} AS r
         WHERE r.refresh_strategy = 'on-demand'
           AND EXISTS (SELECT 1 FROM pg_temp.presence_active AS a WHERE a.data_type = r.data_type)
+{%- if flag_checks %}
           AND public.is_feature_enabled(r.feature_flag)
+{%- endif %}
         ORDER BY r.priority DESC, r.data_type
     LOOP
         IF NOT public.registry_identifiers_valid{{ suffix }}(reg.target_table, reg.key_column, reg.timestamp_column) THEN

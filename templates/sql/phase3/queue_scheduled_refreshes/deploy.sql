@@ -26,9 +26,11 @@ BEGIN
             pg_catalog.format('another run holds advisory lock %s', cfg.scheduled_lock_id));
     END IF;
     SELECT * INTO STRICT st FROM public.staleness_state{{ suffix }} FOR UPDATE;
+{%- if flag_checks %}
     IF NOT public.is_feature_enabled('use_queue_system') THEN
         RETURN pg_catalog.jsonb_build_object('action', 'skipped', 'reason', 'use_queue_system is off');
     END IF;
+{%- endif %}
     IF st.last_scheduled_run_at > pg_catalog.now() - pg_catalog.make_interval(secs => scfg.scheduled_min_interval_seconds) THEN
         RETURN pg_catalog.jsonb_build_object('action', 'skipped', 'reason', 'throttled',
             'next_at', st.last_scheduled_run_at + pg_catalog.make_interval(secs => scfg.scheduled_min_interval_seconds));
@@ -42,7 +44,7 @@ BEGIN
     -- Scheduled types: every key whose data is stale ('*' for a global type or an empty table).
     FOR reg IN
         SELECT r.* FROM public.data_type_registry{{ suffix }} AS r
-        WHERE r.refresh_strategy = 'scheduled' AND public.is_feature_enabled(r.feature_flag)
+        WHERE r.refresh_strategy = 'scheduled'{% if flag_checks %} AND public.is_feature_enabled(r.feature_flag){% endif %}
           AND public.registry_identifiers_valid{{ suffix }}(r.target_table, r.key_column, r.timestamp_column)
         ORDER BY r.priority DESC, r.data_type
     LOOP
@@ -93,7 +95,9 @@ BEGIN
         FOR reg IN
             SELECT r.* FROM public.data_type_registry{{ suffix }} AS r
             WHERE r.refresh_strategy = 'on-demand' AND r.key_column IS NOT NULL
+{%- if flag_checks %}
               AND public.is_feature_enabled(r.feature_flag)
+{%- endif %}
               AND public.registry_identifiers_valid{{ suffix }}(r.target_table, r.key_column, r.timestamp_column)
               AND EXISTS (SELECT 1 FROM pg_temp.background_pairs AS b WHERE b.data_type = r.data_type)
         LOOP
@@ -114,7 +118,9 @@ BEGIN
         DELETE FROM pg_temp.background_pairs AS b
         WHERE NOT EXISTS (SELECT 1 FROM public.data_type_registry{{ suffix }} AS r
                           WHERE r.data_type = b.data_type AND r.refresh_strategy = 'on-demand' AND r.key_column IS NOT NULL
-                            AND public.is_feature_enabled(r.feature_flag));
+{%- if flag_checks %}
+                            AND public.is_feature_enabled(r.feature_flag)
+{%- endif %});
         SELECT syms || COALESCE(pg_catalog.array_agg(p.symbol), '{}'), types || COALESCE(pg_catalog.array_agg(p.data_type), '{}')
         INTO syms, types
         FROM (SELECT b.symbol, b.data_type FROM pg_temp.background_pairs AS b
