@@ -91,6 +91,19 @@ def test_template_edited_after_apply_shows_as_drift(db, project):
     assert states["health_check"] == "drift"
 
 
+def test_a_changed_setting_is_drift_of_the_steps_that_read_it_only(db, project):
+    cli = Cli(db, project / "phases.yaml")
+    assert cli("phase", "apply", "0..3").exit_code == 0
+    plan = project / "phases.yaml"
+    plan.write_text(plan.read_text().replace('    scheduled_refresh: "*/5 * * * *"', '    scheduled_refresh: "*/7 * * * *"'))
+    states = {s["step"]: s for p in range(4) for s in json.loads(cli("--json", "phase", "plan", str(p)).stdout)}
+    drifted = {step for step, s in states.items() if s["state"] == "drift"}
+    # cron_jobs reads settings.schedules, api_data_usage all of settings; the steps that read
+    # only the data types or the staleness settings are as they were.
+    assert drifted == {"cron_jobs", "api_data_usage"}, drifted
+    assert "the plan's settings changed" in states["cron_jobs"]["note"]
+
+
 def test_an_object_changed_by_hand_shows_as_drift(cli, db):
     assert cli("phase", "apply", "0..1").exit_code == 0
     assert cli("phase", "plan", "1").exit_code == 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -17,8 +18,24 @@ from toolkit.config import SCRIPTS, LoadedPlan, Phase, Plan, Step
 from toolkit.errors import ToolkitError
 from toolkit.final import Deployed
 
-# Scripts that read toolkit.param() depend on the plan's values as well as on their text.
+# Scripts that read toolkit.param() depend on the plan's values as well as on their text:
+# on the values at the paths they read (toolkit.param('settings', 'schedules'), ...).
 PARAM_MARKER = "toolkit.param("
+_PARAM_CALL = re.compile(r"toolkit\.param\(([^()]*)\)")
+_LITERAL = re.compile(r"\s*'([^']*)'\s*")
+
+
+def read_paths(sql: str) -> list[tuple[str, ...]] | None:
+    """The toolkit.param() paths a script reads, in order; None when one is not a list of
+    literals (then the script depends on every value)."""
+    paths = []
+    for m in _PARAM_CALL.finditer(sql):
+        parts = m.group(1).split(",")
+        literals = [_LITERAL.fullmatch(p) for p in parts]
+        if not all(literals):
+            return None
+        paths.append(tuple(lit.group(1) for lit in literals))
+    return paths
 
 
 @dataclass(frozen=True)
@@ -37,12 +54,25 @@ class RenderedStep:
 
     @cached_property
     def checksum(self) -> str:
-        """What the step deploys: its rendered SQL, plus the values it reads when it reads any."""
+        """What the step deploys: its rendered SQL, plus the values it reads when it reads any
+        (those at the paths it reads: a setting it does not read changes nothing of it)."""
         deploy = self.deploy if self.canonical_deploy is None else self.canonical_deploy
         digest = hashlib.sha256(deploy.encode())
         if PARAM_MARKER in deploy:
-            digest.update(self.params_json.encode())
+            paths = read_paths(deploy)
+            if paths is None:
+                digest.update(self.params_json.encode())
+            else:
+                params = json.loads(self.params_json)
+                for path in sorted(set(paths)):
+                    digest.update(json.dumps([path, _at(params, path)], sort_keys=True).encode())
         return digest.hexdigest()
+
+
+def _at(values, path: tuple[str, ...]):
+    for key in path:
+        values = values.get(key) if isinstance(values, dict) else None
+    return values
 
 
 @dataclass(frozen=True)
