@@ -74,7 +74,7 @@ def classify(phase: int, step: "Step", entry: "Entry | None", rendered: "Rendere
     elif entry.revision > step.revision:
         state, note = DRIFT, (f"the database has revision {entry.revision}, which this plan does not know "
                               f"(its newest is {step.revision}): a newer plan applied it")
-    elif rendered is not None and entry.checksum != rendered.checksum:
+    elif rendered is not None and entry.checksum != rendered.checksum and not _settings_upgraded(entry, rendered, step):
         what = ("the plan's settings changed" if entry.template_hash == rendered.template_hash
                 else f"the template of revision {entry.revision} changed without a new revision")
         state, note = DRIFT, f"{what} since it was applied"
@@ -91,6 +91,16 @@ def classify(phase: int, step: "Step", entry: "Entry | None", rendered: "Rendere
         verified=entry.verify_ok if entry else None,
         revision=revision, newest=step.revision if step.kind == "sql" else None,
     )
+
+
+def _settings_upgraded(entry: "Entry", rendered: "RenderedStep", step: "Step") -> bool:
+    """Whether a step's checksum differs by the plan's values alone, where that is no drift:
+    an upgrade to a newer revision is pending (it runs with the values as they are now), or
+    the step was applied by a toolkit from before revisions, whose checksum covered every
+    value of the plan (a setting added since changes it; the step's verify still checks the
+    values it reads)."""
+    same_template = entry.template_hash == rendered.template_hash
+    return same_template and (entry.revision < step.revision or entry.objects is None)
 
 
 def classify_edge(phase: int, step: "Step", edge: "EdgeFacts", applies: bool = True) -> StepState:
