@@ -81,7 +81,7 @@ def test_template_edited_after_apply_shows_as_drift(db, project):
     assert states["ops_events"]["state"] == "drift"
     assert "the template of revision 1 changed without a new revision" in states["ops_events"]["note"]
     assert states["feature_flags"]["state"] == "applied" and states["feature_flags"]["revision"] == 1
-    assert states["baseline"]["state"] == "not yet available"
+    assert states["baseline"]["state"] == "missing"  # a document step: not rendered yet
     # The health check is served by the local gateway, which apply checked; an edited
     # function is drift too.
     assert states["health_check"]["state"] == "applied"

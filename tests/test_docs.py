@@ -80,7 +80,7 @@ def test_every_document_renders_from_a_fresh_database(db, workspace):
 def test_documents_from_a_migrated_state_and_a_changed_checklist_makes_one_stale(staleness_db, workspace, tmp_path):
     shutil.copy(SEED, tmp_path / "PROGRESS.md")
     cli = Cli(staleness_db, workspace / "phases.yaml")
-    assert cli("migrate", "quote").exit_code == 0
+    assert cli("migrate", "quote", "--force", "--reason", "phase 4 is not what this test is about").exit_code == 0
     ran = cli("checklist", "run", "phase1-manual", "--non-interactive")
     assert "incomplete" in ran.stdout
     assert cli("docs", "render").exit_code == 0
@@ -114,7 +114,11 @@ def test_documents_from_a_migrated_state_and_a_changed_checklist_makes_one_stale
     assert verified.exit_code == 1
     row = next(r for r in json.loads(verified.stdout) if r["step"] == "manual_checklists")
     assert row["result"] == "fail" and row["message"].startswith("stale")
-    assert "- [ ] Create manual testing checklists document" in (tmp_path / "PROGRESS.md").read_text()
+    # The document's tick now contradicts the database: kept as the user has it, and reported.
+    assert "- [x] Create manual testing checklists document" in (tmp_path / "PROGRESS.md").read_text()
+    synced = cli("progress", "sync")
+    assert synced.exit_code == 0 and "Create manual testing checklists document" in synced.stderr
+    assert "is stale" in " ".join(synced.stderr.split())
     cli("checklist", "run", "phase2-manual", "--non-interactive")  # changes the rollout: the stale one waits
     assert _states(cli)["checklists"] == DOC_STALE
 
@@ -203,7 +207,7 @@ def test_baseline_compare_shows_today_against_it(staleness_db, workspace):
     assert captured.exit_code == 0, captured.output
     assert (workspace / "docs/rollout/baseline.md").is_file()
     before = json.loads(captured.stdout)["implied"]["calls_per_day"]
-    assert cli("migrate", "quote").exit_code == 0
+    assert cli("migrate", "quote", "--force", "--reason", "phase 4 is not what this test is about").exit_code == 0
     compared = cli("--json", "baseline", "compare")
     assert compared.exit_code == 0, compared.output
     result = json.loads(compared.stdout)

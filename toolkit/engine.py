@@ -17,9 +17,9 @@ from toolkit.errors import CheckFailed, ToolkitError
 from toolkit.final import Deployed, unmet_gates
 from toolkit.queries import query
 from toolkit.render import RenderedStep, Renderer, Transition
-from toolkit.states import (DEPLOYED, DOC_CURRENT, DOC_MISSING, DOC_STATES, DRIFT, MANUAL, NEW, NOT_APPLICABLE,
-                            NOT_AVAILABLE, OTHER, UPGRADABLE, StepState, deployable, deployment, phase_states,
-                            recorded)
+from toolkit.states import (DEPLOYED, DEPLOYED_KINDS, DOC_CURRENT, DOC_MISSING, DOC_STATES, DRIFT, MANUAL, NEW,
+                            NOT_APPLICABLE, NOT_AVAILABLE, OTHER, UPGRADABLE, StepState, deployable, deployment,
+                            phase_states, recorded)
 
 if TYPE_CHECKING:
     import psycopg
@@ -311,19 +311,25 @@ class Engine:
 
     # -- apply ----------------------------------------------------------------------------
     def _check_requires(self, conn, phase: Phase, done: dict, force: bool, reason: str | None) -> str | None:
-        missing = []
+        missing, older = [], []
         for req in phase.requires:
             needed = self.plan.deployable(self.plan.phase(req))
             lacking = [s.id for s in needed if (req, s.id) not in done]
             if lacking:
                 missing.append(f"phase {req} ({', '.join(lacking)} not applied)")
+            behind = [s.step for s in self.step_states(conn, self.plan.phase(req), done) if s.state == UPGRADABLE]
+            if behind:
+                older.append(req)
+                missing.append(f"phase {req} at its newest revisions ({', '.join(behind)} are older)")
         missing += unmet_gates(self.plan, phase.id, conn)
         if not missing:
             return None
         if not force:
+            which = (str(older[0]) if len(older) == 1 else f"{older[0]}..{older[-1]}") if older else ""
+            upgrade = f"`toolkit phase upgrade {which}` first; " if older else ""
             raise ToolkitError(
                 f"phase {phase.id} requires {'; '.join(missing)}",
-                hint="apply the required phases first (and, for the final migration, promote every type), "
+                hint=upgrade + "apply the required phases first (and, for the final migration, promote every type), "
                      "or pass --force --reason \"why\"",
             )
         if not reason:
@@ -697,7 +703,7 @@ class Engine:
                     elif s.state in (NOT_AVAILABLE, NOT_APPLICABLE, MANUAL, OTHER):
                         row.update(result=s.state, message=s.note if s.state in (NOT_AVAILABLE, NOT_APPLICABLE) else "")
                     elif s.state == NEW:
-                        row.update(result="fail", message="not applied" if s.kind == "sql" else s.note)
+                        row.update(result="fail", message="not applied" if s.kind in DEPLOYED_KINDS else s.note)
                     else:
                         # The database is held to the revision it recorded.
                         step = phase.step(s.step)
