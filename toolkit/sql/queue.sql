@@ -47,6 +47,10 @@ SELECT public.{record_result}(%(ok)s, %(error)s, 0, 0);
 -- name: due
 SELECT count(*) FROM public.{pending} WHERE scheduled_for <= now();
 
+-- name: stop_run
+-- Ask the run that holds the processor to stop taking jobs (it sees it at its next renewal).
+SELECT public.{end_run}(NULL);
+
 -- name: demo_backlog
 -- The local demo's backlog: every example symbol for each per-symbol type, the global types
 -- once, and every known exchange for the exchange-keyed ones.

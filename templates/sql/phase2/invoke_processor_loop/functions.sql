@@ -87,6 +87,68 @@ BEGIN
 END
 {% endcall %}
 
+-- A run takes the processor for p_seconds of taking jobs, unless a live run holds it (the run
+-- named p_run may take it again). Its lease lapses after p_lease_seconds unless renewed.
+-- Taken under lock 44, so that it and the loop's decision to start a run do not interleave.
+-- Returns whether it was granted, and the run that holds it and until when it takes jobs.
+{% call private_definer('public.begin_processor_run' ~ suffix,
+                        'p_run text, p_seconds double precision, p_lease_seconds double precision, '
+                        ~ 'OUT granted boolean, OUT holder text, OUT ends_at timestamptz') %}
+DECLARE
+    lock_id bigint;
+    now_ts  timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    IF COALESCE(p_run, '') = '' OR NOT p_seconds > 0 OR NOT p_lease_seconds > 0 THEN
+        RAISE EXCEPTION 'begin_processor_run{{ suffix }}: a run id and positive times are required'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT c.processor_lock_id INTO STRICT lock_id FROM public.queue_config{{ suffix }} AS c;
+    PERFORM pg_catalog.pg_advisory_xact_lock(lock_id);
+    UPDATE public.processor_state{{ suffix }} AS p
+    SET run_id = p_run, run_started_at = now_ts, run_ends_at = now_ts + pg_catalog.make_interval(secs => p_seconds),
+        run_lease_until = now_ts + pg_catalog.make_interval(secs => p_lease_seconds)
+    WHERE p.run_id IS NULL OR p.run_lease_until <= now_ts OR p.run_id = p_run
+    RETURNING true, p.run_id, p.run_ends_at INTO granted, holder, ends_at;
+    IF NOT FOUND THEN
+        SELECT false, p.run_id, p.run_ends_at INTO STRICT granted, holder, ends_at
+        FROM public.processor_state{{ suffix }} AS p;
+    END IF;
+END
+{% endcall %}
+
+-- The run keeps its lease for p_lease_seconds more; false when it holds the processor no more
+-- (a stop was asked for, or its lease lapsed and another run took it): it stops taking jobs.
+{% call private_definer('public.renew_processor_run' ~ suffix, 'p_run text, p_lease_seconds double precision',
+                        returns='boolean') %}
+BEGIN
+    UPDATE public.processor_state{{ suffix }} AS p
+    SET run_lease_until = pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => p_lease_seconds)
+    WHERE p.run_id = p_run;
+    RETURN FOUND;
+END
+{% endcall %}
+
+-- The run lets go of the processor (it takes no more jobs); with NULL, whichever run holds it is
+-- asked to stop: it stops taking jobs at its next renewal. Returns whether a run was let go.
+{% call private_definer('public.end_processor_run' ~ suffix, 'p_run text', returns='boolean') %}
+BEGIN
+    UPDATE public.processor_state{{ suffix }} AS p
+    SET run_id = NULL, run_started_at = NULL, run_ends_at = NULL, run_lease_until = NULL
+    WHERE p.run_id IS NOT NULL AND (p_run IS NULL OR p.run_id = p_run);
+    RETURN FOUND;
+END
+{% endcall %}
+
+-- What an idle run polls: is a job due? One read of the pending partition, which stays small
+-- (jobs leave it when claimed), stopping at the first due job; when it is empty, nothing is
+-- read at all.
+{% call private_definer('public.has_due_jobs' ~ suffix, returns='boolean', volatility='STABLE') %}
+BEGIN
+    RETURN EXISTS (SELECT 1 FROM public.api_call_queue{{ suffix }}_pending AS q
+                   WHERE q.scheduled_for <= pg_catalog.clock_timestamp());
+END
+{% endcall %}
+
 {% call private_definer('public.invoke_processor_loop' ~ suffix, returns='jsonb') %}
 DECLARE
     cfg       public.queue_config{{ suffix }};
@@ -94,6 +156,10 @@ DECLARE
     recovered integer;
     result    jsonb;
     probe     boolean := false;
+    drain     text := 'continuous';
+    -- How long before its end a run in progress is succeeded by a new start: the new run waits
+    -- for it at most this long (and the platform's wall clock allows it: settings.processor).
+    handover_s constant integer := 15;
 {%- if settings.scheduler_mode == 'postgres' %}
     key       text;
     request   bigint;
@@ -125,8 +191,18 @@ BEGIN
         END IF;
     END IF;
 
-    IF result IS NULL AND NOT EXISTS (SELECT 1 FROM public.api_call_queue{{ suffix }}_pending AS q
-                                      WHERE q.scheduled_for <= pg_catalog.clock_timestamp()) THEN
+    -- A run in progress: nothing to do, unless it ends before the next start can be counted on
+    -- (within the handover time); then the run started now waits for it and takes over.
+    IF result IS NULL AND st.run_id IS NOT NULL AND st.run_lease_until > pg_catalog.clock_timestamp()
+       AND st.run_ends_at > pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => handover_s) THEN
+        result := pg_catalog.jsonb_build_object('action', 'skipped', 'reason', 'a processor run is in progress',
+                                                'run_id', st.run_id, 'run_ends_at', st.run_ends_at);
+    END IF;
+    -- A continuous run is started whether or not a job is due: it waits for the next one.
+    IF probe OR cfg.processor_drain = 'once' THEN
+        drain := 'once';
+    END IF;
+    IF result IS NULL AND drain = 'once' AND NOT public.has_due_jobs{{ suffix }}() THEN
         result := pg_catalog.jsonb_build_object('action', 'idle', 'reason', 'no job is due');
     END IF;
     IF result IS NULL AND public.is_quota_exceeded{{ suffix }}() THEN
@@ -147,17 +223,24 @@ BEGIN
 {%- if settings.scheduler_mode == 'postgres' %}
         -- "All in Postgres": pg_net sends the call after this transaction commits; its answer
         -- reaches the breaker through check_processor_responses{{ suffix }}. The timeout is above the
-        -- processor's own time budget (50 s), so that a long run is not counted as a failure.
+        -- processor's own time (a run "once": 50 s; a continuous run: the handover, its run
+        -- time and its last calls), so that a long run is not counted as a failure.
         SELECT s.decrypted_secret INTO key FROM vault.decrypted_secrets AS s WHERE s.name = cfg.processor_secret_name;
-        EXECUTE 'SELECT net.http_post(url := $1, body := $2, headers := $3, timeout_milliseconds := 70000)'
+        EXECUTE 'SELECT net.http_post(url := $1, body := $2, headers := $3, timeout_milliseconds := $4)'
         INTO request
-        USING cfg.processor_url, pg_catalog.jsonb_build_object('trigger', 'invoke_processor_loop'),
+        USING cfg.processor_url,
+              pg_catalog.jsonb_build_object('trigger', 'invoke_processor_loop', 'drain', drain,
+                                            'runSeconds', cfg.processor_run_seconds),
               pg_catalog.jsonb_build_object('Content-Type', 'application/json',
-                                            'Authorization', 'Bearer ' || COALESCE(key, ''));
-        result := pg_catalog.jsonb_build_object('action', 'invoked', 'request_id', request, 'probe', probe);
+                                            'Authorization', 'Bearer ' || COALESCE(key, '')),
+              CASE WHEN drain = 'once' THEN 70000 ELSE (cfg.processor_run_seconds + handover_s + 45) * 1000 END;
+        result := pg_catalog.jsonb_build_object('action', 'invoked', 'request_id', request, 'probe', probe,
+                                                'drain', drain);
 {%- else %}
-        -- External scheduler mode: whoever called this (the external ticker) calls the processor.
-        result := pg_catalog.jsonb_build_object('action', 'external', 'probe', probe, 'reason',
+        -- External scheduler mode: whoever called this (the external ticker) calls the processor,
+        -- with the drain and run time given here.
+        result := pg_catalog.jsonb_build_object('action', 'external', 'probe', probe, 'drain', drain,
+            'run_seconds', cfg.processor_run_seconds, 'reason',
             'scheduler_mode external: an external ticker must call the processor at ' || cfg.processor_url);
 {%- endif %}
     END IF;
@@ -170,4 +253,8 @@ END
 {% endcall %}
 
 {{ service_role_only(['public.invoke_processor_loop' ~ suffix ~ '()',
-                      'public.record_processor_result' ~ suffix ~ '(boolean, text, integer, integer)']) }}
+                      'public.record_processor_result' ~ suffix ~ '(boolean, text, integer, integer)',
+                      'public.begin_processor_run' ~ suffix ~ '(text, double precision, double precision)',
+                      'public.renew_processor_run' ~ suffix ~ '(text, double precision)',
+                      'public.end_processor_run' ~ suffix ~ '(text)',
+                      'public.has_due_jobs' ~ suffix ~ '()']) }}
