@@ -202,8 +202,12 @@ def test_phase_6_on_a_database_with_every_type_promoted(staleness_db, project, t
 
         applied = cli("--json", "phase", "apply", "6")
         assert applied.exit_code == 0, applied.output
-        assert [s["step"] for s in json.loads(applied.stdout)[0]["steps"]] == [
+        steps = json.loads(applied.stdout)[0]["steps"]
+        assert [s["step"] for s in steps if "function" not in s] == [
             "remove_legacy_cron", "remove_suffix", "remove_flag_checks", "clean_flags"]
+        # The functions of phases 0-3 follow the rename: served again under their new slugs.
+        assert {s["function"] for s in steps if "function" in s} == {
+            "health-check", "queue-processor", "track-subscription", "untrack-subscription"}
 
         # The legacy jobs are gone, each kept whole in the toolkit schema.
         assert not {j[0] for j in jobs(db)} & legacy
