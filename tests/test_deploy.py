@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, requires_deno
 from tests.supabase_cli import supabase_cli
 from toolkit import edge
 from toolkit.cli import app
@@ -35,15 +35,9 @@ HEALTH, PROCESSOR, TRACK, UNTRACK = (NAMES.slug(b) for b in
                                      ("health-check", "queue-processor", "track-subscription", "untrack-subscription"))
 
 
-def _deno_missing() -> bool:
-    try:
-        edge.deno_bin()
-        return False
-    except Exception:
-        return True
 
 
-pytestmark = pytest.mark.skipif(_deno_missing(), reason="no Deno binary")
+pytestmark = requires_deno
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,8 @@ import urllib.error
 import urllib.request
 import uuid
 
-import pytest
 
-from tests.conftest import ROOT, Cli, cron_owner, give_job_to
-from toolkit import edge
+from tests.conftest import Cli, ROOT, cron_owner, give_job_to, requires_deno
 from toolkit.config import load_plan
 from toolkit.db import connect, target_from_url
 from toolkit.dev.gateway import serve
@@ -33,12 +31,6 @@ KEY_FOR = {"available-exchanges": "*", "exchange-market-status": "*"}
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def _deno_missing() -> bool:
-    try:
-        edge.deno_bin()
-        return False
-    except Exception:
-        return True
 
 
 # -- helpers shared with the walk of PROGRESS.md --------------------------------------------------
@@ -177,7 +169,7 @@ def test_a_legacy_job_of_another_role_stops_phase_6_before_anything_changes(stal
         assert db.scalar("SELECT count(*) FROM toolkit.ledger WHERE phase = 6") == 0
 
 
-@pytest.mark.skipif(_deno_missing(), reason="no Deno binary")
+@requires_deno
 def test_phase_6_on_a_database_with_every_type_promoted(staleness_db, project, tmp_path, monkeypatch):
     monkeypatch.setenv("TOOLKIT_PROGRESS", str(tmp_path / "PROGRESS.md"))
     db = staleness_db
