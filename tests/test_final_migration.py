@@ -13,8 +13,8 @@ import urllib.error
 import urllib.request
 import uuid
 
-
 from tests.conftest import Cli, ROOT, cron_owner, give_job_to, requires_deno
+from tests.db_rules import catalog_faults, plpgsql_findings
 from toolkit.config import load_plan
 from toolkit.db import connect, target_from_url
 from toolkit.dev.gateway import serve
@@ -225,6 +225,10 @@ def test_phase_6_on_a_database_with_every_type_promoted(staleness_db, project, t
         # No flag checks left in the deployed bodies.
         assert db.scalar("SELECT count(*) FROM pg_proc WHERE pronamespace = 'public'::regnamespace AND prosrc LIKE "
                          "'%is_feature_enabled%' AND proname <> 'is_feature_enabled'") == 0
+        # The renamed objects and the bodies made again keep the rules of phases 0-3.
+        assert catalog_faults(db) == []
+        findings, _, said = plpgsql_findings(db)
+        assert findings == [] and said == []
 
         # Every command sees the new names: verify passes everywhere, nothing is drift (phases 0-3
         # were applied with the repository's plan, whose settings the checksums include; phase 4,
