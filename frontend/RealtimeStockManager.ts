@@ -8,7 +8,9 @@
  * the user views the symbol (which records the viewer and queues whatever data is stale), calls
  * it again before the subscription TTL runs out, and calls untrack-subscription when the page
  * closes. The flag is read once through the `is_feature_enabled` RPC and refreshed; while it is
- * off no function is called at all and everything else stays the same.
+ * off no function is called at all and everything else stays the same. Once the rollout is
+ * finished (phase 6 removed the flag checks), the toolkit renders `FLAG_CHECKS = false` and the
+ * module calls the functions without consulting a flag.
  *
  * The app's own Realtime channels (postgres_changes on the data tables) are not touched: the
  * manager only ever removes the channels it created.
@@ -21,7 +23,7 @@
  */
 import type { RealtimeChannel, SupabaseClient } from "@supabase/supabase-js";
 import { SLUGS, SYSTEM_FLAG } from "./names.ts";
-import { SUBSCRIPTION_TTL_SECONDS } from "./settings.ts";
+import { FLAG_CHECKS, SUBSCRIPTION_TTL_SECONDS } from "./settings.ts";
 
 /** One viewer of a symbol, as Presence shows it. */
 export interface Viewer {
@@ -53,6 +55,8 @@ export interface ManagerOptions {
   userId: string;
   /** Seconds between feature-flag reads (default 60). */
   flagRefreshSeconds?: number;
+  /** Whether to consult the feature flag at all (default: the plan's; false once the rollout is finished). */
+  flagChecks?: boolean;
   /** The subscription TTL the server applies (default: the plan's subscription_ttl_seconds). */
   subscriptionTtlSeconds?: number;
   /** Where the one warning per failure kind goes (default: console). */
@@ -98,6 +102,7 @@ export class RealtimeStockManager {
   readonly #userId: string;
   readonly #ttlSeconds: number;
   readonly #flagRefreshMs: number;
+  readonly #flagChecks: boolean;
   readonly #timeoutMs: number;
   readonly #prefix: string;
   readonly #logger: { warn: (...args: unknown[]) => void };
@@ -118,6 +123,7 @@ export class RealtimeStockManager {
     this.#userId = options.userId;
     this.#ttlSeconds = options.subscriptionTtlSeconds ?? SUBSCRIPTION_TTL_SECONDS;
     this.#flagRefreshMs = (options.flagRefreshSeconds ?? 60) * 1000;
+    this.#flagChecks = options.flagChecks ?? FLAG_CHECKS;
     this.#timeoutMs = options.requestTimeoutMs ?? 10_000;
     this.#prefix = options.channelPrefix ?? "stock-presence:";
     this.#logger = options.logger ?? console;
@@ -167,7 +173,9 @@ export class RealtimeStockManager {
     this.#pages.delete(key);
     page.closed = true;
     clearTimeout(page.timer);
-    const untrack = this.#flag === true ? this.#call("untrack-subscription", { symbol: key }) : Promise.resolve();
+    const untrack = !this.#flagChecks || this.#flag === true
+      ? this.#call("untrack-subscription", { symbol: key })
+      : Promise.resolve();
     try {
       await Promise.all([this.#leave(page), untrack]);
     } catch (err) {
@@ -196,9 +204,9 @@ export class RealtimeStockManager {
     return page ? this.#viewers(page) : [];
   }
 
-  /** The feature flag as last read (null: not read yet, or never readable). */
+  /** The feature flag as last read (null: not read yet, or never readable; true without flag checks). */
   get flag(): boolean | null {
-    return this.#flag;
+    return this.#flagChecks ? this.#flag : true;
   }
 
   // -- Presence ------------------------------------------------------------------------------
@@ -331,6 +339,7 @@ export class RealtimeStockManager {
   // -- the feature flag ----------------------------------------------------------------------
   /** The flag, read at the first need and kept; a failed read keeps the last value (off if none). */
   async #flagOn(): Promise<boolean> {
+    if (!this.#flagChecks) return true;
     if (this.#flag === null) await this.#readFlag();
     return this.#flag === true;
   }
@@ -354,6 +363,7 @@ export class RealtimeStockManager {
   }
 
   #startFlagRefresh(): void {
+    if (!this.#flagChecks) return;
     this.#flagTimer ??= setInterval(() => void this.#readFlag(), this.#flagRefreshMs);
   }
 

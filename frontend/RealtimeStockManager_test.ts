@@ -145,6 +145,33 @@ Deno.test({
 });
 
 Deno.test({
+  name: "flag: without flag checks (the rollout finished), pages are tracked whatever the flag says",
+  ...options,
+  fn: async () => {
+    await setFlags(false, SYSTEM_FLAG);
+    const symbol = "AMD";
+    const { userId, client } = await signedIn();
+    const log = recorder();
+    const manager = new RealtimeStockManager(client, { userId, logger: log, flagChecks: false });
+    try {
+      const before = await functionCalls();
+      await manager.open(symbol, ["quote"]);
+      await until("the viewer's row", async () => (await subscriptions(symbol)).length === 1);
+      equal(manager.flag, true, "the flag as the manager takes it");
+      await manager.close(symbol);
+      await until("the row gone", async () => (await subscriptions(symbol)).length === 0);
+      const after = await functionCalls();
+      assert(after.track > before.track && after.untrack > before.untrack, "track and untrack requests at the gateway");
+      equal(log.lines, [], "warnings");
+    } finally {
+      await manager.dispose();
+      await signOut(client);
+      await setFlags(true, SYSTEM_FLAG);
+    }
+  },
+});
+
+Deno.test({
   name: "flag: turned on while a page is open, tracking starts at the next beat without a reload",
   ...options,
   fn: async () => {

@@ -158,6 +158,20 @@ class Database:
         return "\n".join(l for l in out.splitlines() if not l.startswith(skip))
 
 
+def _deno_missing() -> bool:
+    from toolkit import edge
+
+    try:
+        edge.deno_bin()
+        return False
+    except Exception:
+        return True
+
+
+# Deno is a dependency (the `deno` package); a machine without its binary skips what runs it.
+requires_deno = pytest.mark.skipif(_deno_missing(), reason="no Deno binary for this platform")
+
+
 _counter = itertools.count()
 
 # pg_cron revokes alter_job from PUBLIC; a hosted postgres may grant it on.

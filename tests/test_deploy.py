@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, requires_deno
 from tests.supabase_cli import supabase_cli
 from toolkit import edge
 from toolkit.cli import app
@@ -35,15 +35,9 @@ HEALTH, PROCESSOR, TRACK, UNTRACK = (NAMES.slug(b) for b in
                                      ("health-check", "queue-processor", "track-subscription", "untrack-subscription"))
 
 
-def _deno_missing() -> bool:
-    try:
-        edge.deno_bin()
-        return False
-    except Exception:
-        return True
 
 
-pytestmark = pytest.mark.skipif(_deno_missing(), reason="no Deno binary")
+pytestmark = requires_deno
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +66,7 @@ class Hosted:
 
 
 def serve(db, **kw):
-    return gateway.serve(db.url, names=NAMES, port=None, jwt_secret=JWT_SECRET, **kw)
+    return gateway.serve(db.url, **{"names": NAMES, **kw}, port=None, jwt_secret=JWT_SECRET)
 
 
 def records(db) -> dict[str, tuple]:
@@ -413,3 +407,36 @@ def test_a_project_ref_with_a_local_database_keeps_the_plans_scheduler_mode(db, 
     result = CliRunner().invoke(app, ["--plan", str(ROOT / "phases.yaml"), "--db-url", pooled, "--json",
                                       "phase", "render", "3"], catch_exceptions=False)
     assert any(r["step"] == "enable_pg_net" for r in json.loads(result.stdout))
+
+
+def test_the_final_migration_moves_a_projects_functions_and_its_revert_moves_them_back(db, standin):
+    from toolkit.names import Names
+
+    renamed = {b: Names("").slug(b) for b in ("health-check", "queue-processor", "track-subscription",
+                                               "untrack-subscription")}
+    moved = {NAMES.slug(b): slug for b, slug in renamed.items() if NAMES.slug(b) != slug}
+    functions = standin.stand_in.projects[REF].functions
+    with serve(db) as before:
+        assert Hosted(db, standin, before.functions_url)("--yes", "phase", "apply", "0..3").exit_code == 0
+    assert set(functions) == {HEALTH, PROCESSOR, TRACK, UNTRACK}
+
+    # Phase 6 (forced: this test promotes no type): the functions go under their new slugs, and
+    # each old slug answers with a pointer to its new one.
+    with serve(db, names=Names(""), moved=moved) as after:
+        applied = Hosted(db, standin, after.functions_url)(
+            "--yes", "phase", "apply", "6", "--force", "--reason", "a drill of the rename")
+        assert applied.exit_code == 0, applied.output
+    assert set(functions) == set(renamed.values()) | set(moved)
+    for old, new in moved.items():
+        files = functions[old].files
+        assert any(b"movedHandler" in content and new.encode() in content for content in files.values()), old
+        assert not any(b"movedHandler" in content for content in functions[new].files.values()), new
+    assert set(records(db)) == set(functions)
+
+    # Its revert: the functions under the old slugs again, those Phase 6 made removed.
+    with serve(db) as before:
+        reverted = Hosted(db, standin, before.functions_url)("--yes", "phase", "revert", "6")
+        assert reverted.exit_code == 0, reverted.output
+    assert set(functions) == {HEALTH, PROCESSOR, TRACK, UNTRACK}
+    assert not any(b"movedHandler" in content for f in functions.values() for content in f.files.values())
+    assert set(records(db)) == set(functions)

@@ -12,8 +12,7 @@ import subprocess
 import pytest
 import yaml
 
-from tests.conftest import ROOT, Cli, free_port
-from toolkit import edge
+from tests.conftest import Cli, ROOT, free_port, requires_deno
 from toolkit.baseline import capture, runs_per_day
 from toolkit.config import load_plan
 from toolkit.db import target_from_url
@@ -220,12 +219,6 @@ def test_baseline_compare_shows_today_against_it(staleness_db, workspace):
 
 # -- the external monitoring ----------------------------------------------------------------------
 
-def _deno_missing() -> bool:
-    try:
-        edge.deno_bin()
-        return False
-    except Exception:
-        return True
 
 
 def _every(minute_field: str) -> list[int]:
@@ -244,7 +237,7 @@ def _probe(workflow: dict, env: dict) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.skipif(_deno_missing(), reason="no Deno binary")
+@requires_deno
 def test_the_monitoring_workflow_probes_the_health_check(staleness_db, workspace):
     token = "probe-token-for-the-test"
     with serve(staleness_db.url, names=load_plan(workspace / "phases.yaml").plan.names, port=None, jwt_secret=SECRET,

@@ -22,9 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, Cli, _clone, free_port
+from tests.conftest import Cli, ROOT, _clone, free_port, requires_deno
 from tests.queue_helpers import unlimited
-from toolkit import edge
 from toolkit.dev.processes import alive
 from toolkit.config import load_plan
 from toolkit.dev import gateway
@@ -41,15 +40,9 @@ TYPES = ["quote", "profile", "financial-statements", "ratios-ttm", "dividend-his
 
 
 
-def _deno_missing() -> bool:
-    try:
-        edge.deno_bin()
-        return False
-    except Exception:
-        return True
 
 
-pytestmark = pytest.mark.skipif(_deno_missing(), reason="no Deno binary")
+pytestmark = requires_deno
 
 
 # ---------------------------------------------------------------------------------------

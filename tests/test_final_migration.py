@@ -13,10 +13,8 @@ import urllib.error
 import urllib.request
 import uuid
 
-import pytest
-
-from tests.conftest import ROOT, Cli, cron_owner, give_job_to
-from toolkit import edge
+from tests.conftest import Cli, ROOT, cron_owner, give_job_to, requires_deno
+from tests.db_rules import catalog_faults, plpgsql_findings
 from toolkit.config import load_plan
 from toolkit.db import connect, target_from_url
 from toolkit.dev.gateway import serve
@@ -33,12 +31,6 @@ KEY_FOR = {"available-exchanges": "*", "exchange-market-status": "*"}
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def _deno_missing() -> bool:
-    try:
-        edge.deno_bin()
-        return False
-    except Exception:
-        return True
 
 
 # -- helpers shared with the walk of PROGRESS.md --------------------------------------------------
@@ -177,7 +169,7 @@ def test_a_legacy_job_of_another_role_stops_phase_6_before_anything_changes(stal
         assert db.scalar("SELECT count(*) FROM toolkit.ledger WHERE phase = 6") == 0
 
 
-@pytest.mark.skipif(_deno_missing(), reason="no Deno binary")
+@requires_deno
 def test_phase_6_on_a_database_with_every_type_promoted(staleness_db, project, tmp_path, monkeypatch):
     monkeypatch.setenv("TOOLKIT_PROGRESS", str(tmp_path / "PROGRESS.md"))
     db = staleness_db
@@ -202,8 +194,12 @@ def test_phase_6_on_a_database_with_every_type_promoted(staleness_db, project, t
 
         applied = cli("--json", "phase", "apply", "6")
         assert applied.exit_code == 0, applied.output
-        assert [s["step"] for s in json.loads(applied.stdout)[0]["steps"]] == [
+        steps = json.loads(applied.stdout)[0]["steps"]
+        assert [s["step"] for s in steps if "function" not in s] == [
             "remove_legacy_cron", "remove_suffix", "remove_flag_checks", "clean_flags"]
+        # The functions of phases 0-3 follow the rename: served again under their new slugs.
+        assert {s["function"] for s in steps if "function" in s} == {
+            "health-check", "queue-processor", "track-subscription", "untrack-subscription"}
 
         # The legacy jobs are gone, each kept whole in the toolkit schema.
         assert not {j[0] for j in jobs(db)} & legacy
@@ -229,6 +225,10 @@ def test_phase_6_on_a_database_with_every_type_promoted(staleness_db, project, t
         # No flag checks left in the deployed bodies.
         assert db.scalar("SELECT count(*) FROM pg_proc WHERE pronamespace = 'public'::regnamespace AND prosrc LIKE "
                          "'%is_feature_enabled%' AND proname <> 'is_feature_enabled'") == 0
+        # The renamed objects and the bodies made again keep the rules of phases 0-3.
+        assert catalog_faults(db) == []
+        findings, _, said = plpgsql_findings(db)
+        assert findings == [] and said == []
 
         # Every command sees the new names: verify passes everywhere, nothing is drift (phases 0-3
         # were applied with the repository's plan, whose settings the checksums include; phase 4,

@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 import shutil
 
-import pytest
 
-from tests.conftest import ROOT, Cli
+from tests.conftest import Cli, ROOT, requires_deno
 from toolkit import frontend
 from toolkit.checklists import Runner, load
 from toolkit.config import load_plan
@@ -23,14 +22,6 @@ PHASE4 = ("realtime_stock_manager", "call_track_subscription", "call_untrack_sub
 CHECKLISTS = ("phase4-presence-tracking", "phase4-existing-realtime", "phase4-flag-disable")
 
 
-def _deno_missing() -> bool:
-    from toolkit import edge
-
-    try:
-        edge.deno_bin()
-        return False
-    except Exception:
-        return True
 
 
 def test_the_module_is_rendered_with_the_plans_names_and_settings(project, tmp_path):
@@ -64,7 +55,7 @@ def test_apply_4_needs_the_local_cluster(project, staleness_db, tmp_path, monkey
     assert not (project / "rollout").exists()
 
 
-@pytest.mark.skipif(_deno_missing(), reason="no Deno binary")
+@requires_deno
 def test_phase_4_end_to_end_and_the_migration_gate(cluster, project, staleness_db, tmp_path, monkeypatch):
     document = tmp_path / "PROGRESS.md"
     shutil.copy(SEED, document)

@@ -72,7 +72,7 @@ def test_the_previous_release_upgrades_to_this_one_keeping_every_row(db, project
         k: v for k, v in newest.items() if k[0] <= 3 and (k[0], k[1]) in {(p, s) for p, s, _ in db.rows(
             "SELECT phase, step, revision FROM toolkit.ledger")}}
     assert all(db.scalar("SELECT revision FROM toolkit.ledger WHERE phase = %s AND step = %s", [p, s]) == newest[(p, s)]
-               for p, s in revised)
+               for p, s in revised if p <= 3)
     for phase in ("0", "1", "2", "3"):
         verified = cli("phase", "verify", phase)
         assert verified.exit_code == 0, verified.output

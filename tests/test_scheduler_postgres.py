@@ -12,6 +12,7 @@ import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import psycopg
 import pytest
 
 from tests.conftest import EXAMPLE, ROOT, Cli
@@ -96,6 +97,11 @@ def test_a_tracked_page_is_refreshed_by_pg_cron_and_pg_net_alone(stack):
     flags = Flags(target_from_url(url))
     for flag in ("use_queue_system", "use_queue_for_quote"):
         flags.set(flag, True, "pytest", "postgres scheduler mode test")
+    # As for a migrated type: the legacy job is paused (it refreshes every quote each minute, so
+    # the viewed quote would otherwise be fresh or stale by the clock), and the quote is stale.
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT cron.alter_job(jobid, active := false) FROM cron.job WHERE jobname = 'refresh-stock-quotes'")
+        conn.execute("UPDATE public.stock_quotes SET updated_at = now() - interval '1 hour' WHERE symbol = 'NVDA'")
     user = str(uuid.uuid4())
     token = mint_jwt(SECRET, sub=user, role="authenticated")
     request = urllib.request.Request(

@@ -136,17 +136,37 @@ def test_reserved_word_in_the_registry_is_refused(viewers):
     _assert_quote_refused(viewers)
 
 
+REFUSALS = "SELECT details ->> 'data_type', details ->> 'symbol' FROM public.ops_events " \
+           "WHERE level = 'error' AND event = 'registry row refused: invalid identifier' ORDER BY id"
+
+
 def _assert_quote_refused(db) -> None:
-    with pytest.raises(psycopg.errors.InvalidParameterValue) as err:
-        db.rows("SELECT * FROM public.check_and_queue_stale_batch_v2('AAPL', ARRAY['quote', 'profile'], 0)")
-    assert "invalid identifier" in str(err.value)
-    assert queued(db) == set()
+    # Reported as quote's outcome, nothing read or queued for it; the viewer's other type still
+    # checked and queued (AAPL's profile is stale).
+    rows = db.rows("SELECT data_type, stale, job_id, outcome FROM "
+                   "public.check_and_queue_stale_batch_v2('AAPL', ARRAY['quote', 'profile'], 0) ORDER BY 1")
+    assert [r[0] for r in rows] == ["profile", "quote"]
+    assert rows[1] == ("quote", None, None, "refused")
+    assert rows[0][1] is True and rows[0][3] == "queued"
+    assert queued(db) == {("AAPL", "profile")}
+    # Logged, and the entry outlives the call: the caller's transaction committed it.
+    assert db.rows(REFUSALS) == [("quote", "AAPL")]
 
     result = presence(db)
     assert result["refused"] == ["quote"]
     assert queued(db) == {("AAPL", "profile")}  # the other types still ran
     assert db.scalar("SELECT to_regclass('public.company_profiles') IS NOT NULL")
-    assert db.scalar("SELECT count(*) FROM public.ops_events WHERE event = 'registry row refused: invalid identifier'") >= 1
+    assert db.rows(REFUSALS) == [("quote", "AAPL"), ("quote", None)]
+
+
+def test_a_refused_registry_row_is_logged_when_the_caller_tracks_a_viewer(viewers):
+    # The page view's one round trip: the subscription is recorded, the stale profile queued,
+    # quote refused, and the refusal's log entry committed with the call.
+    viewers.execute("UPDATE public.data_type_registry_v2 SET target_table = 'select' WHERE data_type = 'quote'")
+    answer = viewers.scalar("SELECT public.track_subscription_v2(%s, 'AAPL', ARRAY['quote', 'profile'])", [USERS["h"]])
+    assert answer["status"] == "tracked" and answer["queued"] == [{"data_type": "profile", "outcome": "queued"}]
+    assert viewers.scalar("SELECT count(*) FROM public.active_subscriptions_v2 WHERE user_id = %s", [USERS["h"]]) == 1
+    assert viewers.rows(REFUSALS) == [("quote", "AAPL")]
 
 
 def test_batch_reports_each_type_and_adds_the_priority(viewers):

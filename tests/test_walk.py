@@ -12,11 +12,9 @@ import json
 import re
 import shutil
 
-import pytest
 
-from tests.conftest import ROOT, Cli, free_port
+from tests.conftest import Cli, ROOT, free_port, requires_deno
 from tests.test_final_migration import API_KEY, fast_bake_project, process_one_job_per_type, promote_every_type
-from toolkit import edge
 from toolkit.config import load_plan
 from toolkit.db import connect, target_from_url
 from toolkit.dev.gateway import serve
@@ -27,12 +25,6 @@ from toolkit.final import deployed_plan, moved_functions
 SEED = ROOT / "tests/fixtures/PROGRESS.seed.md"
 
 
-def _deno_missing() -> bool:
-    try:
-        edge.deno_bin()
-        return False
-    except Exception:
-        return True
 
 
 def section(text: str, phase: int) -> str:
@@ -57,7 +49,7 @@ def answer_all(cli: Cli, checklist: str, manual: int) -> str:
     return result.stdout
 
 
-@pytest.mark.skipif(_deno_missing(), reason="no Deno binary")
+@requires_deno
 def test_progress_md_walks_from_phase_0_to_phase_6(cluster, db, project, tmp_path, monkeypatch):
     document = tmp_path / "PROGRESS.md"
     shutil.copy(SEED, document)

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from toolkit.errors import ConfigError
 from toolkit.final import Deployed, moved_url
@@ -290,6 +290,19 @@ class Plan(Strict):
     phases: list[Phase] = Field(min_length=1)
     # What Phase 6 has changed on the target (toolkit.final); nothing for the plan as written.
     _deployed: Deployed = PrivateAttr(default_factory=Deployed)
+
+    @field_validator("data_types")
+    @classmethod
+    def _data_tables(cls, data_types: list[DataType], info: ValidationInfo) -> list[DataType]:
+        """A data type's table is the app's: never one the rollout creates (the staleness checks
+        read the table the registry names, so the registry may name data tables only)."""
+        settings = info.data.get("settings")
+        own = Names(settings.suffix if settings else Settings().suffix).own_relations
+        for d in data_types:
+            if d.table in own:
+                raise ValueError(f"data type {d.name}: table {d.table} is one of the rollout's own tables; "
+                                 "a data type's table is the app's table its data is kept in")
+        return data_types
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "Plan":

@@ -58,10 +58,15 @@ class Build:
     """The plan's functions rendered into a temporary folder, bundled on demand."""
 
     def __init__(self, loaded: "LoadedPlan"):
+        from toolkit.final import moved_functions
+
         self.source = loaded.templates / "edge"
         self.names = loaded.plan.names
+        # After Phase 6 renamed the functions: old slug -> new, each a function of its own that
+        # tells callers where the function went (templates/edge/_shared/moved.ts).
+        self.moved = moved_functions(loaded.plan)
         self._tmp = Path(tempfile.mkdtemp(prefix="edge-deploy-"))
-        self.folder = edge.render(self.source, self.names, self._tmp / "functions")
+        self.folder = edge.render(self.source, self.names, self._tmp / "functions", self.moved)
         self._bundles: dict[str, edge.Bundle] = {}
 
     def settings(self, base: str) -> edge.FunctionSettings:
@@ -71,6 +76,10 @@ class Build:
         if base not in self._bundles:
             self._bundles[base] = edge.bundle(self.folder, self.names.slug(base), self.settings(base).verify_jwt)
         return self._bundles[base]
+
+    def moved_bundle(self, old_slug: str) -> edge.Bundle:
+        """The pointer deployed under a slug Phase 6 renamed (it answers without a token)."""
+        return edge.bundle(self.folder, old_slug, verify_jwt=False)
 
     def close(self) -> None:
         shutil.rmtree(self._tmp, ignore_errors=True)
@@ -372,14 +381,37 @@ class Deployer:
                            (f": {problem}" if problem else ""))
         return problem
 
-    def remove(self, item: EdgeItem) -> Outcome:
-        slug = self.build.names.slug(item.base)
+    def point_moved(self, items_by_base: dict[str, EdgeItem]) -> list[Outcome]:
+        """After Phase 6's rename: deploy under each old slug the pointer to its new one (a hosted
+        project; the local gateway serves them itself), recorded like the function it stands for."""
+        outcomes = []
+        if not self.served.remote:
+            return outcomes
+        for old, new in self.build.moved.items():
+            item = next((i for b, i in items_by_base.items() if self.build.names.slug(b) == new), None)
+            if item is None:
+                continue
+            bundle = self.build.moved_bundle(old)
+            try:
+                version = self.served.deploy(bundle)
+            except ToolkitError as exc:
+                outcomes.append(Outcome(old, item.phase, item.step, "failed", message=exc.message, ok=False))
+                continue
+            self._record(item, bundle, version)
+            outcomes.append(Outcome(old, item.phase, item.step, f"now points to {new}", version=version))
+        return outcomes
+
+    def remove_slug(self, slug: str, item: EdgeItem) -> Outcome:
+        """Remove a function by its slug (one a plan no longer names: before or after Phase 6)."""
         existed = self.served.remove(slug)
         with self.conn.transaction():
             self.conn.execute(query("forget", FILE), {"place": self.served.place, "slug": slug})
             ledger.history(self.conn, action="revert", phase=item.phase, step=item.step, actor=self.actor, ok=True,
                            detail=f"edge {slug} removed from {self.served.place}")
         return Outcome(slug, item.phase, item.step, "removed" if existed else "was not deployed")
+
+    def remove(self, item: EdgeItem) -> Outcome:
+        return self.remove_slug(self.build.names.slug(item.base), item)
 
     def _warn_missing_secrets(self, todo: list[EdgeItem]) -> None:
         needed = {s for item in todo for s in self.build.settings(item.base).secrets}

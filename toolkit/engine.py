@@ -14,6 +14,7 @@ from toolkit import catalog, ledger
 from toolkit.config import LoadedPlan, Phase
 from toolkit.db import Target, connect, sql_error_message
 from toolkit.errors import CheckFailed, ToolkitError
+from toolkit.final import PHASE as FINAL_PHASE
 from toolkit.final import Deployed, unmet_gates
 from toolkit.queries import query
 from toolkit.render import RenderedStep, Renderer, Transition
@@ -86,9 +87,16 @@ class Engine:
         self._doc_states: dict | None = None
 
     def _at(self, done: dict) -> None:
-        """Render for what the ledger says is deployed (after Phase 6: base names, no flag checks)."""
+        """Address what the ledger says is deployed (after Phase 6: base names, no flag checks):
+        the plan, its renderer and the functions' builds follow it."""
         self._doc_states = None
         deployed = Deployed.from_steps(done)
+        if deployed != self.plan.deployed:
+            self.close()
+            self._served = None
+            self.__dict__.pop("_edge_hashes", None)
+            self.loaded = LoadedPlan(self.loaded.plan.as_deployed(deployed), self.loaded.path, self.loaded.templates)
+            self.plan = self.loaded.plan
         if deployed != self.renderer.deployed:
             self.renderer = Renderer(self.loaded, deployed)
 
@@ -204,6 +212,7 @@ class Engine:
         with connect(self.target, autocommit=True) as conn:
             with self._apply_lock(conn):
                 ledger.install(conn)
+                self._at(ledger.entries(conn))
                 todo = self.edge_items(conn, names)
                 try:
                     deployer = self._deployer(conn)
@@ -225,6 +234,7 @@ class Engine:
         with connect(self.target, autocommit=True) as conn:
             with self._apply_lock(conn):
                 ledger.install(conn)
+                self._at(ledger.entries(conn))
                 try:
                     deployer = self._deployer(conn)
                     return [deployer.remove(i) for i in todo]
@@ -354,6 +364,8 @@ class Engine:
                         report = self._apply_phase(conn, phase, force, reason)
                         reports.append(report)
                         self._edge_after_sql(conn, phase, report)
+                        if phase.id == FINAL_PHASE and report.result == "applied":
+                            self._follow_final(conn, report)
                         if report.failed_deploys or report.failed_verifies:
                             break  # later phases wait until this one's functions run
                 finally:
@@ -772,8 +784,58 @@ class Engine:
                     for r in reversed(applied):
                         self._revert_step(conn, r)
                         report.steps.append({"step": r.step.id, "result": "reverted"})
+                if phase.id == FINAL_PHASE:
+                    self._follow_final(conn, report)
         report.seconds = round(time.perf_counter() - started, 3)
         return report
+
+    def _follow_final(self, conn, report: PhaseReport) -> None:
+        """Once the final migration's SQL changed names and flag checks (applied, or reverted),
+        what runs outside the database follows: every Edge Function of the applied phases is
+        deployed again under the names now in effect (on a project, each old slug then answers
+        with a pointer to its new one; a revert removes the functions under the names Phase 6
+        gave), and the frontend module in the workspace is rendered again (its flagless mode)."""
+        from toolkit import frontend
+        from toolkit.deploy import EdgeItem, records
+
+        done = ledger.entries(conn)
+        self._at(done)
+        applied = {p.id for p in self.plan.phases if all((p.id, s.id) in done for s in self.plan.deployable(p)
+                                                         if s.kind == "sql")}
+        todo, by_base = [], {}
+        for phase in self.plan.phases:
+            if phase.id not in applied:
+                continue
+            states = {s.step: s.state for s in self.step_states(conn, phase, done)}
+            for s in phase.steps:
+                if s.kind == "edge" and states.get(s.id) in (NEW, DRIFT):
+                    todo.append(EdgeItem(phase.id, s.id, s.edge or ""))
+                if s.kind == "edge":
+                    by_base[s.edge or ""] = EdgeItem(phase.id, s.id, s.edge or "")
+        try:
+            deployer = self._deployer(conn)
+            wanted = {deployer.build.names.slug(b) for b in by_base} | set(deployer.build.moved)
+            for o in deployer.deploy(todo):
+                report.steps.append({"step": o.step, "function": o.slug, "result": o.result})
+                if o.result == "failed":
+                    report.failed_deploys.append(f"{o.slug}: {o.message}")
+                elif not o.ok:
+                    report.failed_verifies.append(f"{o.slug}: {o.message}")
+            for o in deployer.point_moved(by_base):
+                report.steps.append({"step": o.step, "function": o.slug, "result": o.result})
+                if not o.ok:
+                    report.failed_deploys.append(f"{o.slug}: {o.message}")
+            # What Phase 6 deployed under names no longer in effect (a revert): removed.
+            for slug, rec in records(conn, self.target.place).items():
+                if slug not in wanted:
+                    o = deployer.remove_slug(slug, EdgeItem(rec.phase, rec.step, slug))
+                    report.steps.append({"step": rec.step, "function": slug, "result": o.result})
+            report.warnings.extend(deployer.warnings)
+        finally:
+            self.close()
+        if any((p.id, s.id) in done for p in self.plan.phases for s in p.steps if s.kind == "frontend"):
+            frontend.render(frontend.source_dir(self.loaded), self.plan, frontend.workspace_dir(self.workspace))
+            report.steps.append({"step": "frontend", "result": f"{frontend.WORKSPACE_DIR} rendered for the names now in effect"})
 
     def _remove_edges(self, conn, phase: Phase, report: PhaseReport) -> None:
         """The phase's functions go first (they use its tables); each record goes with its function."""
@@ -787,7 +849,7 @@ class Engine:
             for r in sorted(recs, key=lambda r: r.step, reverse=True):
                 step = next((s for s in phase.steps if s.id == r.step), None)
                 base = step.edge if step and step.edge else r.slug
-                o = deployer.remove(EdgeItem(phase.id, r.step, base))
+                o = deployer.remove_slug(r.slug, EdgeItem(phase.id, r.step, base))  # as recorded: names may have moved
                 report.steps.append({"step": r.step, "function": o.slug, "result": o.result})
         finally:
             self.close()

@@ -52,7 +52,10 @@ def settings_typescript(plan: Plan) -> str:
         "// Settings of the plan the module needs, rendered by the toolkit from phases.yaml. This copy\n"
         "// holds the default plan's values; a test keeps it equal to what the toolkit renders for it.\n\n"
         "/** staleness.subscription_ttl_seconds: a viewer not seen for this long no longer counts. */\n"
-        f"export const SUBSCRIPTION_TTL_SECONDS = {json.dumps(ttl)};\n"
+        f"export const SUBSCRIPTION_TTL_SECONDS = {json.dumps(ttl)};\n\n"
+        "/** Whether the module consults the queue system's feature flag: false once the final migration\n"
+        " * (phase 6) removed the flag checks. */\n"
+        f"export const FLAG_CHECKS = {json.dumps(plan.flag_checks)};\n"
     )
 
 
@@ -80,10 +83,11 @@ def manifest(folder: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def rendered_manifest(loaded: LoadedPlan) -> str:
-    """The manifest of the module rendered for the plan (rendered in a temporary folder)."""
+def rendered_manifest(loaded: LoadedPlan, plan: Plan | None = None) -> str:
+    """The manifest of the module rendered for `plan` (default: the loaded one), in a
+    temporary folder."""
     with tempfile.TemporaryDirectory(prefix="frontend-render-") as tmp:
-        return manifest(render(source_dir(loaded), loaded.plan, Path(tmp) / FOLDER))
+        return manifest(render(source_dir(loaded), plan or loaded.plan, Path(tmp) / FOLDER))
 
 
 def workspace_problem(root: Path, expected: str) -> str | None:

@@ -186,7 +186,17 @@ class Migration:
                                hint="wait for it to finish, then run the command again") from None
 
     def _register(self, conn, dt: DataType) -> None:
+        """The type's registry row, which must read its data from the plan's table: a row there
+        before (seeded by phase 1, then edited) that names another table is refused, never used."""
         conn.execute(composed("register", FILE, **self.names), {**dt.model_dump(), "endpoints": dt.endpoints})
+        row = conn.execute(composed("registered_table", FILE, **self.names), {"name": dt.name}).fetchone()
+        if row != (dt.table, dt.key_column, dt.timestamp_column):
+            registry = self.names["registry"]
+            raise ToolkitError(
+                f"the {registry} row of {dt.name} reads its data from {_where(*row)}, not from the plan's "
+                f"{_where(dt.table, dt.key_column, dt.timestamp_column)}: migrate {dt.name} changed nothing",
+                hint=f"set the row back to the plan's table (`toolkit phase verify 1` names every row that differs), "
+                     f"then run migrate again")
 
     def _flag_on(self, conn, dt: DataType) -> None:
         why = f"migrate {dt.name}"
@@ -326,6 +336,11 @@ def promoted_types(conn: "psycopg.Connection") -> set[str]:
     if not ledger.exists(conn, "toolkit.migrations"):
         return set()
     return {row[0] for row in conn.execute(query("promoted", FILE))}
+
+
+def _where(table: str, key_column: str | None, timestamp_column: str) -> str:
+    """Where a registry row says a type's data is kept, for messages."""
+    return f"public.{table} (key {key_column or 'none'}, timestamp {timestamp_column})"
 
 
 STEP_ACTIONS: dict[str, Callable] = {

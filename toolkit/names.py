@@ -17,6 +17,8 @@ TABLES = ("data_type_registry", "active_subscriptions", "api_call_queue", "api_d
           "presence_analytics", "subscription_rate_limits")
 PARTITIONS = ("pending", "processing", "completed", "failed")
 VIEWS = ("queue_metrics", "queue_depth")
+# Phase 0's tables, which carry no suffix: the flags, their audit and the ops event log.
+PLAIN_TABLES = ("feature_flags", "feature_flag_audit", "ops_events")
 FUNCTIONS = ("is_data_stale", "is_profile_stale", "is_quota_exceeded", "get_queue_batch", "take_call_permits",
              "complete_queue_jobs", "fail_queue_job", "reset_job_immediate", "recover_stuck_jobs", "queue_refresh_if_not_exists",
              "queue_refreshes", "retry_failed_jobs", "purge_queue_history", "get_quota_status",
@@ -61,6 +63,13 @@ class Names:
         if function not in EDGE_FUNCTIONS:
             raise KeyError(f"{function!r} is not an Edge Function of the plan")
         return function + self.suffix.replace("_", "-") if EDGE_FUNCTIONS[function] else function
+
+    @cached_property
+    def own_relations(self) -> frozenset[str]:
+        """Every table, partition and view the rollout creates, under these names and under its
+        base names (what Phase 6 renames them to): none of them is a data type's table."""
+        relations = (*TABLES, *VIEWS, *(f"api_call_queue_{p}" for p in PARTITIONS))
+        return frozenset((*PLAIN_TABLES, *relations, *(self.objects[r] for r in relations)))
 
     @cached_property
     def objects(self) -> dict[str, str]:

@@ -155,21 +155,26 @@ class Renderer:
 
     # -- a revision -------------------------------------------------------------------------
     @cached_property
-    def _frontend(self) -> tuple[str, str]:
-        """The frontend module rendered for the plan (its manifest) and its sources' hash."""
+    def _frontend(self) -> tuple[str, str, str | None]:
+        """The frontend module rendered for the plan as deployed (its manifest), its sources' hash,
+        and (when Phase 6 changed names or flag checks) the manifest before Phase 6."""
         from toolkit import frontend
 
-        rendered = frontend.rendered_manifest(self.loaded)
+        plan = self.loaded.plan
+        rendered = frontend.rendered_manifest(self.loaded, plan.as_deployed(self.deployed))
+        canonical = None
+        if self.canonical is not self.context:
+            canonical = frontend.rendered_manifest(self.loaded, plan.as_deployed(Deployed()))
         sources = hashlib.sha256(frontend.manifest(frontend.source_dir(self.loaded)).encode()).hexdigest()
-        return rendered, sources
+        return rendered, sources, canonical
 
     def step(self, phase: Phase, step: Step, revision: int | None = None) -> RenderedStep:
         """Revision `revision` of the step (default: the newest), as deployed from scratch."""
         if step.kind == "frontend":
             # What it deploys is the module's files (their manifest); nothing runs in the database.
-            manifest, sources = self._frontend
+            manifest, sources, canonical = self._frontend
             return RenderedStep(phase=phase.id, step=step, revision=1, deploy=manifest, revert="", verify="",
-                                template_hash=sources, params_json="")
+                                template_hash=sources, params_json="", canonical_deploy=canonical)
         revision = step.revision if revision is None else revision
         if not 1 <= revision <= step.revision:
             raise ToolkitError(f"phase {phase.id} step {step.id} has no revision {revision} (revisions 1 to {step.revision})")

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import atexit
 import os
+import select
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, TypeVar
 
 _WATCHDOG = """
 import os, signal, subprocess, sys, time
@@ -49,6 +52,18 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def port_free(port: int) -> bool:
+    """Whether nothing listens on 127.0.0.1:`port` (a port in TIME_WAIT is free, as servers
+    bind with SO_REUSEADDR)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def log_file_for(given: Path | None, prefix: str) -> tuple[Path, bool]:
@@ -147,3 +162,101 @@ class Managed:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+M = TypeVar("M", bound=Managed)
+# The folder holding the `toolkit` package, for a child started from a source checkout.
+_ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_module(module: str, args: list[str], env: dict[str, str], *, make: Callable[..., M], what: str,
+                 log_file: Path | None = None, log_prefix: str = "server-", lives_with: int | None = None,
+                 ready_timeout: float = 15.0, late: str = "did not start", hint: str | None = None) -> M:
+    """Run `python -m module args --ready-fd N` in a session of its own, logging to `log_file`
+    (a temporary file, removed on stop, when None), and wait until it writes "ready" to that
+    descriptor (`late` says what it failed to do when it does not). `make(process=, log_file=,
+    _own_log=)` builds the handle.
+
+    It ends with this process; with `lives_with` (the cluster's postmaster) it outlives this
+    process and ends with that one instead."""
+    from toolkit.errors import ToolkitError
+
+    log_file, own_log = log_file_for(log_file, log_prefix)
+    env = {**os.environ, **env,
+           "PYTHONPATH": os.pathsep.join(p for p in (str(_ROOT), os.environ.get("PYTHONPATH")) if p)}
+    ready_read, ready_write = os.pipe()
+    try:
+        with open(log_file, "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", module, *args, "--ready-fd", str(ready_write)],
+                env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                pass_fds=(ready_write,), start_new_session=True,
+            )
+        os.close(ready_write)
+        ready_write = -1
+        handle = make(process=process, log_file=log_file, _own_log=own_log)
+        if lives_with is None:
+            atexit.register(handle.stop)
+        handle._watchdog = watchdog(child=process.pid, kill_group=True, parent=lives_with,
+                                    cleanup=["rm", "-f", str(log_file)] if own_log else None)
+        try:
+            deadline = time.monotonic() + ready_timeout
+            while (remaining := deadline - time.monotonic()) > 0:
+                if select.select([ready_read], [], [], remaining)[0]:
+                    if os.read(ready_read, 64).startswith(b"ready"):
+                        return handle
+                    handle.process.wait(5)  # it closed the pipe without a word: it died
+                    raise ToolkitError(f"{what} exited ({handle.process.returncode}):\n{_tail(handle.log())}")
+            raise ToolkitError(f"{what} {late} within {ready_timeout:g} s:\n{_tail(handle.log())}", hint=hint)
+        except BaseException:
+            handle.stop()
+            raise
+    finally:
+        os.close(ready_read)
+        if ready_write >= 0:
+            os.close(ready_write)
+
+
+def _tail(text: str, lines: int = 10) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+class PidService:
+    """A server of the local stack that outlives the command starting it (`toolkit local up`):
+    its pid (and what else it records) in a file of the cluster's folder; `stop` ends its
+    process group, SIGKILL after `timeout` seconds."""
+
+    def __init__(self, pid_file: Path, log_file: Path):
+        self.pid_file = pid_file
+        self.log_file = log_file
+
+    def fields(self) -> list[str] | None:
+        """What the file records (pid first), while that process runs."""
+        try:
+            fields = self.pid_file.read_text().split()
+            return fields if fields and alive(int(fields[0])) else None
+        except (OSError, ValueError):
+            return None
+
+    def pid(self) -> int | None:
+        fields = self.fields()
+        return int(fields[0]) if fields else None
+
+    def record(self, *fields: object) -> None:
+        self.pid_file.write_text(" ".join(map(str, fields)) + "\n")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        pid = self.pid()
+        self.pid_file.unlink(missing_ok=True)
+        if pid is None:
+            return
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(pid, sig)
+            except ProcessLookupError:
+                return
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if not alive(pid):
+                    return
+                time.sleep(0.05)

@@ -49,6 +49,10 @@ VALUES (%(name)s, %(table)s, %(key_column)s, %(timestamp_column)s, %(ttl_seconds
         %(estimated_bytes)s, %(strategy)s, %(endpoints)s, %(flag)s, %(legacy_job)s)
 ON CONFLICT (data_type) DO NOTHING;
 
+-- name: registered_table
+-- Where the registry row (new, or there before) says the type's data is kept.
+SELECT target_table, key_column, timestamp_column FROM public.{registry} WHERE data_type = %(name)s;
+
 -- name: jobs_named
 -- cron.job is read-only for a hosted project's postgres: jobs are read here and changed only
 -- through pg_cron's functions, which let a non-superuser change the jobs it owns and no other.

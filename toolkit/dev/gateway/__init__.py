@@ -9,7 +9,6 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 
 from toolkit import edge
 from toolkit.dev.jwt import mint_jwt
-from toolkit.dev.processes import free_port, log_file_for, Managed, watchdog
+from toolkit.dev.processes import Managed, free_port, log_file_for, port_free, watchdog
 from toolkit.errors import ToolkitError
 from toolkit.names import Names
 
@@ -70,13 +69,9 @@ class EdgeServer(Managed):
 def check_port(port: int) -> None:
     """Refuse a port something already listens on, before anything starts: otherwise the
     readiness probe could reach that other server and the start look successful."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Deno binds: a TIME_WAIT port is free
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            raise ToolkitError(f"port {port} on 127.0.0.1 is already in use",
-                               hint="stop what listens there, or pick another port with --port") from None
+    if not port_free(port):
+        raise ToolkitError(f"port {port} on 127.0.0.1 is already in use",
+                           hint="stop what listens there, or pick another port with --port")
 
 
 def serve(db_url: str, *, names: Names, port: int | None = DEFAULT_PORT, jwt_secret: str,

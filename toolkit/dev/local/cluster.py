@@ -20,7 +20,6 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
 import stat
 import subprocess
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 from toolkit.dev.jwt import jwt_secret_in
 from toolkit.dev.local.net_worker import NetWorker
 from toolkit.dev.pg_net import install as install_pg_net
+from toolkit.dev.processes import port_free
 from toolkit.errors import ToolkitError
 from toolkit.dev.local.binaries import PgBinaries, find_binaries
 
@@ -85,16 +85,6 @@ class ClusterState:
     @property
     def log_file(self) -> Path:
         return Path(self.data_root) / "server.log"
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def _reachable_by(user: pwd.struct_passwd, path: Path) -> bool:
@@ -288,7 +278,7 @@ class LocalCluster:
 
     def _init(self, bins: PgBinaries) -> ClusterState:
         port = self.requested_port or DEFAULT_PORT
-        if not _port_free(port):
+        if not port_free(port):
             raise ToolkitError(f"port {port} on 127.0.0.1 is in use", hint="pass --port or set TOOLKIT_LOCAL_PORT")
         root = self._choose_data_root()
         data_dir = root / "data"
@@ -329,7 +319,7 @@ class LocalCluster:
         return state
 
     def _start(self, state: ClusterState) -> None:
-        if not _port_free(state.port):
+        if not port_free(state.port):
             raise ToolkitError(f"port {state.port} on 127.0.0.1 is taken by another program",
                                hint="stop it, or `toolkit local reset --port N`")
         proc = self._run(

@@ -6,27 +6,16 @@ Never started for a hosted project, whose pg_net has its own background worker.
 
 from __future__ import annotations
 
-import os
-import signal
-import time
 from pathlib import Path
 
-from toolkit.dev.processes import alive
+from toolkit.dev.processes import PidService
 
 PID_FILE = "pg_net_worker.pid"
 
 
-class NetWorker:
+class NetWorker(PidService):
     def __init__(self, home: Path, log_file: Path):
-        self.pid_file = home / PID_FILE
-        self.log_file = log_file
-
-    def pid(self) -> int | None:
-        try:
-            pid = int(self.pid_file.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        return pid if alive(pid) else None
+        super().__init__(home / PID_FILE, log_file)
 
     def ensure(self, conninfo: str, postmaster: int) -> int:
         """The worker's pid, started now if it is not running (a crashed one is replaced)."""
@@ -35,22 +24,9 @@ class NetWorker:
         pid = self.pid()
         if pid is None:
             pid = start_worker(conninfo, log_file=self.log_file, lives_with=postmaster).pid
-            self.pid_file.write_text(f"{pid}\n")
+            self.record(pid)
         return pid
 
     def stop(self, timeout: float = 10.0) -> None:
-        pid = self.pid()
-        self.pid_file.unlink(missing_ok=True)
-        if pid is None:
-            return
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(pid, sig)
-            except ProcessLookupError:
-                return
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                if not alive(pid):
-                    return
-                time.sleep(0.05)
-
+        """The worker writes the responses of the batch in flight before it exits."""
+        super().stop(timeout)

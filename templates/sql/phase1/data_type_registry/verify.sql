@@ -60,6 +60,16 @@ BEGIN
 END
 $$;
 
+-- Every row reads its data from one of the plan's data tables: the staleness functions read the
+-- table a row names, and the plan's data tables are the app's, never the rollout's own.
+SELECT toolkit.check(
+    count(*) = 0,
+    'public.data_type_registry{{ suffix }} rows whose target is not one of the plan''s data tables: '
+        || coalesce(string_agg(r.data_type || ' -> ' || r.target_table, ', ' ORDER BY r.data_type), ''))
+FROM public.data_type_registry{{ suffix }} AS r
+WHERE r.target_table NOT IN (
+    SELECT d."table" FROM jsonb_to_recordset(coalesce(toolkit.param('data_types'), '[]'::jsonb)) AS d("table" text));
+
 -- Every configured data type is registered with the configured values. The learned size
 -- estimate is runtime state and not compared: traffic changes it (`toolkit queue status` shows it).
 SELECT toolkit.check(

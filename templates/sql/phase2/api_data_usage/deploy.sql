@@ -51,7 +51,7 @@ CREATE TABLE public.queue_config{{ suffix }} (
     breaker_window_seconds      integer NOT NULL CHECK (breaker_window_seconds > 0),
     breaker_min_calls           integer NOT NULL CHECK (breaker_min_calls > 0),
     breaker_probe_calls         integer NOT NULL CHECK (breaker_probe_calls > 0),
-    -- Revision 3 (likewise). How a start of the processor runs (settings.processor): drains
+    -- Revision 4 (likewise). How a start of the processor runs (settings.processor): drains
     -- continuously, taking jobs for processor_run_seconds and looking for new due jobs every
     -- processor_idle_poll_ms while the queue is empty, or once, until nothing is due.
     processor_drain             text    NOT NULL CHECK (processor_drain IN ('continuous', 'once')),

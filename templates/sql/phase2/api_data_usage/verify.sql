@@ -44,3 +44,7 @@ SELECT toolkit.check(
     public.quota_ring_advance{{ suffix }}(ARRAY[1,1,1,1,1], 2147483646, 2147483649) = ARRAY[1,1,0,0,0]
     AND public.quota_ring_advance{{ suffix }}(ARRAY[1,1,1,1,1], 4102444800, 4102444801) = ARRAY[1,0,1,1,1],
     'quota_ring_advance{{ suffix }} works past 2038-01-19');
+-- The quota arithmetic runs with its caller's rights and a fixed search_path, for service_role only.
+SELECT toolkit.check_private_function(f, definer => false)
+FROM unnest(ARRAY['public.quota_ring_advance{{ suffix }}(integer[], bigint, bigint)',
+                  'public.quota_window_bytes{{ suffix }}(timestamptz, public.api_quota_state{{ suffix }}, integer)']) AS f;

@@ -1,12 +1,14 @@
 -- Metrics for the weekly review. Every figure reads a small partition or an index range:
 -- completed history is only ever touched through its finished_at index, and the usage
 -- buckets through their primary key, so reading them stays cheap at millions of rows.
+-- The views run with the rights of whoever reads them (security_invoker), never their owner's:
+-- service_role reads what it may read anyway, and a grant to anyone else gives nothing more.
 
 -- The oldest waiting job, without scanning the pending backlog.
 CREATE INDEX api_call_queue{{ suffix }}_pending_created_idx
     ON public.api_call_queue{{ suffix }}_pending (created_at);
 
-CREATE VIEW public.queue_depth{{ suffix }} AS
+CREATE VIEW public.queue_depth{{ suffix }} WITH (security_invoker = true) AS
 SELECT 'pending'::text AS status, q.data_type, count(*) AS jobs,
        count(*) FILTER (WHERE q.scheduled_for <= now()) AS due
 FROM public.api_call_queue{{ suffix }}_pending AS q GROUP BY q.data_type
@@ -14,7 +16,7 @@ UNION ALL
 SELECT 'processing', q.data_type, count(*), count(*)
 FROM public.api_call_queue{{ suffix }}_processing AS q GROUP BY q.data_type;
 
-CREATE VIEW public.queue_metrics{{ suffix }} AS
+CREATE VIEW public.queue_metrics{{ suffix }} WITH (security_invoker = true) AS
 SELECT
     (SELECT count(*) FROM public.api_call_queue{{ suffix }}_pending) AS pending,
     (SELECT count(*) FROM public.api_call_queue{{ suffix }}_processing) AS processing,

@@ -9,3 +9,7 @@ FROM public.queue_metrics{{ suffix }};
 SELECT toolkit.check(NOT has_table_privilege(r, v, 'SELECT'), r || ' cannot read ' || v)
 FROM unnest(ARRAY['anon', 'authenticated']) AS r,
      unnest(ARRAY['public.queue_depth{{ suffix }}', 'public.queue_metrics{{ suffix }}']) AS v;
+SELECT toolkit.check(coalesce(c.reloptions, '{}') @> ARRAY['security_invoker=true'],
+                     c.relname || ' runs with the rights of whoever reads it (security_invoker)')
+FROM pg_catalog.pg_class AS c
+WHERE c.oid IN ('public.queue_depth{{ suffix }}'::regclass, 'public.queue_metrics{{ suffix }}'::regclass);

@@ -39,14 +39,14 @@ BEGIN
                 -- Whether their calls happened is unknown; their reservations end here.
                 PERFORM public.record_api_usage{{ suffix }}(0, 0, 0, 0, 0, freed);
             END IF;
-            RETURN moved;
+            EXIT;
         EXCEPTION WHEN serialization_failure THEN
+            moved := 0;
             tries := tries + 1;
-            IF tries > cfg.claim_retries THEN
-                RETURN 0;
-            END IF;
+            EXIT WHEN tries > cfg.claim_retries;
         END;
     END LOOP;
+    RETURN moved;
 END
 {% endcall %}
 

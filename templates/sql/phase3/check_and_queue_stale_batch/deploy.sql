@@ -1,8 +1,12 @@
 {% from '_macros.sql' import private_definer, service_role_only -%}
 -- One symbol, several data types: which are stale, and queue those (a page view asks this
--- through track-subscription). Every type and every identifier taken from the registry is
--- validated before any statement runs; a type whose freshness cannot be read (a broken
--- table) counts as stale and is logged, so a fault never leaves data silently old.
+-- through track-subscription). Every type is validated before anything runs, and every
+-- identifier taken from the registry before a statement is built from it; a type whose
+-- freshness cannot be read (a broken table) counts as stale and is logged, so a fault never
+-- leaves data silently old. A type whose registry row holds an invalid identifier is refused:
+-- nothing is read or queued for it, its row says 'refused' and the refusal is logged as an
+-- error. Reported, not raised: an error would roll the log entry back with the caller's
+-- transaction, and the viewer's other types are still checked.
 -- A type's queued priority is its registry priority plus p_priority.
 {% call private_definer('public.check_and_queue_stale_batch' ~ suffix,
                         'p_symbol text, p_data_types text[], p_priority integer',
@@ -13,9 +17,9 @@ DECLARE
     bad      text;
     last_at  timestamptz;
     is_stale boolean;
-    q_syms   text[] := '{}';
-    q_types  text[] := '{}';
-    q_prios  integer[] := '{}';
+    q_syms   text[] := '{}'::text[];
+    q_types  text[] := '{}'::text[];
+    q_prios  integer[] := '{}'::integer[];
 BEGIN
     IF NOT public.is_valid_symbol(p_symbol) THEN
         RAISE EXCEPTION '%', public.symbol_error(p_symbol) USING ERRCODE = 'invalid_parameter_value';
@@ -34,16 +38,6 @@ BEGIN
         RAISE EXCEPTION 'check_and_queue_stale_batch{{ suffix }}: unknown data type %', pg_catalog.quote_nullable(bad)
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT r.data_type INTO bad FROM public.data_type_registry{{ suffix }} AS r
-    WHERE r.data_type = ANY (p_data_types)
-      AND NOT public.registry_identifiers_valid{{ suffix }}(r.target_table, r.key_column, r.timestamp_column)
-    LIMIT 1;
-    IF FOUND THEN
-        PERFORM public.log_ops_event('staleness', 'error', 'registry row refused: invalid identifier',
-                                     pg_catalog.jsonb_build_object('data_type', bad));
-        RAISE EXCEPTION 'check_and_queue_stale_batch{{ suffix }}: the registry row of % holds an invalid identifier', bad
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'Fix data_type_registry{{ suffix }}; nothing was checked or queued.';
-    END IF;
 
     FOR reg IN
         SELECT r.* FROM public.data_type_registry{{ suffix }} AS r
@@ -56,6 +50,14 @@ BEGIN
             CONTINUE;
         END IF;
 {%- endif %}
+        IF NOT public.registry_identifiers_valid{{ suffix }}(reg.target_table, reg.key_column, reg.timestamp_column) THEN
+            PERFORM public.log_ops_event('staleness', 'error', 'registry row refused: invalid identifier',
+                pg_catalog.jsonb_build_object('data_type', reg.data_type, 'symbol', p_symbol,
+                                              'by', 'check_and_queue_stale_batch{{ suffix }}'));
+            data_type := reg.data_type; stale := NULL; job_id := NULL; outcome := 'refused';
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
         BEGIN
             IF reg.key_column IS NULL THEN
                 EXECUTE pg_catalog.format('SELECT max(t.%I) FROM public.%I AS t', reg.timestamp_column, reg.target_table)

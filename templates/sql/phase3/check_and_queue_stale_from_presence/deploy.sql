@@ -51,7 +51,7 @@ DECLARE
     n_stale  bigint;
     queued   bigint := 0;
     errors   integer := 0;
-    refused  text[] := '{}';
+    refused  text[] := '{}'::text[];
     last_at  timestamptz;
     result   jsonb;
 BEGIN
@@ -71,9 +71,12 @@ BEGIN
         RETURN pg_catalog.jsonb_build_object('action', 'skipped', 'reason', 'quota exhausted');
     END IF;
 
+    -- The temporary tables exist only while this runs; the PRAGMA strings (no-ops when run) tell
+    -- plpgsql_check their shape, so that it checks the statements that use them.
     DROP TABLE IF EXISTS pg_temp.presence_active;
     CREATE TEMP TABLE presence_active (symbol text NOT NULL, data_type text NOT NULL, viewers integer NOT NULL)
         ON COMMIT DROP;
+    PERFORM 'PRAGMA:TABLE: presence_active (symbol text, data_type text, viewers integer)';
     INSERT INTO pg_temp.presence_active (symbol, data_type, viewers)
     SELECT s.symbol, t.data_type, count(*)::integer
     FROM public.active_subscriptions{{ suffix }} AS s
@@ -87,6 +90,7 @@ BEGIN
     DROP TABLE IF EXISTS pg_temp.presence_stale;
     CREATE TEMP TABLE presence_stale (symbol text NOT NULL, data_type text NOT NULL, priority integer NOT NULL)
         ON COMMIT DROP;
+    PERFORM 'PRAGMA:TABLE: presence_stale (symbol text, data_type text, priority integer)';
 
     FOR reg IN
         SELECT r.* FROM public.data_type_registry{{ suffix }} AS r

@@ -12,8 +12,8 @@ DECLARE
     quota    jsonb;
     reg      record;
     last_at  timestamptz;
-    syms     text[] := '{}';
-    types    text[] := '{}';
+    syms     text[] := '{}'::text[];
+    types    text[] := '{}'::text[];
     room     integer;
     got      text[];
     queued   bigint := 0;
@@ -84,6 +84,9 @@ BEGIN
         DROP TABLE IF EXISTS pg_temp.background_pairs;
         CREATE TEMP TABLE background_pairs (symbol text NOT NULL, data_type text NOT NULL, last_at timestamptz)
             ON COMMIT DROP;
+        -- A no-op when run: tells plpgsql_check the temporary table's shape, so that it checks
+        -- the statements that use it.
+        PERFORM 'PRAGMA:TABLE: background_pairs (symbol text, data_type text, last_at timestamptz)';
         INSERT INTO pg_temp.background_pairs (symbol, data_type)
         SELECT DISTINCT s.symbol, t.data_type
         FROM public.active_subscriptions{{ suffix }} AS s TABLESAMPLE BERNOULLI (scfg.background_sample_percent)

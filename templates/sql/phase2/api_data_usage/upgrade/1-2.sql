@@ -30,7 +30,7 @@ ALTER TABLE public.queue_config{{ suffix }}
     ALTER COLUMN breaker_probe_calls SET NOT NULL,
     ADD CHECK (breaker_probe_calls > 0);
 
-{% include 'phase2/api_data_usage/functions.sql' %}
+{% include 'phase2/api_data_usage/r2/phase2/api_data_usage/functions.sql' %}
 
 -- The ring gets its new length. Slots are seconds modulo the length, so the old layout means
 -- nothing in the new one: what the old ring still counts goes into the current second, which

@@ -1,19 +1,4 @@
--- Revision 3: how a start of the processor runs (settings.processor), as queue_config's last
--- columns, in deploy.sql's order. Values come from the plan's settings, as in deploy.sql.
-ALTER TABLE public.queue_config{{ suffix }}
-    ADD COLUMN processor_drain text,
-    ADD COLUMN processor_run_seconds integer,
-    ADD COLUMN processor_idle_poll_ms integer;
-UPDATE public.queue_config{{ suffix }}
-SET processor_drain = s #>> '{processor,drain}',
-    processor_run_seconds = (s #>> '{processor,run_seconds}')::integer,
-    processor_idle_poll_ms = (s #>> '{processor,idle_poll_ms}')::integer,
-    updated_at = now()
-FROM (SELECT toolkit.param('settings') AS s) AS p;
-ALTER TABLE public.queue_config{{ suffix }}
-    ALTER COLUMN processor_drain SET NOT NULL,
-    ADD CHECK (processor_drain IN ('continuous', 'once')),
-    ALTER COLUMN processor_run_seconds SET NOT NULL,
-    ADD CHECK (processor_run_seconds BETWEEN 10 AND 110),
-    ALTER COLUMN processor_idle_poll_ms SET NOT NULL,
-    ADD CHECK (processor_idle_poll_ms BETWEEN 20 AND 5000);
+-- Revision 3: quota_window_bytes has a fixed search_path (plpgsql, whose prepared statement keeps
+-- the claim as cheap as the inlined SQL function was). Replaced in place: same signature, same
+-- result, its grants kept.
+{% include 'phase2/api_data_usage/functions.sql' %}

@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS public.recover_stuck_jobs{{ suffix }}();

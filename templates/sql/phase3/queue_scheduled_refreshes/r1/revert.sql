@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS public.queue_scheduled_refreshes{{ suffix }}();
