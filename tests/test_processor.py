@@ -299,7 +299,7 @@ def test_a_continuous_run_takes_jobs_queued_while_it_waits_and_one_run_at_a_time
     assert again["processor"] is None and again["loop"]["reason"] == "a processor run is in progress", again
     assert ticker._call({"drain": "once"})["stopped_by"] == "busy"
     # A stop asked for (what the ticker does on SIGTERM) ends the run at its next renewal.
-    assert db.scalar("SELECT public.end_processor_run_v2(NULL)") is True
+    assert ticker._fetch("stop_run") == 1
     run.join(15)
     assert not run.is_alive()
     summary = answer["processor"]

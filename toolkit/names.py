@@ -22,8 +22,7 @@ PLAIN_TABLES = ("feature_flags", "feature_flag_audit", "ops_events")
 FUNCTIONS = ("is_data_stale", "is_profile_stale", "is_quota_exceeded", "get_queue_batch", "take_call_permits",
              "complete_queue_jobs", "fail_queue_job", "reset_job_immediate", "recover_stuck_jobs", "queue_refresh_if_not_exists",
              "queue_refreshes", "retry_failed_jobs", "purge_queue_history", "get_quota_status",
-             "invoke_processor_loop", "record_processor_result", "begin_processor_run", "renew_processor_run",
-             "end_processor_run", "has_due_jobs", "maintain_queue_partitions",
+             "invoke_processor_loop", "record_processor_result", "maintain_queue_partitions",
              "check_and_queue_stale_batch", "check_and_queue_stale_data_from_presence",
              "check_processor_responses", "refresh_analytics_from_presence", "queue_scheduled_refreshes",
              "track_subscription", "untrack_subscription")

@@ -99,7 +99,7 @@ class Ticker:
         n = self.plan.names
         return composed(name, "queue.sql", invoke_loop=n["invoke_processor_loop"],
                         record_result=n["record_processor_result"], pending=n.partition("pending"),
-                        end_run=n["end_processor_run"])
+                        state=n["processor_state"])
 
     def _fetch(self, name: str, params: dict | None = None):
         # The outer guard sees a failed connect, the inner one a connection lost mid-query

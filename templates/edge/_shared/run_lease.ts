@@ -1,13 +1,16 @@
 // One run of the queue processor at a time, per target. A run takes the processor under a
-// lease in processor_state (begin_processor_run, under lock 44 as the processor loop runs),
-// renews it every few seconds while it lasts, and lets go of it when its time for taking jobs
+// lease in processor_state (taken under lock 44, as the processor loop decides whether to start
+// a run), renews it every few seconds while it lasts, and lets go of it when its time for taking jobs
 // is up, even with a batch still in flight, so that the next run can take over at once. A run
 // that dies stops renewing, and its lease lapses within seconds.
 //
 // A new run that finds the processor held waits for the holder only when the holder is about
 // to end (the start after a continuous run's: the loop starts it then, see invoke_processor_loop);
-// otherwise it returns at once and does nothing. A stop asked for meanwhile (end_processor_run
-// with no run: the ticker's SIGTERM) is seen at the next renewal: the run stops taking jobs.
+// otherwise it returns at once and does nothing. A stop asked for meanwhile (the lease cleared
+// by someone else: the ticker's SIGTERM) is seen at the next renewal: the run stops taking jobs.
+//
+// Plain statements on the plan's tables, not functions of their own: every object the rollout
+// makes is renamed by Phase 6, whose released script lists them.
 import type { Sql } from "./db.ts";
 import { qualified } from "./names.ts";
 
@@ -54,9 +57,22 @@ export class RunLease {
     while (!opts.signal?.aborted) {
       const seconds = (opts.endsAt - performance.now()) / 1000;
       if (seconds <= 0) return null;
+      const state = sql(qualified("processor_state"));
       const [r] = await sql<Begun[]>`
-        SELECT b.granted, b.holder, extract(epoch FROM b.ends_at - clock_timestamp()) AS left_s
-        FROM ${sql(qualified("begin_processor_run"))}(${run}, ${seconds}, ${LEASE_SECONDS}) AS b`;
+        WITH locked AS (
+          SELECT pg_advisory_xact_lock(c.processor_lock_id) FROM ${sql(qualified("queue_config"))} AS c
+        ), took AS (
+          UPDATE ${state} AS p
+          SET run_id = ${run}, run_started_at = clock_timestamp(),
+              run_ends_at = clock_timestamp() + make_interval(secs => ${seconds}::double precision),
+              run_lease_until = clock_timestamp() + make_interval(secs => ${LEASE_SECONDS}::double precision)
+          FROM locked
+          WHERE p.run_id IS NULL OR p.run_lease_until <= clock_timestamp() OR p.run_id = ${run}
+          RETURNING p.run_id, p.run_ends_at
+        )
+        SELECT t.run_id IS NOT NULL AS granted, COALESCE(t.run_id, p.run_id) AS holder,
+               extract(epoch FROM COALESCE(t.run_ends_at, p.run_ends_at) - clock_timestamp()) AS left_s
+        FROM ${state} AS p LEFT JOIN took AS t ON true`;
       if (r.granted) {
         const lease = new RunLease(sql, run, opts);
         lease.start();
@@ -79,9 +95,12 @@ export class RunLease {
 
   private async renew(): Promise<void> {
     try {
-      const [r] = await this.sql<{ held: boolean }[]>`
-        SELECT ${this.sql(qualified("renew_processor_run"))}(${this.run}, ${LEASE_SECONDS}) AS held`;
-      if (!r.held && this.held) {
+      const held = await this.sql`
+        UPDATE ${this.sql(qualified("processor_state"))}
+        SET run_lease_until = clock_timestamp() + make_interval(secs => ${LEASE_SECONDS}::double precision)
+        WHERE run_id = ${this.run}
+        RETURNING run_id`;
+      if (held.length === 0 && this.held) {
         this.held = false;
         this.stop.abort();
         this.clearTimers();
@@ -101,7 +120,10 @@ export class RunLease {
       await sleep(this.opts.pollMs, this.stop.signal);
       if (!this.held) break;
       polls++;
-      const [r] = await this.sql<{ due: boolean }[]>`SELECT ${this.sql(qualified("has_due_jobs"))}() AS due`;
+      // One read of the pending partition, which stays small (claimed jobs leave it).
+      const [r] = await this.sql<{ due: boolean }[]>`
+        SELECT EXISTS (SELECT 1 FROM ${this.sql(qualified("api_call_queue_pending"))}
+                       WHERE scheduled_for <= clock_timestamp()) AS due`;
       if (r.due) break;
     }
     return polls;
@@ -118,7 +140,10 @@ export class RunLease {
       this.stop.abort();
       this.clearTimers();
       try {
-        await this.sql`SELECT ${this.sql(qualified("end_processor_run"))}(${this.run})`;
+        await this.sql`
+          UPDATE ${this.sql(qualified("processor_state"))}
+          SET run_id = NULL, run_started_at = NULL, run_ends_at = NULL, run_lease_until = NULL
+          WHERE run_id = ${this.run}`;
       } catch {
         // Not let go explicitly: the lease lapses by itself.
       }

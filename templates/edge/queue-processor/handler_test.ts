@@ -55,23 +55,23 @@ function queueDb(batches: Omit<Job, "lease">[][], opts: {
   failOutcome?: string;
   permits?: PermitAnswer;
   held?: (id: string) => boolean;
-  /** begin_processor_run's answer: granted, or held by another run ending in left_s. */
+  /** The lease's answer: granted, or held by another run ending in left_s. */
   begin?: () => { granted: boolean; holder: string; left_s: number };
-  /** renew_processor_run's answer (a stop asked for: false). */
+  /** Whether a renewal finds the lease held (a stop asked for: false). */
   renew?: () => boolean;
-  /** has_due_jobs's answer. */
+  /** Whether a job is due. */
   due?: () => boolean;
 } = {}) {
   const left = batches; // not a copy: a test may queue more while the run lasts
   return fakeSql((call) => {
     const t = call.text;
-    if (t.includes("queue_config_v2")) return [{ slack: 2, idle_poll_ms: 20 }];
-    if (t.includes("begin_processor_run_v2")) {
+    if (t.includes("pg_advisory_xact_lock")) {
       return [opts.begin?.() ?? { granted: true, holder: String(call.values[0]), left_s: 60 }];
     }
-    if (t.includes("renew_processor_run_v2")) return [{ held: opts.renew?.() ?? true }];
-    if (t.includes("end_processor_run_v2")) return [{ end_processor_run_v2: true }];
-    if (t.includes("has_due_jobs_v2")) return [{ due: opts.due?.() ?? false }];
+    if (t.includes("SET run_lease_until")) return (opts.renew?.() ?? true) ? [{ run_id: "r" }] : [];
+    if (t.includes("SET run_id = NULL")) return [];
+    if (t.includes("api_call_queue_v2_pending")) return [{ due: opts.due?.() ?? false }];
+    if (t.includes("queue_config_v2")) return [{ slack: 2, idle_poll_ms: 20 }];
     if (t.includes("get_queue_batch_v2")) return (left.shift() ?? []).map((j) => ({ ...j, lease: "7" }));
     if (t.includes("take_call_permits_v2")) {
       const [ids, leases, calls] = call.values as [string[], string[], number[]];
@@ -362,7 +362,7 @@ Deno.test("processor: a continuous run polls while nothing is due and takes what
   });
   const completed = calls(sql, "complete_queue_jobs_v2").map((c) => c.values[0]);
   assertEquals(completed, [["4"], ["5"]]);
-  assertEquals(calls(sql, "end_processor_run_v2").length, 1); // it let go of the processor
+  assertEquals(calls(sql, "SET run_id = NULL").length, 1); // it let go of the processor
 });
 
 Deno.test("processor: a stop asked for ends a continuous run at its next renewal", async () => {

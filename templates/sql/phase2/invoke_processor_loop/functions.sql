@@ -87,68 +87,6 @@ BEGIN
 END
 {% endcall %}
 
--- A run takes the processor for p_seconds of taking jobs, unless a live run holds it (the run
--- named p_run may take it again). Its lease lapses after p_lease_seconds unless renewed.
--- Taken under lock 44, so that it and the loop's decision to start a run do not interleave.
--- Returns whether it was granted, and the run that holds it and until when it takes jobs.
-{% call private_definer('public.begin_processor_run' ~ suffix,
-                        'p_run text, p_seconds double precision, p_lease_seconds double precision, '
-                        ~ 'OUT granted boolean, OUT holder text, OUT ends_at timestamptz') %}
-DECLARE
-    lock_id bigint;
-    now_ts  timestamptz := pg_catalog.clock_timestamp();
-BEGIN
-    IF COALESCE(p_run, '') = '' OR NOT p_seconds > 0 OR NOT p_lease_seconds > 0 THEN
-        RAISE EXCEPTION 'begin_processor_run{{ suffix }}: a run id and positive times are required'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    SELECT c.processor_lock_id INTO STRICT lock_id FROM public.queue_config{{ suffix }} AS c;
-    PERFORM pg_catalog.pg_advisory_xact_lock(lock_id);
-    UPDATE public.processor_state{{ suffix }} AS p
-    SET run_id = p_run, run_started_at = now_ts, run_ends_at = now_ts + pg_catalog.make_interval(secs => p_seconds),
-        run_lease_until = now_ts + pg_catalog.make_interval(secs => p_lease_seconds)
-    WHERE p.run_id IS NULL OR p.run_lease_until <= now_ts OR p.run_id = p_run
-    RETURNING true, p.run_id, p.run_ends_at INTO granted, holder, ends_at;
-    IF NOT FOUND THEN
-        SELECT false, p.run_id, p.run_ends_at INTO STRICT granted, holder, ends_at
-        FROM public.processor_state{{ suffix }} AS p;
-    END IF;
-END
-{% endcall %}
-
--- The run keeps its lease for p_lease_seconds more; false when it holds the processor no more
--- (a stop was asked for, or its lease lapsed and another run took it): it stops taking jobs.
-{% call private_definer('public.renew_processor_run' ~ suffix, 'p_run text, p_lease_seconds double precision',
-                        returns='boolean') %}
-BEGIN
-    UPDATE public.processor_state{{ suffix }} AS p
-    SET run_lease_until = pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => p_lease_seconds)
-    WHERE p.run_id = p_run;
-    RETURN FOUND;
-END
-{% endcall %}
-
--- The run lets go of the processor (it takes no more jobs); with NULL, whichever run holds it is
--- asked to stop: it stops taking jobs at its next renewal. Returns whether a run was let go.
-{% call private_definer('public.end_processor_run' ~ suffix, 'p_run text', returns='boolean') %}
-BEGIN
-    UPDATE public.processor_state{{ suffix }} AS p
-    SET run_id = NULL, run_started_at = NULL, run_ends_at = NULL, run_lease_until = NULL
-    WHERE p.run_id IS NOT NULL AND (p_run IS NULL OR p.run_id = p_run);
-    RETURN FOUND;
-END
-{% endcall %}
-
--- What an idle run polls: is a job due? One read of the pending partition, which stays small
--- (jobs leave it when claimed), stopping at the first due job; when it is empty, nothing is
--- read at all.
-{% call private_definer('public.has_due_jobs' ~ suffix, returns='boolean', volatility='STABLE') %}
-BEGIN
-    RETURN EXISTS (SELECT 1 FROM public.api_call_queue{{ suffix }}_pending AS q
-                   WHERE q.scheduled_for <= pg_catalog.clock_timestamp());
-END
-{% endcall %}
-
 {% call private_definer('public.invoke_processor_loop' ~ suffix, returns='jsonb') %}
 DECLARE
     cfg       public.queue_config{{ suffix }};
@@ -202,7 +140,9 @@ BEGIN
     IF probe OR cfg.processor_drain = 'once' THEN
         drain := 'once';
     END IF;
-    IF result IS NULL AND drain = 'once' AND NOT public.has_due_jobs{{ suffix }}() THEN
+    IF result IS NULL AND drain = 'once'
+       AND NOT EXISTS (SELECT 1 FROM public.api_call_queue{{ suffix }}_pending AS q
+                       WHERE q.scheduled_for <= pg_catalog.clock_timestamp()) THEN
         result := pg_catalog.jsonb_build_object('action', 'idle', 'reason', 'no job is due');
     END IF;
     IF result IS NULL AND public.is_quota_exceeded{{ suffix }}() THEN
@@ -253,8 +193,4 @@ END
 {% endcall %}
 
 {{ service_role_only(['public.invoke_processor_loop' ~ suffix ~ '()',
-                      'public.record_processor_result' ~ suffix ~ '(boolean, text, integer, integer)',
-                      'public.begin_processor_run' ~ suffix ~ '(text, double precision, double precision)',
-                      'public.renew_processor_run' ~ suffix ~ '(text, double precision)',
-                      'public.end_processor_run' ~ suffix ~ '(text)',
-                      'public.has_due_jobs' ~ suffix ~ '()']) }}
+                      'public.record_processor_result' ~ suffix ~ '(boolean, text, integer, integer)']) }}

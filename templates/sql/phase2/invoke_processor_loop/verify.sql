@@ -36,35 +36,18 @@ BEGIN
         'opening and closing are logged with their reason');
 END
 $$;
-SELECT toolkit.check_private_function('public.begin_processor_run{{ suffix }}(text, double precision, double precision)');
-SELECT toolkit.check_private_function('public.renew_processor_run{{ suffix }}(text, double precision)');
-SELECT toolkit.check_private_function('public.end_processor_run{{ suffix }}(text)');
-SELECT toolkit.check_private_function('public.has_due_jobs{{ suffix }}()');
--- One run at a time: a second run is refused while the first holds the processor, a start
--- finds it running and does nothing, and a stop lets go of it. The run in progress, if any,
--- is left as it was.
+-- One run at a time: a start that finds a live run, not about to end, does nothing. The run
+-- in progress, if any, is left as it was.
 DO $$
 DECLARE
     saved public.processor_state{{ suffix }};
-    r     record;
 BEGIN
     SELECT * INTO STRICT saved FROM public.processor_state{{ suffix }} FOR UPDATE;
     UPDATE public.processor_state{{ suffix }}
-    SET run_id = NULL, run_started_at = NULL, run_ends_at = NULL, run_lease_until = NULL,
-        breaker_state = 'closed', opened_at = NULL;
-    SELECT * INTO r FROM public.begin_processor_run{{ suffix }}('verify-a', 60, 10);
-    PERFORM toolkit.check(r.granted AND r.holder = 'verify-a', 'a run takes the processor when no run holds it');
-    SELECT * INTO r FROM public.begin_processor_run{{ suffix }}('verify-b', 60, 10);
-    PERFORM toolkit.check(NOT r.granted AND r.holder = 'verify-a', 'a second run is refused while one holds the processor');
+    SET run_id = 'verify', run_started_at = now(), run_ends_at = clock_timestamp() + interval '1 minute',
+        run_lease_until = clock_timestamp() + interval '10 seconds', breaker_state = 'closed', opened_at = NULL;
     PERFORM toolkit.check(public.invoke_processor_loop{{ suffix }}() ->> 'reason' = 'a processor run is in progress',
                           'a start finds the run in progress and does nothing');
-    PERFORM toolkit.check(public.renew_processor_run{{ suffix }}('verify-a', 10)
-                          AND NOT public.renew_processor_run{{ suffix }}('verify-b', 10),
-                          'only the run that holds the processor renews its lease');
-    PERFORM toolkit.check(public.end_processor_run{{ suffix }}(NULL) AND NOT public.renew_processor_run{{ suffix }}('verify-a', 10),
-                          'a stop lets go of the run in progress');
-    SELECT * INTO r FROM public.begin_processor_run{{ suffix }}('verify-b', 60, 10);
-    PERFORM toolkit.check(r.granted, 'the next run takes the processor once it is let go');
     UPDATE public.processor_state{{ suffix }}
     SET run_id = saved.run_id, run_started_at = saved.run_started_at, run_ends_at = saved.run_ends_at,
         run_lease_until = saved.run_lease_until, breaker_state = saved.breaker_state, opened_at = saved.opened_at;

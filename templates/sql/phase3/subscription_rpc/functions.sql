@@ -24,7 +24,7 @@ DECLARE
     first_u  text;
     check_q  text;
     stale    text[];
-    queued   jsonb := '[]';
+    queued   jsonb := '[]'::jsonb;
 BEGIN
     IF p_user_id IS NULL THEN
         RETURN pg_catalog.jsonb_build_object('status', 'invalid', 'error', 'no user');
@@ -40,7 +40,7 @@ BEGIN
                'SELECT %L::text, (SELECT max(t.%I) FROM public.%I AS t%s), %s',
                r.data_type, r.timestamp_column, r.target_table,
                CASE WHEN r.key_column IS NULL THEN '' ELSE pg_catalog.format(' WHERE t.%I = $1', r.key_column) END,
-               r.ttl_seconds), ' UNION ALL ' ORDER BY u.t)
+               r.ttl_seconds), ' UNION ALL ' ORDER BY u.t) FILTER (WHERE r.data_type IS NOT NULL)
     INTO types, unknown, first_u, check_q
     FROM (SELECT DISTINCT t FROM pg_catalog.unnest(p_data_types) AS t) AS u
     LEFT JOIN public.data_type_registry{{ suffix }} AS r ON r.data_type = u.t;
