@@ -4,6 +4,7 @@ external ticker, and the sandbox server standing in for the provider."""
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 
 import pytest
@@ -49,9 +50,12 @@ def fresh(stack):
     db.execute("UPDATE public.api_quota_state_v2 SET reserved_total = 0, released_cached = 0, cached_bytes = 0, "
                "call_ring = array_fill(0, ARRAY[cardinality(call_ring)])")
     db.execute("UPDATE public.processor_state_v2 SET breaker_state = 'closed', consecutive_failures = 0, "
-               "opened_at = NULL, probe_started_at = NULL, closed_at = now()")
+               "opened_at = NULL, probe_started_at = NULL, closed_at = now(), "
+               "run_id = NULL, run_started_at = NULL, run_ends_at = NULL, run_lease_until = NULL")
+    # Each start drains what is due and returns (the once-a-minute processor), unless a test
+    # asks for the continuous one.
     configure(db, calls_per_window=300, call_window_seconds=60, backoff_base_seconds=0.5, backoff_max_seconds=1,
-              breaker_failure_threshold=5, breaker_open_seconds=1, max_attempts=5)
+              breaker_failure_threshold=5, breaker_open_seconds=1, max_attempts=5, processor_drain="once")
     sandbox.set_faults(error_rate=0, latency_ms=0, malformed_rate=0, force_status=None)
     sandbox.reset()
     return db, sandbox, ticker
@@ -169,7 +173,8 @@ def test_the_provider_never_sees_more_calls_than_the_budget_however_slowly_it_an
     db, _, _ = fresh
     # The provider allows 60 calls in any 10 s, answers in 1.5 s for 5 s then at once for 5 s,
     # and the processor keeps 10 calls in flight. The budget is the provider's, in the plan.
-    configure(db, calls_per_window=60, call_window_seconds=10)
+    # Continuous runs: each keeps taking jobs while it lasts, waiting for the budget as it must.
+    configure(db, calls_per_window=60, call_window_seconds=10, processor_drain="continuous")
     enqueue(db, 480, "quote", "Q")
     enqueue(db, 18, "financial-statements", "F")  # three calls at once each
     # '*' market status: one call per known exchange, counted as each is made.
@@ -253,3 +258,68 @@ def test_malformed_bodies_are_retried_until_every_job_completes(fresh):
     attempts = [r[0] for r in db.rows("SELECT attempts FROM public.api_call_queue_v2")]
     assert max(attempts) > 1 and max(attempts) < 10, attempts  # retried, never to the last attempt
     assert sandbox.stats()["by_status"]["200"]["calls"] > 40  # the malformed answers were 200s too
+
+
+# -- continuous runs ----------------------------------------------------------------------------
+
+def _run_in_background(ticker, body: dict) -> tuple[threading.Thread, dict]:
+    answer: dict = {}
+    t = threading.Thread(target=lambda: answer.update(ticker.tick(body)), daemon=True)
+    t.start()
+    return t, answer
+
+
+def _wait_for(what: str, probe, timeout: float = 30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"{what} did not happen within {timeout:.0f} s")
+
+
+def _holder(db):
+    return db.scalar("SELECT run_id FROM public.processor_state_v2 WHERE run_lease_until > clock_timestamp()")
+
+
+def test_a_continuous_run_takes_jobs_queued_while_it_waits_and_one_run_at_a_time(fresh):
+    db, sandbox, ticker = fresh
+    configure(db, processor_drain="continuous")
+    run, answer = _run_in_background(ticker, {"runSeconds": 30})
+    first = _wait_for("the run holding the processor", lambda: _holder(db))
+    # Nothing is due: the run waits instead of returning. Jobs queued now are its to take.
+    time.sleep(0.5)
+    _enqueue(db, [("AAPL", "quote"), ("MSFT", "quote")])
+    _wait_for("the jobs queued meanwhile completed",
+              lambda: db.scalar("SELECT count(*) FROM public.api_call_queue_v2_completed") == 2)
+    assert run.is_alive() and _holder(db) == first  # by the run in progress, which goes on
+    # The next start finds it running and does nothing; a call past the loop finds it busy.
+    again = ticker.tick()
+    assert again["processor"] is None and again["loop"]["reason"] == "a processor run is in progress", again
+    assert ticker._call({"drain": "once"})["stopped_by"] == "busy"
+    # A stop asked for (what the ticker does on SIGTERM) ends the run at its next renewal.
+    assert ticker._fetch("stop_run") == 1
+    run.join(15)
+    assert not run.is_alive()
+    summary = answer["processor"]
+    assert (summary["drain"], summary["stopped_by"], summary["completed"]) == ("continuous", "stopped", 2), summary
+    assert summary["polls"] > 0
+    assert sandbox.stats()["calls"] == 2 and _holder(db) is None
+
+
+def test_the_start_as_a_run_ends_takes_over_from_it(fresh):
+    db, _, ticker = fresh
+    configure(db, processor_drain="continuous")
+    first_run, first = _run_in_background(ticker, {"runSeconds": 2})
+    a = _wait_for("the first run holding the processor", lambda: _holder(db))
+    # The first run ends within the handover time: this start's run waits for it, then takes over.
+    second_run, second = _run_in_background(ticker, {"runSeconds": 8})
+    b = _wait_for("the second run taking over", lambda: (_holder(db) or a) != a and _holder(db), timeout=30)
+    first_run.join(15)
+    assert first["processor"]["stopped_by"] == "budget", first
+    _enqueue(db, [("NVDA", "quote")])
+    second_run.join(30)
+    assert second["loop"]["action"] == "external" and second["processor"]["completed"] == 1, second
+    assert second["processor"]["stopped_by"] == "budget" and b != a
+    assert db.rows("SELECT worker_id FROM public.api_call_queue_v2_completed") == [(b,)]

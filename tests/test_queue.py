@@ -371,6 +371,9 @@ def test_circuit_breaker_transitions(queue_db):
 
 
 def test_processor_loop_is_single_flight_and_idle_without_work(queue_db):
+    # A continuous run is started with nothing due (it waits for jobs); a run "once" is not.
+    assert queue_db.scalar("SELECT public.invoke_processor_loop_v2()")["action"] == "external"
+    configure(queue_db, processor_drain="once")
     assert queue_db.scalar("SELECT public.invoke_processor_loop_v2()")["action"] == "idle"
     holder = psycopg.connect(queue_db.url)
     try:

@@ -298,3 +298,38 @@ def test_jobs_really_run_under_pg_cron(cluster):
         engine = Engine(load_plan(ROOT / "phases.yaml"), target_from_url(cluster.conninfo()), "pytest")
         for phase in (3, 2, 1, 0):
             engine.revert(phase, drop_data=True)
+
+
+def _track_counting_checks(db, user: str, symbol: str, types: list[str]) -> tuple[dict, int]:
+    """track_subscription's answer, and how many times that call ran the per-type check
+    (check_and_queue_stale_batch), read from the call's own transaction statistics."""
+    db.as_platform(f'ALTER DATABASE "{db.name}" SET track_functions = \'all\'')
+    with db.connect() as conn:
+        answer = conn.execute("SELECT public.track_subscription_v2(%s, %s, %s)", [USERS[user], symbol, types]).fetchone()[0]
+        checks = conn.execute("SELECT COALESCE(sum(calls), 0) FROM pg_stat_xact_user_functions "
+                              "WHERE funcname = 'check_and_queue_stale_batch_v2'").fetchone()[0]
+        conn.commit()
+    return answer, checks
+
+
+def test_a_track_reads_every_type_at_once_and_checks_only_the_stale_ones_one_by_one(viewers):
+    # Everything fresh (the usual heartbeat): no type is checked on its own, nothing queued.
+    answer, checks = _track_counting_checks(viewers, "g", "AAPL", ["quote"])
+    assert (answer["status"], answer["queued"], checks) == ("tracked", [], 0)
+    # One of two stale: only it goes on to the per-type check, which queues it.
+    answer, checks = _track_counting_checks(viewers, "g", "AAPL", ["quote", "profile"])
+    assert (answer["queued"], checks) == ([{"data_type": "profile", "outcome": "queued"}], 1)
+    assert queued(viewers) == {("AAPL", "profile")}
+
+
+def test_a_type_whose_freshness_cannot_be_read_counts_as_stale_on_a_track(viewers):
+    # Its timestamp column is gone: the one statement fails, every type is checked on its own,
+    # and the broken one counts as stale (queued) while the fresh one stays fresh.
+    viewers.as_platform("ALTER TABLE public.ratios_ttm RENAME COLUMN updated_at TO seen_at")
+    answer, checks = _track_counting_checks(viewers, "g", "MSFT", ["quote", "ratios-ttm"])
+    assert answer["status"] == "tracked" and checks == 1
+    assert {q["data_type"] for q in answer["queued"]} == {"quote", "ratios-ttm"}
+    viewers.execute("UPDATE public.stock_quotes SET updated_at = now() WHERE symbol = 'MSFT'")
+    viewers.execute("DELETE FROM public.api_call_queue_v2")
+    answer, _ = _track_counting_checks(viewers, "h", "MSFT", ["quote", "ratios-ttm"])
+    assert [q["data_type"] for q in answer["queued"]] == ["ratios-ttm"]

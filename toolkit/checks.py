@@ -85,7 +85,7 @@ def full_cycle(ctx: CheckContext) -> tuple[bool, str]:
     ticker = Ticker(plan, ctx.target, require_url(None, plan), service_token(ctx.workspace))
     status, after = None, before
     while time.monotonic() - started < SMOKE_TIMEOUT_S:
-        called = ticker.tick()["processor"] or {}
+        called = ticker.tick(until_empty=True)["processor"] or {}
         if called.get("error"):
             return False, f"job {job} ({dt.name} {key}) is queued, but the processor could not be called: {called['error']}"
         with connect(ctx.target, autocommit=True) as conn:

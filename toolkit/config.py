@@ -79,6 +79,22 @@ class Breaker(Strict):
     probe_calls: int = Field(5, gt=0)             # ... of at most this many provider calls
 
 
+class Processor(Strict):
+    """How a start of the queue processor (pg_cron's through pg_net, or the external ticker's) runs."""
+
+    # continuous: the run takes new jobs for run_seconds, waiting for new due jobs when the
+    # queue is empty, then hands over to the next start; once: the run drains what is due and
+    # returns (the old once-a-minute behaviour).
+    drain: Literal["continuous", "once"] = "continuous"
+    # A continuous run's time for taking jobs (it then finishes what it holds, one provider
+    # timeout at most). The next start takes over when it ends: at least the schedule's
+    # interval, and within the platform's wall clock (150 s on the free plan, waiting for the
+    # handover and the last calls included).
+    run_seconds: int = Field(60, ge=10, le=110)
+    # How often an idle continuous run looks for new due jobs (one indexed read).
+    idle_poll_ms: int = Field(200, ge=20, le=5000)
+
+
 class Locks(Strict):
     presence_check: int = 42
     scheduled_refresh: int = 43
@@ -109,6 +125,7 @@ class Settings(Strict):
     queue: Queue = Queue()
     staleness: Staleness = Staleness()
     breaker: Breaker = Breaker()
+    processor: Processor = Processor()
     locks: Locks = Locks()
     timeouts: Timeouts = Timeouts()
     schedules: dict[str, str] = {}

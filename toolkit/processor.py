@@ -6,16 +6,24 @@ ticker must call the processor, it calls the queue-processor Edge Function over 
 call that fails outright is reported to the breaker as a failed run, as pg_net's response
 check would; a run that happened reports itself.
 
+The loop says how the processor should drain (settings.processor, as deployed in
+queue_config): a continuous run takes jobs for its run time and waits for new ones meanwhile,
+so `run` ticks at a fixed rate and calls the processor in the background, as pg_net does: a
+tick while a run is in progress finds it running and does nothing, and the tick as it ends
+starts the next run, which takes over (one run at a time: the processor's lease). With
+`until_empty`, each call drains what is due and returns, back to back.
+
 `run` keeps ticking through outages: a database that cannot be reached (down, restarting,
 refusing connections for now) or a processor that does not answer is logged once when it
 starts and once when it ends, and retried with capped, jittered backoff; the ticker never
-exits for it. A stop request (SIGTERM in `toolkit processor run`) ends it after the call in
-flight.
+exits for it. A stop request (SIGTERM in `toolkit processor run`) asks the run in progress to
+stop taking jobs and ends the ticker after the call in flight.
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import random
 import threading
 import time
@@ -30,7 +38,10 @@ from toolkit.errors import ToolkitError
 from toolkit.queries import composed
 
 NEEDS = "`toolkit phase apply 2` deploys the processor loop"
-CALL_TIMEOUT_S = 70  # above the processor's own 50 s budget, so we hear its answer
+CALL_TIMEOUT_S = 70  # above a run "once"'s 50 s budget, so we hear its answer
+# ... and above a continuous run's: its run time, the handover, its last calls.
+CONTINUOUS_EXTRA_S = 60
+IN_FLIGHT = 2        # calls of the processor at once: the run in progress and the one taking over
 # Errors that say "not now", not "never": no connection (08), the server shutting down or
 # starting up (57P01-57P03), too many connections (53300), and a conflict worth retrying.
 TRANSIENT_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300", "40001", "40P01")
@@ -87,7 +98,8 @@ class Ticker:
     def _q(self, name: str):
         n = self.plan.names
         return composed(name, "queue.sql", invoke_loop=n["invoke_processor_loop"],
-                        record_result=n["record_processor_result"], pending=n.partition("pending"))
+                        record_result=n["record_processor_result"], pending=n.partition("pending"),
+                        state=n["processor_state"])
 
     def _fetch(self, name: str, params: dict | None = None):
         # The outer guard sees a failed connect, the inner one a connection lost mid-query
@@ -95,18 +107,32 @@ class Ticker:
         with _outages(), connect(self.target, autocommit=True) as conn, database_errors(NEEDS), _outages():
             return conn.execute(self._q(name), params).fetchone()[0]
 
-    def tick(self, body: dict | None = None) -> dict:
+    def tick(self, body: dict | None = None, *, until_empty: bool = False) -> dict:
+        """One start, as pg_cron makes it: the loop, then the processor (waiting for its answer)
+        if the loop says an external ticker must call it. With `until_empty` the run drains
+        what is due and returns, whatever the drain setting."""
         loop = self._fetch("invoke_loop")
         if loop.get("action") != "external":
             return {"loop": loop, "processor": None}
-        return {"loop": loop, "processor": self._call(body or {})}
+        return {"loop": loop, "processor": self._call(self._body(loop, body, until_empty))}
+
+    @staticmethod
+    def _body(loop: dict, body: dict | None, until_empty: bool) -> dict:
+        """How the loop says the run drains (a loop of an older release says nothing: once)."""
+        start = {"trigger": "ticker", "drain": "once" if until_empty else loop.get("drain", "once")}
+        if start["drain"] == "continuous" and loop.get("run_seconds"):
+            start["runSeconds"] = loop["run_seconds"]
+        return {**start, **(body or {})}
 
     def _call(self, body: dict) -> dict:
         """The processor, called as an app calls a function: through supabase's functions client."""
         from toolkit.invoke import invoke, split_function_url
 
         functions_url, name = split_function_url(self.url)
-        reply = invoke(functions_url, name, key=self.token, body=body, timeout=CALL_TIMEOUT_S)
+        timeout = CALL_TIMEOUT_S
+        if body.get("drain") == "continuous":
+            timeout = max(timeout, int(body.get("runSeconds") or 60) + CONTINUOUS_EXTRA_S)
+        reply = invoke(functions_url, name, key=self.token, body=body, timeout=timeout)
         if not reply.ok:
             return self._failed(reply.error[:300])
         if not isinstance(reply.body, dict):
@@ -123,10 +149,15 @@ class Ticker:
     def run(self, interval: float, until_empty: bool, max_ticks: int | None,
             report: Callable[[dict], None] | None = None, *, log: Callable[[str], None] | None = None,
             stop: threading.Event | None = None, max_backoff: float = 30.0) -> dict:
-        """Tick every `interval` seconds; with `until_empty`, back to back until nothing is due
-        (waiting `interval` only when the loop holds back: breaker open, budget spent, busy).
-        Outages are waited out (logged through `log`); `stop` ends the run between ticks."""
+        """Tick every `interval` seconds, each start's processor call in the background (two at
+        most: the run in progress and the one taking over); with `until_empty`, back to back
+        until nothing is due, each call waited for (waiting `interval` only when the loop holds
+        back: breaker open, budget spent, busy). Outages are waited out (logged through `log`);
+        `stop` asks the run in progress to stop and ends the ticker after the calls in flight."""
         stop = stop or threading.Event()
+        if not until_empty:
+            return self._run_in_background(interval, max_ticks, report, log or (lambda _line: None), stop,
+                                           max_backoff)
         say = log or (lambda _line: None)
         backoff = Backoff(first=min(1.0, max_backoff), cap=max_backoff)
         ticks, completed, outages = 0, 0, 0
@@ -134,8 +165,8 @@ class Ticker:
         due: int | None = None
         while not stop.is_set() and (max_ticks is None or ticks < max_ticks):
             try:
-                result = self.tick()
-                due = self.due() if until_empty else None
+                result = self.tick(until_empty=True)
+                due = self.due()
             except Outage as exc:
                 if down_since is None:
                     down_since = time.monotonic()
@@ -152,15 +183,83 @@ class Ticker:
             if report:
                 report(result)
             held_back = result["loop"].get("action") == "skipped" or bool((result["processor"] or {}).get("error"))
-            if until_empty and due == 0:
+            if due == 0:
                 break
-            if not until_empty or held_back:
+            if held_back:
                 stop.wait(interval)
-        if due is None or not until_empty:
+        if due is None:
             try:
                 due = self.due()
             except Outage:
                 due = None
+        return {"ticks": ticks, "completed": completed, "due": due, "outages": outages,
+                "stopped": stop.is_set()}
+
+    def _run_in_background(self, interval: float, max_ticks: int | None, report: Callable[[dict], None] | None,
+                           say: Callable[[str], None], stop: threading.Event, max_backoff: float) -> dict:
+        backoff = Backoff(first=min(1.0, max_backoff), cap=max_backoff)
+        ticks, completed, outages = 0, 0, 0
+        down_since: float | None = None
+        calls: list[threading.Thread] = []
+        answers: queue.SimpleQueue = queue.SimpleQueue()
+
+        def call(loop: dict) -> None:
+            try:
+                answers.put({"loop": loop, "processor": self._call(self._body(loop, None, False))})
+            except ToolkitError as exc:  # the failed call could not be recorded either
+                answers.put({"loop": loop, "processor": {"error": exc.message}})
+
+        def collect() -> int:
+            n = 0
+            while not answers.empty():
+                result = answers.get()
+                n += (result["processor"] or {}).get("completed", 0)
+                if report:
+                    report(result)
+            return n
+
+        while not stop.is_set() and (max_ticks is None or ticks < max_ticks):
+            started = time.monotonic()
+            completed += collect()
+            calls = [t for t in calls if t.is_alive()]
+            try:
+                loop = self._fetch("invoke_loop")
+            except Outage as exc:
+                if down_since is None:
+                    down_since = time.monotonic()
+                    outages += 1
+                    say(f"outage: {exc.message}; retrying with backoff (up to {max_backoff:g} s)")
+                stop.wait(backoff.delay())
+                continue
+            if down_since is not None:
+                say(f"outage over after {time.monotonic() - down_since:.1f} s")
+                down_since = None
+            backoff.reset()
+            ticks += 1
+            if loop.get("action") != "external":
+                if report:
+                    report({"loop": loop, "processor": None})
+            elif len(calls) >= IN_FLIGHT:
+                if report:
+                    report({"loop": {**loop, "action": "skipped", "reason": f"{IN_FLIGHT} processor calls in flight"},
+                            "processor": None})
+            else:
+                t = threading.Thread(target=call, args=(loop,), name="processor-call", daemon=True)
+                t.start()
+                calls.append(t)
+            stop.wait(max(0.0, interval - (time.monotonic() - started)))
+        if stop.is_set() and any(t.is_alive() for t in calls):
+            try:  # the run in progress stops taking jobs; its call then ends
+                self._fetch("stop_run")
+            except ToolkitError:
+                pass
+        for t in calls:
+            t.join()
+        completed += collect()
+        try:
+            due = self.due()
+        except Outage:
+            due = None
         return {"ticks": ticks, "completed": completed, "due": due, "outages": outages,
                 "stopped": stop.is_set()}
 

@@ -36,9 +36,15 @@ def _line(result: dict) -> str:
 
 
 @app.command()
-def tick(ctx: typer.Context, url: Optional[str] = URL) -> None:
-    """One tick: invoke_processor_loop, then the processor if the loop says an external ticker must."""
-    result = _ticker(ctx, url).tick()
+def tick(
+    ctx: typer.Context,
+    url: Optional[str] = URL,
+    until_empty: bool = typer.Option(False, "--until-empty",
+                                     help="The run drains what is due and returns, whatever settings.processor.drain says."),
+) -> None:
+    """One tick: invoke_processor_loop, then the processor if the loop says an external ticker must
+    (a continuous run lasts its run time: settings.processor)."""
+    result = _ticker(ctx, url).tick(until_empty=until_empty)
     emit(ctx.obj.json, result, lambda c: c.print(_line(result), highlight=False))
     if (result["processor"] or {}).get("error"):
         raise typer.Exit(1)

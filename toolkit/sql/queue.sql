@@ -47,6 +47,13 @@ SELECT public.{record_result}(%(ok)s, %(error)s, 0, 0);
 -- name: due
 SELECT count(*) FROM public.{pending} WHERE scheduled_for <= now();
 
+-- name: stop_run
+-- Ask the run that holds the processor to stop taking jobs (it sees it at its next renewal).
+WITH stopped AS (
+    UPDATE public.{state} SET run_id = NULL, run_started_at = NULL, run_ends_at = NULL, run_lease_until = NULL
+    WHERE run_id IS NOT NULL RETURNING 1)
+SELECT count(*) FROM stopped;
+
 -- name: demo_backlog
 -- The local demo's backlog: every example symbol for each per-symbol type, the global types
 -- once, and every known exchange for the exchange-keyed ones.

@@ -12,6 +12,14 @@
 // write its rows. A 429, a spent call budget or an open breaker stops claiming for this run.
 // At the end record_processor_result feeds the breaker the run's calls and failed calls.
 // Only the service role may call it (the pg_cron / ticker call sends the service-role key).
+//
+// One run at a time (_shared/run_lease.ts): a run holds the processor under a lease, or waits
+// a few seconds for a run that is about to end, or returns at once ("busy"). How it drains is
+// the start's choice (body `drain`, which the loop takes from settings.processor):
+//   once       (the default of a call without it) claims until nothing is due, then returns;
+//   continuous takes jobs for `runSeconds`: when nothing is due it polls for the next due job
+//              (one indexed read every processor_idle_poll_ms) instead of returning, so that a
+//              job queued while it runs waits for the poll, not for the next start.
 import { db, isDataError, isTransientConflict, type Sql } from "../_shared/db.ts";
 import {
   BudgetExhausted,
@@ -25,6 +33,7 @@ import { requestClaims } from "../_shared/jwt.ts";
 import { qualified } from "../_shared/names.ts";
 import { type Holder, LeaseLost, PermitDenied, Permits } from "../_shared/permits.ts";
 import { settleLimited } from "../_shared/pool.ts";
+import { RunLease } from "../_shared/run_lease.ts";
 import {
   describeError,
   errorKind,
@@ -36,13 +45,25 @@ import {
 import { route } from "../_shared/router.ts";
 import type { ApiConfig, DataTypeModule, JobDeps, Row } from "../_shared/types/common.ts";
 
+export type Drain = "continuous" | "once";
+
 export interface Settings {
   batchSize: number;
   concurrency: number;
+  /** The run's whole time: it takes jobs until one call timeout (at most half of it) is left. */
   budgetMs: number;
   timeoutMs: number;
   api: ApiConfig;
+  /** How the run drains (default once). */
+  drain?: Drain;
 }
+
+/**
+ * A continuous run takes jobs this long past its run time, so that the next start (which
+ * waits for it, see run_lease.ts) still finds it running, whatever the schedule's jitter:
+ * the queue is never without a run between the two.
+ */
+export const HANDOVER_MS = 3000;
 
 interface Job extends Holder {
   id: string; // bigint: postgres.js hands int8 over as a string, and so do we
@@ -68,7 +89,13 @@ export interface Summary {
   /** Provider calls made (each with a permit), and how many of them failed on the provider's side. */
   calls: number;
   provider_failures: number;
-  stopped_by: "empty" | "budget" | "rate_limited" | "calls" | "breaker";
+  /** empty (a run "once" found nothing due), budget (its time is up), busy (another run holds the
+   * processor), stopped (a stop was asked for, or its lease lapsed), or what the provider or the
+   * call budget said. */
+  stopped_by: "empty" | "budget" | "rate_limited" | "calls" | "breaker" | "busy" | "stopped";
+  drain: Drain;
+  /** Idle polls for a due job (continuous runs). */
+  polls: number;
   ms: number;
 }
 
@@ -149,24 +176,33 @@ export function settingsFrom(body: Record<string, unknown>, env = Deno.env.toObj
   const baseUrl = env.MARKET_DATA_BASE_URL ?? "";
   const apiKey = env.MARKET_DATA_API_KEY ?? "";
   if (!baseUrl || !apiKey) throw new SettingError("MARKET_DATA_BASE_URL and MARKET_DATA_API_KEY must be set");
+  const drain = body.drain ?? "once";
+  if (drain !== "continuous" && drain !== "once") throw new SettingError('drain must be "continuous" or "once"');
+  const timeoutMs = intSetting(
+    env.MARKET_DATA_TIMEOUT_MS,
+    "MARKET_DATA_TIMEOUT_MS",
+    DEFAULT_TIMEOUT_MS,
+    1,
+    120_000,
+  );
+  // A continuous run takes jobs for runSeconds (and the handover), then has one call timeout
+  // for the calls it holds; PROCESSOR_TIME_BUDGET_MS is a run "once"'s. The body's
+  // timeBudgetMs is the whole run's time either way.
+  const runSeconds = intSetting(body.runSeconds, "runSeconds", 60, 1, 110);
+  const fallback = drain === "continuous" ? runSeconds * 1000 + HANDOVER_MS + timeoutMs : 50_000;
   return {
     batchSize: intSetting(body.batchSize ?? env.PROCESSOR_BATCH_SIZE, "batchSize", 10, 1, 100),
     budgetMs: intSetting(
-      body.timeBudgetMs ?? env.PROCESSOR_TIME_BUDGET_MS,
+      body.timeBudgetMs ?? (drain === "once" ? env.PROCESSOR_TIME_BUDGET_MS : undefined),
       "timeBudgetMs",
-      50_000,
+      fallback,
       100,
       400_000,
     ),
     concurrency: intSetting(env.PROCESSOR_CONCURRENCY, "PROCESSOR_CONCURRENCY", 5, 1, 50),
-    timeoutMs: intSetting(
-      env.MARKET_DATA_TIMEOUT_MS,
-      "MARKET_DATA_TIMEOUT_MS",
-      DEFAULT_TIMEOUT_MS,
-      1,
-      120_000,
-    ),
+    timeoutMs,
     api: { baseUrl, apiKey },
+    drain,
   };
 }
 
@@ -176,6 +212,9 @@ export function settingsFrom(body: Record<string, unknown>, env = Deno.env.toObj
 export async function runProcessor(sql: Sql, settings: Settings): Promise<Summary> {
   const started = performance.now();
   const deadline = started + settings.budgetMs;
+  const drain = settings.drain ?? "once";
+  // Jobs are taken until one call timeout is left, so that the last batch ends within the budget.
+  const claimEnd = deadline - Math.min(settings.timeoutMs, settings.budgetMs / 2);
   // Aborts calls still in flight when the budget ends, so the run returns on time even
   // when the provider hangs with a longer timeout than the budget has left.
   const budget = new AbortController();
@@ -192,32 +231,58 @@ export async function runProcessor(sql: Sql, settings: Settings): Promise<Summar
     calls: 0,
     provider_failures: 0,
     stopped_by: "empty",
+    drain,
+    polls: 0,
     ms: 0,
   };
   const counts: CallCounts = { calls: 0, failures: 0, firstError: null };
+  let lease: RunLease | null;
+  let slackMs: number;
   try {
-    const [cfg] = await sql<{ slack: number }[]>`
-      SELECT call_slack_seconds AS slack FROM ${sql(qualified("queue_config"))}`;
+    const [cfg] = await sql<{ slack: number; idle_poll_ms: number }[]>`
+      SELECT call_slack_seconds AS slack, processor_idle_poll_ms AS idle_poll_ms
+      FROM ${sql(qualified("queue_config"))}`;
+    slackMs = Number(cfg.slack) * 1000;
+    lease = await RunLease.take(sql, worker, {
+      endsAt: claimEnd,
+      pollMs: Number(cfg.idle_poll_ms ?? 200),
+      signal: budget.signal,
+    });
+  } catch (err) {
+    clearTimeout(budgetTimer);
+    throw err;
+  }
+  if (!lease) {
+    clearTimeout(budgetTimer);
+    s.stopped_by = "busy";
+    s.ms = Math.round(performance.now() - started);
+    return s;
+  }
+  try {
     // A request waiting for call budget waits no longer than a call can still be made and
     // answered within the run's time.
     const permits = new Permits(sql, {
-      slackMs: Number(cfg.slack) * 1000,
-      waitUntilMs: deadline - Math.min(settings.timeoutMs, settings.budgetMs / 2),
+      slackMs,
+      waitUntilMs: claimEnd,
       signal: budget.signal,
     });
     while (true) {
-      // A batch needs up to one call timeout to finish: do not claim what cannot be done.
-      const left = deadline - performance.now();
-      if (left < Math.min(settings.timeoutMs, settings.budgetMs / 2)) {
-        s.stopped_by = "budget";
+      // A batch needs up to one call timeout to finish: do not claim what cannot be done. At
+      // the end of its time the run lets go of the processor even with a batch in flight.
+      if (!lease.held) {
+        s.stopped_by = lease.ended ? "budget" : "stopped";
         break;
       }
       const jobs = await sql<Job[]>`
         SELECT id, symbol, data_type, lease::text
         FROM ${sql(qualified("get_queue_batch"))}(${worker}, ${settings.batchSize})`;
       if (jobs.length === 0) {
-        s.stopped_by = "empty";
-        break;
+        if (drain === "once") {
+          s.stopped_by = "empty";
+          break;
+        }
+        s.polls += await lease.waitForDueJobs();
+        continue;
       }
       s.claimed += jobs.length;
       const settled = await settleLimited(
@@ -238,6 +303,7 @@ export async function runProcessor(sql: Sql, settings: Settings): Promise<Summar
     }
   } finally {
     clearTimeout(budgetTimer);
+    await lease.release();
   }
   s.calls = counts.calls;
   s.provider_failures = counts.failures;

@@ -3,7 +3,7 @@
 import { assert, assertEquals, assertThrows } from "../_shared/testing/assert.ts";
 import { fakeSql, type SqlCall } from "../_shared/testing/fakes.ts";
 import { payloads } from "../_shared/testing/fixtures.ts";
-import { runProcessor, type Settings, settingsFrom } from "./handler.ts";
+import { HANDOVER_MS, runProcessor, type Settings, settingsFrom } from "./handler.ts";
 
 type Job = { id: string; symbol: string; data_type: string; lease: string };
 
@@ -55,11 +55,23 @@ function queueDb(batches: Omit<Job, "lease">[][], opts: {
   failOutcome?: string;
   permits?: PermitAnswer;
   held?: (id: string) => boolean;
+  /** The lease's answer: granted, or held by another run ending in left_s. */
+  begin?: () => { granted: boolean; holder: string; left_s: number };
+  /** Whether a renewal finds the lease held (a stop asked for: false). */
+  renew?: () => boolean;
+  /** Whether a job is due. */
+  due?: () => boolean;
 } = {}) {
-  const left = [...batches];
+  const left = batches; // not a copy: a test may queue more while the run lasts
   return fakeSql((call) => {
     const t = call.text;
-    if (t.includes("queue_config_v2")) return [{ slack: 2 }];
+    if (t.includes("pg_advisory_xact_lock")) {
+      return [opts.begin?.() ?? { granted: true, holder: String(call.values[0]), left_s: 60 }];
+    }
+    if (t.includes("SET run_lease_until")) return (opts.renew?.() ?? true) ? [{ run_id: "r" }] : [];
+    if (t.includes("SET run_id = NULL")) return [];
+    if (t.includes("api_call_queue_v2_pending")) return [{ due: opts.due?.() ?? false }];
+    if (t.includes("queue_config_v2")) return [{ slack: 2, idle_poll_ms: 20 }];
     if (t.includes("get_queue_batch_v2")) return (left.shift() ?? []).map((j) => ({ ...j, lease: "7" }));
     if (t.includes("take_call_permits_v2")) {
       const [ids, leases, calls] = call.values as [string[], string[], number[]];
@@ -306,10 +318,70 @@ Deno.test("processor: a hanging provider cannot hold the run past its budget", a
   });
 });
 
+Deno.test("processor: one run at a time: a run finding the processor busy claims nothing", async () => {
+  const sql = queueDb([[{ id: "1", symbol: "AAPL", data_type: "quote" }]], {
+    begin: () => ({ granted: false, holder: "edge-other", left_s: 45 }), // not about to end
+  });
+  const s = await runProcessor(sql, { ...SETTINGS, drain: "continuous" });
+  assertEquals([s.stopped_by, s.claimed], ["busy", 0]);
+  assertEquals(calls(sql, "get_queue_batch_v2").length, 0);
+  assertEquals(calls(sql, "record_processor_result_v2").length, 0); // no run, nothing to judge
+});
+
+Deno.test("processor: a new run waits for a run about to end, then takes over", async () => {
+  let asked = 0;
+  const sql = queueDb([[{ id: "1", symbol: "AAPL", data_type: "quote" }]], {
+    begin: () => (++asked < 3 ? { granted: false, holder: "edge-old", left_s: 0.05 } : { granted: true, holder: "me", left_s: 1 }),
+  });
+  await withProvider((e) => [200, body(e)], async () => {
+    const s = await runProcessor(sql, SETTINGS);
+    assertEquals([s.completed, s.stopped_by], [1, "empty"]);
+  });
+  assertEquals(asked, 3);
+});
+
+Deno.test("processor: a continuous run polls while nothing is due and takes what comes, until its time is up", async () => {
+  const later = [{ id: "5", symbol: "MSFT", data_type: "quote" }];
+  const batches: Omit<Job, "lease">[][] = [[{ id: "4", symbol: "AAPL", data_type: "quote" }], [], []];
+  let polls = 0;
+  const sql = queueDb(batches, {
+    // Nothing due for a few polls; then a job is queued (the next claim finds it).
+    due: () => {
+      polls++;
+      if (polls === 3) batches.splice(0, batches.length, later);
+      return polls >= 3;
+    },
+  });
+  await withProvider((e) => [200, body(e)], async () => {
+    const t = performance.now();
+    const s = await runProcessor(sql, { ...SETTINGS, drain: "continuous", budgetMs: 700, timeoutMs: 100 });
+    const took = performance.now() - t;
+    assertEquals([s.completed, s.drain, s.stopped_by], [2, "continuous", "budget"]);
+    assert(s.polls >= 3, `polls: ${s.polls}`);
+    assert(took >= 550 && took < 1500, `took ${took} ms`); // it ran for its time, not until empty
+  });
+  const completed = calls(sql, "complete_queue_jobs_v2").map((c) => c.values[0]);
+  assertEquals(completed, [["4"], ["5"]]);
+  assertEquals(calls(sql, "SET run_id = NULL").length, 1); // it let go of the processor
+});
+
+Deno.test("processor: a stop asked for ends a continuous run at its next renewal", async () => {
+  const sql = queueDb([], { renew: () => false });
+  const t = performance.now();
+  const s = await runProcessor(sql, { ...SETTINGS, drain: "continuous", budgetMs: 20_000, timeoutMs: 100 });
+  assertEquals(s.stopped_by, "stopped");
+  assert(performance.now() - t < 5000, `took ${performance.now() - t} ms`);
+});
+
 Deno.test("processor settings: env defaults, body overrides, bounds", () => {
   const env = { MARKET_DATA_BASE_URL: "http://x/stable", MARKET_DATA_API_KEY: "k" };
   const s = settingsFrom({}, env);
-  assertEquals([s.batchSize, s.concurrency, s.budgetMs, s.timeoutMs], [10, 5, 50_000, 10_000]);
+  assertEquals([s.batchSize, s.concurrency, s.budgetMs, s.timeoutMs, s.drain], [10, 5, 50_000, 10_000, "once"]);
+  // A continuous run: its run time, the handover and one call timeout; the env's budget is a run "once"'s.
+  const c = settingsFrom({ drain: "continuous", runSeconds: 30 }, { ...env, PROCESSOR_TIME_BUDGET_MS: "5000" });
+  assertEquals([c.drain, c.budgetMs], ["continuous", 30_000 + HANDOVER_MS + 10_000]);
+  assertThrows(() => settingsFrom({ drain: "forever" }, env), Error, "drain");
+  assertThrows(() => settingsFrom({ drain: "continuous", runSeconds: 500 }, env), Error, "runSeconds");
   const t = settingsFrom({ batchSize: 3, timeBudgetMs: 2000 }, { ...env, MARKET_DATA_TIMEOUT_MS: "500" });
   assertEquals([t.batchSize, t.budgetMs, t.timeoutMs], [3, 2000, 500]);
   assertThrows(() => settingsFrom({ batchSize: 0 }, env), Error, "batchSize");

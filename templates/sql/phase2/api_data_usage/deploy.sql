@@ -50,7 +50,13 @@ CREATE TABLE public.queue_config{{ suffix }} (
     breaker_error_rate          double precision NOT NULL CHECK (breaker_error_rate > 0 AND breaker_error_rate <= 1),
     breaker_window_seconds      integer NOT NULL CHECK (breaker_window_seconds > 0),
     breaker_min_calls           integer NOT NULL CHECK (breaker_min_calls > 0),
-    breaker_probe_calls         integer NOT NULL CHECK (breaker_probe_calls > 0)
+    breaker_probe_calls         integer NOT NULL CHECK (breaker_probe_calls > 0),
+    -- Revision 4 (likewise). How a start of the processor runs (settings.processor): drains
+    -- continuously, taking jobs for processor_run_seconds and looking for new due jobs every
+    -- processor_idle_poll_ms while the queue is empty, or once, until nothing is due.
+    processor_drain             text    NOT NULL CHECK (processor_drain IN ('continuous', 'once')),
+    processor_run_seconds       integer NOT NULL CHECK (processor_run_seconds BETWEEN 10 AND 110),
+    processor_idle_poll_ms      integer NOT NULL CHECK (processor_idle_poll_ms BETWEEN 20 AND 5000)
 );
 
 INSERT INTO public.queue_config{{ suffix }} (
@@ -59,7 +65,8 @@ INSERT INTO public.queue_config{{ suffix }} (
     estimate_sample_rate, completed_retention_hours, failed_retention_days, maintenance_batch_size,
     breaker_failure_threshold, breaker_error_rate, breaker_window_seconds, breaker_min_calls,
     breaker_open_seconds, breaker_probe_calls, processor_url,
-    presence_lock_id, scheduled_lock_id, processor_lock_id)
+    presence_lock_id, scheduled_lock_id, processor_lock_id,
+    processor_drain, processor_run_seconds, processor_idle_poll_ms)
 SELECT (s #>> '{quotas,calls_per_window}')::integer,
        (s #>> '{quotas,call_window_seconds}')::integer,
        (s #>> '{quotas,call_slack_seconds}')::integer,
@@ -83,7 +90,10 @@ SELECT (s #>> '{quotas,calls_per_window}')::integer,
        s ->> 'processor_url',
        (s #>> '{locks,presence_check}')::bigint,
        (s #>> '{locks,scheduled_refresh}')::bigint,
-       (s #>> '{locks,processor_loop}')::bigint
+       (s #>> '{locks,processor_loop}')::bigint,
+       s #>> '{processor,drain}',
+       (s #>> '{processor,run_seconds}')::integer,
+       (s #>> '{processor,idle_poll_ms}')::integer
 FROM (SELECT toolkit.param('settings') AS s) AS p;
 
 -- One row: what the call permits and the claim need to enforce both limits quickly. Each

@@ -21,6 +21,12 @@ SELECT toolkit.check(
      FROM public.api_quota_state{{ suffix }} AS s, public.queue_config{{ suffix }} AS c),
     'api_quota_state{{ suffix }} ring covers the call window and the call slack');
 SELECT bucket, refused_acks FROM public.api_data_usage{{ suffix }} WHERE false;
+SELECT toolkit.check(
+    (SELECT c.processor_drain = toolkit.param('settings') #>> '{processor,drain}'
+        AND c.processor_run_seconds = (toolkit.param('settings') #>> '{processor,run_seconds}')::integer
+        AND c.processor_idle_poll_ms = (toolkit.param('settings') #>> '{processor,idle_poll_ms}')::integer
+     FROM public.queue_config{{ suffix }} AS c),
+    'queue_config{{ suffix }} holds the plan''s processor settings');
 SELECT toolkit.check(NOT has_table_privilege(r, t, p), format('%s has no %s on %s', r, p, t))
 FROM unnest(ARRAY['anon', 'authenticated']) AS r,
      unnest(ARRAY['public.api_data_usage{{ suffix }}', 'public.queue_config{{ suffix }}', 'public.api_quota_state{{ suffix }}']) AS t,

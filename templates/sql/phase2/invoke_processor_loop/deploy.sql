@@ -11,6 +11,13 @@
 -- breaker_open_seconds the loop lets one half-open probe through, of breaker_probe_calls calls
 -- at most (the call permits enforce it); the probe's run closes or reopens the circuit.
 -- Opening and closing are logged in ops_events with the reason.
+--
+-- One run of the processor at a time: a run holds the processor under a lease in
+-- processor_state (taken under lock 44, as the loop runs), takes jobs until its end, and renews
+-- the lease every few seconds, so that a run that died lets go within seconds. A start that
+-- finds a run in progress does nothing, unless that run is about to end: then it starts the
+-- next run, which takes over at the end (settings.processor: a continuous run drains while it
+-- lasts, waiting for new due jobs; a run "once" drains what is due and returns).
 CREATE TABLE public.processor_state{{ suffix }} (
     id                   boolean     PRIMARY KEY DEFAULT true CHECK (id),
     breaker_state        text        NOT NULL DEFAULT 'closed'
@@ -26,7 +33,13 @@ CREATE TABLE public.processor_state{{ suffix }} (
     -- Revision 2 (the upgrade adds them in this order, so both ways give one table).
     opened_reason        text,
     closed_at            timestamptz,                      -- the error-rate window starts here at the earliest
-    probe_calls_left     integer     NOT NULL DEFAULT 0    -- what the half-open probe may still call
+    probe_calls_left     integer     NOT NULL DEFAULT 0,   -- what the half-open probe may still call
+    -- Revision 3 (likewise). The run that holds the processor, when it started, until when it
+    -- takes jobs, and when its lease lapses unless renewed.
+    run_id               text,
+    run_started_at       timestamptz,
+    run_ends_at          timestamptz,
+    run_lease_until      timestamptz
 );
 INSERT INTO public.processor_state{{ suffix }} DEFAULT VALUES;
 ALTER TABLE public.processor_state{{ suffix }} ENABLE ROW LEVEL SECURITY;

@@ -94,6 +94,10 @@ DECLARE
     recovered integer;
     result    jsonb;
     probe     boolean := false;
+    drain     text := 'continuous';
+    -- How long before its end a run in progress is succeeded by a new start: the new run waits
+    -- for it at most this long (and the platform's wall clock allows it: settings.processor).
+    handover_s constant integer := 15;
 {%- if settings.scheduler_mode == 'postgres' %}
     key       text;
     request   bigint;
@@ -125,8 +129,20 @@ BEGIN
         END IF;
     END IF;
 
-    IF result IS NULL AND NOT EXISTS (SELECT 1 FROM public.api_call_queue{{ suffix }}_pending AS q
-                                      WHERE q.scheduled_for <= pg_catalog.clock_timestamp()) THEN
+    -- A run in progress: nothing to do, unless it ends before the next start can be counted on
+    -- (within the handover time); then the run started now waits for it and takes over.
+    IF result IS NULL AND st.run_id IS NOT NULL AND st.run_lease_until > pg_catalog.clock_timestamp()
+       AND st.run_ends_at > pg_catalog.clock_timestamp() + pg_catalog.make_interval(secs => handover_s) THEN
+        result := pg_catalog.jsonb_build_object('action', 'skipped', 'reason', 'a processor run is in progress',
+                                                'run_id', st.run_id, 'run_ends_at', st.run_ends_at);
+    END IF;
+    -- A continuous run is started whether or not a job is due: it waits for the next one.
+    IF probe OR cfg.processor_drain = 'once' THEN
+        drain := 'once';
+    END IF;
+    IF result IS NULL AND drain = 'once'
+       AND NOT EXISTS (SELECT 1 FROM public.api_call_queue{{ suffix }}_pending AS q
+                       WHERE q.scheduled_for <= pg_catalog.clock_timestamp()) THEN
         result := pg_catalog.jsonb_build_object('action', 'idle', 'reason', 'no job is due');
     END IF;
     IF result IS NULL AND public.is_quota_exceeded{{ suffix }}() THEN
@@ -147,17 +163,24 @@ BEGIN
 {%- if settings.scheduler_mode == 'postgres' %}
         -- "All in Postgres": pg_net sends the call after this transaction commits; its answer
         -- reaches the breaker through check_processor_responses{{ suffix }}. The timeout is above the
-        -- processor's own time budget (50 s), so that a long run is not counted as a failure.
+        -- processor's own time (a run "once": 50 s; a continuous run: the handover, its run
+        -- time and its last calls), so that a long run is not counted as a failure.
         SELECT s.decrypted_secret INTO key FROM vault.decrypted_secrets AS s WHERE s.name = cfg.processor_secret_name;
-        EXECUTE 'SELECT net.http_post(url := $1, body := $2, headers := $3, timeout_milliseconds := 70000)'
+        EXECUTE 'SELECT net.http_post(url := $1, body := $2, headers := $3, timeout_milliseconds := $4)'
         INTO request
-        USING cfg.processor_url, pg_catalog.jsonb_build_object('trigger', 'invoke_processor_loop'),
+        USING cfg.processor_url,
+              pg_catalog.jsonb_build_object('trigger', 'invoke_processor_loop', 'drain', drain,
+                                            'runSeconds', cfg.processor_run_seconds),
               pg_catalog.jsonb_build_object('Content-Type', 'application/json',
-                                            'Authorization', 'Bearer ' || COALESCE(key, ''));
-        result := pg_catalog.jsonb_build_object('action', 'invoked', 'request_id', request, 'probe', probe);
+                                            'Authorization', 'Bearer ' || COALESCE(key, '')),
+              CASE WHEN drain = 'once' THEN 70000 ELSE (cfg.processor_run_seconds + handover_s + 45) * 1000 END;
+        result := pg_catalog.jsonb_build_object('action', 'invoked', 'request_id', request, 'probe', probe,
+                                                'drain', drain);
 {%- else %}
-        -- External scheduler mode: whoever called this (the external ticker) calls the processor.
-        result := pg_catalog.jsonb_build_object('action', 'external', 'probe', probe, 'reason',
+        -- External scheduler mode: whoever called this (the external ticker) calls the processor,
+        -- with the drain and run time given here.
+        result := pg_catalog.jsonb_build_object('action', 'external', 'probe', probe, 'drain', drain,
+            'run_seconds', cfg.processor_run_seconds, 'reason',
             'scheduler_mode external: an external ticker must call the processor at ' || cfg.processor_url);
 {%- endif %}
     END IF;

@@ -36,3 +36,20 @@ BEGIN
         'opening and closing are logged with their reason');
 END
 $$;
+-- One run at a time: a start that finds a live run, not about to end, does nothing. The run
+-- in progress, if any, is left as it was.
+DO $$
+DECLARE
+    saved public.processor_state{{ suffix }};
+BEGIN
+    SELECT * INTO STRICT saved FROM public.processor_state{{ suffix }} FOR UPDATE;
+    UPDATE public.processor_state{{ suffix }}
+    SET run_id = 'verify', run_started_at = now(), run_ends_at = clock_timestamp() + interval '1 minute',
+        run_lease_until = clock_timestamp() + interval '10 seconds', breaker_state = 'closed', opened_at = NULL;
+    PERFORM toolkit.check(public.invoke_processor_loop{{ suffix }}() ->> 'reason' = 'a processor run is in progress',
+                          'a start finds the run in progress and does nothing');
+    UPDATE public.processor_state{{ suffix }}
+    SET run_id = saved.run_id, run_started_at = saved.run_started_at, run_ends_at = saved.run_ends_at,
+        run_lease_until = saved.run_lease_until, breaker_state = saved.breaker_state, opened_at = saved.opened_at;
+END
+$$;

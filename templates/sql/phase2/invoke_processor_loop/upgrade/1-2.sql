@@ -10,4 +10,4 @@ UPDATE public.processor_state{{ suffix }} SET closed_at = now() WHERE breaker_st
 {% include 'phase2/invoke_processor_loop/processor_runs.sql' %}
 
 DROP FUNCTION IF EXISTS public.record_processor_result{{ suffix }}(boolean, text);
-{% include 'phase2/invoke_processor_loop/functions.sql' %}
+{% include 'phase2/invoke_processor_loop/r2/phase2/invoke_processor_loop/functions.sql' %}
