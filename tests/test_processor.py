@@ -323,3 +323,39 @@ def test_the_start_as_a_run_ends_takes_over_from_it(fresh):
     assert second["loop"]["action"] == "external" and second["processor"]["completed"] == 1, second
     assert second["processor"]["stopped_by"] == "budget" and b != a
     assert db.rows("SELECT worker_id FROM public.api_call_queue_v2_completed") == [(b,)]
+
+
+def test_a_continuous_drain_spends_the_budget_as_its_window_frees_calls_across_runs(fresh):
+    db, _, _ = fresh
+    # A standing backlog larger than the budget: 20 calls in any 12 s, counted over 15 s (2 s
+    # slack, 1 s of whole seconds). Starts every 10 s of runs of 10 s, as pg_cron's every minute
+    # of runs of 60 s: each run spends what the window has left at once, then waits. The starts
+    # while the budget is spent still start runs, so every 15 s the window frees 20 calls and
+    # a run takes them (80 in 50 s); were such starts held back, the budget would be taken only
+    # at the starts that find it free, every 20 s (60 in 50 s).
+    configure(db, calls_per_window=20, call_window_seconds=12, call_slack_seconds=2,
+              processor_drain="continuous", processor_run_seconds=10)
+    enqueue(db, 300, "quote", "B")
+    reports: list[dict] = []
+    stop = threading.Event()
+    with SandboxServer(port=0, calls_per_minute=20, window_seconds=12) as provider, \
+            serve(db.url, names=load_plan(ROOT / "phases.yaml").plan.names, port=None, jwt_secret=SECRET,
+                  market_data_url=provider.url, api_key="sandbox-key", timeout_ms=TIMEOUT_MS) as server:
+        ticker = Ticker(load_plan(ROOT / "phases.yaml").plan, target_from_url(db.url),
+                        f"{server.functions_url}/queue-processor-v2", server.token())
+        runs = threading.Thread(target=lambda: ticker.run(10, False, None, reports.append, stop=stop), daemon=True)
+        runs.start()
+        time.sleep(50)
+        stop.set()
+        runs.join(60)
+        seen = provider.calls(12)
+        stats = provider.stats()
+    assert not runs.is_alive()
+    assert not [r for r in reports if (r["processor"] or {}).get("error")], reports
+    assert not [r for r in reports if r["loop"].get("reason") == "quota exhausted"], reports
+    # The provider's own count: never more than 20 calls in any 12 s, and no 429.
+    assert seen["busiest"] <= 20, seen
+    assert stats["rate_limited"] == 0, stats
+    # The budget is spent as the window frees it: four windows' worth in 50 s, not three.
+    assert seen["calls"] >= 70, (seen["calls"], seen["per_second"], reports)
+    assert db.scalar("SELECT sum(calls) FROM public.api_data_usage_v2") == seen["calls"]

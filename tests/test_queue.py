@@ -383,6 +383,25 @@ def test_processor_loop_is_single_flight_and_idle_without_work(queue_db):
         holder.close()
 
 
+def test_a_spent_call_budget_holds_back_a_run_once_but_not_a_continuous_one(queue_db):
+    # A continuous run takes calls as the window frees them; a run "once" would claim nothing.
+    invoke = lambda: queue_db.scalar("SELECT public.invoke_processor_loop_v2()")  # noqa: E731
+    spend_calls = ("UPDATE public.api_quota_state_v2 SET call_ring = array_fill(1, ARRAY[cardinality(call_ring)]), "
+                   "ring_epoch = floor(extract(epoch FROM clock_timestamp()))::bigint")
+    enqueue(queue_db, 5)
+    configure(queue_db, calls_per_window=3, bytes_per_window=1000)
+    queue_db.execute(spend_calls)
+    assert queue_db.scalar("SELECT public.get_quota_status_v2() ->> 'calls_left'") == "0"
+    assert invoke()["action"] == "external"
+    configure(queue_db, processor_drain="once")
+    queue_db.execute(spend_calls)
+    assert invoke()["reason"] == "quota exhausted"
+    # A spent byte budget holds back both (its window frees little in a run's time).
+    configure(queue_db, processor_drain="continuous")
+    queue_db.execute("UPDATE public.api_quota_state_v2 SET reserved_total = 1000")
+    assert invoke()["reason"] == "quota exhausted"
+
+
 def test_maintenance_is_bounded_per_call(queue_db):
     configure(queue_db, maintenance_batch_size=100, completed_retention_hours=24)
     queue_db.execute(

@@ -145,7 +145,14 @@ BEGIN
                        WHERE q.scheduled_for <= pg_catalog.clock_timestamp()) THEN
         result := pg_catalog.jsonb_build_object('action', 'idle', 'reason', 'no job is due');
     END IF;
-    IF result IS NULL AND public.is_quota_exceeded{{ suffix }}() THEN
+    -- A spent call budget holds back only a run "once" (it would claim nothing and return). A
+    -- continuous run is started all the same: the window frees calls as it moves, and the run
+    -- takes them as they come (its claims are sized by the calls left, each call waits for its
+    -- permit), so that a standing backlog is never without a run. A spent byte budget holds
+    -- back both: its trailing window of days frees little in a run's time.
+    IF result IS NULL
+       AND ((drain = 'once' AND public.is_quota_exceeded{{ suffix }}())
+            OR (drain = 'continuous' AND (public.get_quota_status{{ suffix }}() ->> 'bytes_left')::bigint <= 0)) THEN
         result := pg_catalog.jsonb_build_object('action', 'skipped', 'reason', 'quota exhausted');
     END IF;
 

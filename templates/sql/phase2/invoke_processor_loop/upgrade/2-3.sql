@@ -7,4 +7,4 @@ ALTER TABLE public.processor_state{{ suffix }}
     ADD COLUMN run_ends_at timestamptz,
     ADD COLUMN run_lease_until timestamptz;
 
-{% include 'phase2/invoke_processor_loop/functions.sql' %}
+{% include 'phase2/invoke_processor_loop/r3/phase2/invoke_processor_loop/functions.sql' %}
