@@ -9,7 +9,9 @@
 //   attempt spent)
 // Every provider call is made only with a call permit (_shared/permits.ts): the call budget is
 // spent when calls are made, and a worker that lost a job's lease can neither call for it nor
-// write its rows. A 429, a spent call budget or an open breaker stops claiming for this run.
+// write its rows. A 429 or an open breaker stops claiming for this run; a spent call budget
+// only when no permit is granted before the run's time for taking jobs ends (a permit waits
+// for the budget's window to free calls).
 // At the end record_processor_result feeds the breaker the run's calls and failed calls.
 // Only the service role may call it (the pg_cron / ticker call sends the service-role key).
 //
