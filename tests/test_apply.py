@@ -30,6 +30,13 @@ def test_fresh_apply_verify_and_reapply_is_a_noop(cli, db):
     for phase in ("0", "1"):
         verified = cli("phase", "verify", phase)
         assert verified.exit_code == 0, verified.output
+    # A range verifies each phase of it, and a phase not applied fails it, named.
+    both = cli("--json", "phase", "verify", "0..1")
+    assert both.exit_code == 0, both.output
+    assert {(r["phase"], r["step"]) for r in json.loads(both.stdout) if r["result"] == "pass"} >= {
+        (0, "feature_flags"), (1, "api_call_queue")}
+    three = cli("phase", "verify", "0..2")
+    assert three.exit_code == 1 and "2/api_data_usage" in three.output, three.output
 
     before = db.rows(LEDGER)
     history_before = db.scalar("SELECT count(*) FROM toolkit.history WHERE action = 'apply'")

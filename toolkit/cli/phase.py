@@ -207,15 +207,24 @@ def upgrade(
 
 
 @app.command()
-def verify(ctx: typer.Context, phase: int = typer.Argument(..., help="Phase number.")) -> None:
+def verify(ctx: typer.Context,
+           phases: str = typer.Argument(..., help="A phase number, a range like 0..3, or 'all'.")) -> None:
     """Run each applied step's verify script; exit 1 when any fails."""
-    results = _engine(ctx.obj).verify(phase)
-    emit(ctx.obj.json, results, lambda c: c.print(table(f"phase {phase} verify", ["step", "result", "message"], [
-        [r["step"], styled(r["result"]), r["message"]] for r in results])))
+    from toolkit.config import parse_phase_selection
+
+    engine = _engine(ctx.obj)
+    ids = parse_phase_selection(engine.plan, phases)
+    results = [r for p in ids for r in engine.verify(p)]
+
+    def render(c):
+        for p in ids:
+            c.print(table(f"phase {p} verify", ["step", "result", "message"], [
+                [r["step"], styled(r["result"]), r["message"]] for r in results if r["phase"] == p]))
+    emit(ctx.obj.json, results, render)
     ctx.obj.after_change(ctx.obj.target())
-    failed = [r["step"] for r in results if r["result"] == "fail"]
+    failed = [f"{r['phase']}/{r['step']}" if len(ids) > 1 else r["step"] for r in results if r["result"] == "fail"]
     if failed:
-        raise CheckFailed(f"phase {phase}: {len(failed)} step(s) failed verify: {', '.join(failed)}")
+        raise CheckFailed(f"phase {phases}: {len(failed)} step(s) failed verify: {', '.join(failed)}")
 
 
 @app.command()
