@@ -89,6 +89,33 @@ class Backoff:
 
 
 @dataclass
+class Outages:
+    """A ticker's outages: each logged once as it starts and once as it ends, waited out with backoff."""
+
+    say: Callable[[str], None]
+    max_backoff: float
+    count: int = 0
+    _since: float | None = None
+
+    def __post_init__(self) -> None:
+        self._backoff = Backoff(first=min(1.0, self.max_backoff), cap=self.max_backoff)
+
+    def failed(self, exc: "Outage") -> float:
+        """Record the failure; the seconds to wait before trying again."""
+        if self._since is None:
+            self._since = time.monotonic()
+            self.count += 1
+            self.say(f"outage: {exc.message}; retrying with backoff (up to {self.max_backoff:g} s)")
+        return self._backoff.delay()
+
+    def succeeded(self) -> None:
+        if self._since is not None:
+            self.say(f"outage over after {time.monotonic() - self._since:.1f} s")
+            self._since = None
+        self._backoff.reset()
+
+
+@dataclass
 class Ticker:
     plan: Plan
     target: Target
@@ -158,26 +185,17 @@ class Ticker:
         if not until_empty:
             return self._run_in_background(interval, max_ticks, report, log or (lambda _line: None), stop,
                                            max_backoff)
-        say = log or (lambda _line: None)
-        backoff = Backoff(first=min(1.0, max_backoff), cap=max_backoff)
-        ticks, completed, outages = 0, 0, 0
-        down_since: float | None = None
+        outages = Outages(log or (lambda _line: None), max_backoff)
+        ticks, completed = 0, 0
         due: int | None = None
         while not stop.is_set() and (max_ticks is None or ticks < max_ticks):
             try:
                 result = self.tick(until_empty=True)
                 due = self.due()
             except Outage as exc:
-                if down_since is None:
-                    down_since = time.monotonic()
-                    outages += 1
-                    say(f"outage: {exc.message}; retrying with backoff (up to {max_backoff:g} s)")
-                stop.wait(backoff.delay())
+                stop.wait(outages.failed(exc))
                 continue
-            if down_since is not None:
-                say(f"outage over after {time.monotonic() - down_since:.1f} s")
-                down_since = None
-            backoff.reset()
+            outages.succeeded()
             ticks += 1
             completed += (result["processor"] or {}).get("completed", 0)
             if report:
@@ -192,14 +210,13 @@ class Ticker:
                 due = self.due()
             except Outage:
                 due = None
-        return {"ticks": ticks, "completed": completed, "due": due, "outages": outages,
+        return {"ticks": ticks, "completed": completed, "due": due, "outages": outages.count,
                 "stopped": stop.is_set()}
 
     def _run_in_background(self, interval: float, max_ticks: int | None, report: Callable[[dict], None] | None,
                            say: Callable[[str], None], stop: threading.Event, max_backoff: float) -> dict:
-        backoff = Backoff(first=min(1.0, max_backoff), cap=max_backoff)
-        ticks, completed, outages = 0, 0, 0
-        down_since: float | None = None
+        outages = Outages(say, max_backoff)
+        ticks, completed = 0, 0
         calls: list[threading.Thread] = []
         answers: queue.SimpleQueue = queue.SimpleQueue()
 
@@ -225,16 +242,9 @@ class Ticker:
             try:
                 loop = self._fetch("invoke_loop")
             except Outage as exc:
-                if down_since is None:
-                    down_since = time.monotonic()
-                    outages += 1
-                    say(f"outage: {exc.message}; retrying with backoff (up to {max_backoff:g} s)")
-                stop.wait(backoff.delay())
+                stop.wait(outages.failed(exc))
                 continue
-            if down_since is not None:
-                say(f"outage over after {time.monotonic() - down_since:.1f} s")
-                down_since = None
-            backoff.reset()
+            outages.succeeded()
             ticks += 1
             if loop.get("action") != "external":
                 if report:
@@ -260,7 +270,7 @@ class Ticker:
             due = self.due()
         except Outage:
             due = None
-        return {"ticks": ticks, "completed": completed, "due": due, "outages": outages,
+        return {"ticks": ticks, "completed": completed, "due": due, "outages": outages.count,
                 "stopped": stop.is_set()}
 
 
