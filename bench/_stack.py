@@ -36,6 +36,15 @@ from toolkit.engine import Engine  # noqa: E402
 from toolkit.processor import Ticker  # noqa: E402
 
 SECRET = "bench-jwt-secret-0123456789abcdef0123"
+# The key columns and values of a symbol's row in the per-symbol tables whose key has more
+# columns than the symbol (efficiency.py and track_rate.py seed them).
+EXTRA_KEY_COLUMNS = {
+    "financial_statements": ("statement_type, period, fiscal_year, data", "'income', 'FY', 2025, '{}'::jsonb"),
+    "dividend_history": ("ex_date", "date '2025-06-01'"),
+    "revenue_segmentation": ("fiscal_year, period, data", "2025, 'FY', '{}'::jsonb"),
+    "grades_historical": ("date", "date '2025-06-01'"),
+    "exchange_variants": ("variant_symbol", "s.symbol || '.X'"),
+}
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
 
 

@@ -36,18 +36,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from psycopg import sql
 
-from _stack import stack, wait_until
+from _stack import EXTRA_KEY_COLUMNS, stack, wait_until
 from toolkit.baseline import runs_per_day
 
 HEARTBEAT_S = 60
 FRESH_WITHIN_S = 2.0
-EXTRA = {
-    "financial_statements": ("statement_type, period, fiscal_year, data", "'income', 'FY', 2025, '{}'::jsonb"),
-    "dividend_history": ("ex_date", "date '2025-06-01'"),
-    "revenue_segmentation": ("fiscal_year, period, data", "2025, 'FY', '{}'::jsonb"),
-    "grades_historical": ("date", "date '2025-06-01'"),
-    "exchange_variants": ("variant_symbol", "s.symbol || '.X'"),
-}
 
 
 def seed(st, types: list, n: int) -> None:
@@ -55,7 +48,7 @@ def seed(st, types: list, n: int) -> None:
     st.sql("CREATE TABLE IF NOT EXISTS public.bench_symbols AS SELECT 'E' || lpad(g::text, 5, '0') AS symbol, g "
            "FROM generate_series(1, %s) g", [n])
     for d in types:
-        cols, vals = EXTRA.get(d.table, ("", ""))
+        cols, vals = EXTRA_KEY_COLUMNS.get(d.table, ("", ""))
         st.sql(sql.SQL(
             "INSERT INTO public.{t} (symbol{c}, {ts}) SELECT s.symbol{v}, "
             "now() - make_interval(secs => %s * 2 * (abs(hashtext(s.symbol || %s)) %% 1000) / 1000.0) "

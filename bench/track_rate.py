@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
 
+from _stack import EXTRA_KEY_COLUMNS  # noqa: E402
 from toolkit.config import load_plan  # noqa: E402
 from toolkit.db import target_from_url  # noqa: E402
 from toolkit.dev.local.cluster import LocalCluster  # noqa: E402
@@ -48,14 +49,6 @@ from toolkit.engine import Engine  # noqa: E402
 USERS = 10_000
 SYMBOLS = 2_000
 CLIENTS = 4
-# Rows of a symbol in the per-symbol tables whose key has more columns than the symbol.
-EXTRA = {
-    "financial_statements": ("statement_type, period, fiscal_year, data", "'income', 'FY', 2025, '{}'::jsonb"),
-    "dividend_history": ("ex_date", "date '2025-06-01'"),
-    "revenue_segmentation": ("fiscal_year, period, data", "2025, 'FY', '{}'::jsonb"),
-    "grades_historical": ("date", "date '2025-06-01'"),
-    "exchange_variants": ("variant_symbol", "s.symbol || '.X'"),
-}
 
 
 def symbol(i: int) -> str:
@@ -135,7 +128,7 @@ def seed(conn: psycopg.Connection, registry: list[tuple]) -> None:
     for data_type, table, key, ts, ttl in registry:
         if key is None:
             continue
-        cols, vals = EXTRA.get(table, ("", ""))
+        cols, vals = EXTRA_KEY_COLUMNS.get(table, ("", ""))
         conn.execute(sql.SQL("INSERT INTO public.{} (symbol{}, {}) SELECT s.symbol{}, now() FROM public.bench_symbols AS s "
                              "ON CONFLICT DO NOTHING").format(
             sql.Identifier(table), sql.SQL(", " + cols if cols else ""), sql.Identifier(ts),
