@@ -333,3 +333,35 @@ def test_a_type_whose_freshness_cannot_be_read_counts_as_stale_on_a_track(viewer
     viewers.execute("DELETE FROM public.api_call_queue_v2")
     answer, _ = _track_counting_checks(viewers, "h", "MSFT", ["quote", "ratios-ttm"])
     assert [q["data_type"] for q in answer["queued"]] == ["ratios-ttm"]
+
+
+def test_watched_data_about_to_turn_stale_is_queued_for_the_moment_it_does(viewers):
+    # The last run was 40 s ago, so the next is expected in about 40 s: AAPL's quote (30 s old,
+    # a 60 s TTL) turns stale before it and is queued due then; NVDA's (fresh now) is not.
+    viewers.execute("UPDATE public.staleness_state_v2 SET last_presence_run_at = now() - interval '40 seconds'")
+    age(viewers, "stock_quotes", "AAPL", 30)
+    result = presence(viewers)
+    assert (result["stale"], result["ahead"], result["queued"]) == (3, 1, 4)
+    assert queued(viewers) == {("AAPL", "profile"), ("MSFT", "quote"), ("ZZZZ", "quote"), ("AAPL", "quote")}
+    due = viewers.scalar("SELECT q.scheduled_for = s.updated_at + interval '60 seconds' "
+                         "FROM public.api_call_queue_v2 AS q JOIN public.stock_quotes AS s USING (symbol) "
+                         "WHERE q.symbol = 'AAPL' AND q.data_type = 'quote'")
+    assert due is True
+    # Not claimable before then; the ones stale now are.
+    claimed = viewers.rows("SELECT symbol, data_type FROM public.get_queue_batch_v2('w', 10)")
+    assert sorted(claimed) == [("AAPL", "profile"), ("MSFT", "quote"), ("ZZZZ", "quote")]
+
+
+def test_what_a_page_asks_for_itself_goes_before_the_presence_checks_refreshes(viewers):
+    # Ten viewers on MSFT: the presence check's highest priority for a quote.
+    for i in range(10):
+        viewers.execute("INSERT INTO public.active_subscriptions_v2 (user_id, symbol, data_types, last_seen) "
+                        "VALUES (gen_random_uuid(), 'MSFT', '{quote}', now())")
+    presence(viewers)
+    watched = viewers.scalar("SELECT priority FROM public.api_call_queue_v2 WHERE symbol = 'MSFT'")
+    age(viewers, "stock_quotes", "NVDA", 3600)
+    answer = viewers.scalar("SELECT public.track_subscription_v2(%s, 'NVDA', '{quote}')", [USERS["g"]])
+    assert answer["queued"] == [{"data_type": "quote", "outcome": "queued"}]
+    opened = viewers.scalar("SELECT priority FROM public.api_call_queue_v2 WHERE symbol = 'NVDA'")
+    assert opened > watched
+    assert viewers.rows("SELECT symbol FROM public.get_queue_batch_v2('w', 1)") == [("NVDA",)]

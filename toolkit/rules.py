@@ -1,4 +1,5 @@
-"""Input rules that every entry point shares: the ticker-symbol rule and the priority bounds.
+"""Input rules that every entry point shares: the ticker-symbol rule, the priority bounds and
+the boosts that order the queue's callers.
 
 The SQL templates receive these through the render context (`rules`): the deployed
 `public.is_valid_symbol()` and the subscriptions' CHECK are rendered from SYMBOL_PATTERN, and
@@ -19,6 +20,12 @@ SYMBOL_RULE = "1 to 12 of A-Z, 0-9, dot, dash and caret, starting with a letter 
 # Priorities enter through the enqueue functions and the registry; bounded so that a
 # registry priority plus a caller's boost never leaves integer range.
 PRIORITY_MIN, PRIORITY_MAX = -1_000_000, 1_000_000
+# Who goes first when the call budget is short, on top of the type's registry priority: what a
+# page asks for itself through track_subscription (someone waits on that answer) above the
+# presence check's refreshes for viewers already watching, which get one more per viewer beyond
+# the first, up to WATCHERS_BOOST_MAX.
+WATCHERS_BOOST_MAX = 9
+PAGE_OPEN_BOOST = WATCHERS_BOOST_MAX + 1
 
 _SYMBOL = re.compile(SYMBOL_PATTERN)
 
@@ -50,4 +57,5 @@ def check_priority(priority: int) -> int:
 def context() -> dict:
     """What the SQL templates see as `rules`."""
     return {"symbol_pattern": SYMBOL_PATTERN, "symbol_rule": SYMBOL_RULE,
-            "priority_min": PRIORITY_MIN, "priority_max": PRIORITY_MAX}
+            "priority_min": PRIORITY_MIN, "priority_max": PRIORITY_MAX,
+            "watchers_boost_max": WATCHERS_BOOST_MAX, "page_open_boost": PAGE_OPEN_BOOST}

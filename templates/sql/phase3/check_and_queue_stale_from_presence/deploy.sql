@@ -34,6 +34,11 @@ END
 {% endcall %}
 
 -- Every minute: what users are viewing right now, checked for staleness, queued.
+-- Refresh ahead: what is viewed and will turn stale before the next run (expected as long from
+-- now as the last run was ago, at most a subscription's TTL) is queued too, due at the moment
+-- it turns stale. So watched data does not go stale between runs, and the calls spread over the
+-- minute as the data ages instead of coming as one burst after each run, which would spend the
+-- budget that pages being opened need (they are queued above these: rules.py).
 -- One run at a time (advisory lock 42: an overlapping run returns at once); nothing when
 -- the queue system is off or the budget is spent. Active subscriptions go into an indexed
 -- temporary table; freshness is read per data type with one set-based statement (a fault
@@ -53,6 +58,9 @@ DECLARE
     errors   integer := 0;
     refused  text[] := '{}'::text[];
     last_at  timestamptz;
+    ahead    interval;
+    q_ids    bigint[] := '{}'::bigint[];
+    n_ahead  bigint;
     result   jsonb;
 BEGIN
     SELECT * INTO STRICT cfg FROM public.queue_config{{ suffix }};
@@ -62,6 +70,10 @@ BEGIN
             pg_catalog.format('another run holds advisory lock %s', cfg.presence_lock_id));
     END IF;
     PERFORM public.check_processor_responses{{ suffix }}();
+    SELECT pg_catalog.make_interval(secs => LEAST(GREATEST(EXTRACT(epoch FROM pg_catalog.now() - st.last_presence_run_at), 0),
+                                                 scfg.subscription_ttl_seconds))
+    INTO ahead FROM public.staleness_state{{ suffix }} AS st;
+    ahead := COALESCE(ahead, interval '0');
 {%- if flag_checks %}
     IF NOT public.is_feature_enabled('use_queue_system') THEN
         RETURN pg_catalog.jsonb_build_object('action', 'skipped', 'reason', 'use_queue_system is off');
@@ -88,9 +100,10 @@ BEGIN
     ANALYZE pg_temp.presence_active;
 
     DROP TABLE IF EXISTS pg_temp.presence_stale;
-    CREATE TEMP TABLE presence_stale (symbol text NOT NULL, data_type text NOT NULL, priority integer NOT NULL)
+    CREATE TEMP TABLE presence_stale (symbol text NOT NULL, data_type text NOT NULL, priority integer NOT NULL,
+                                      due_at timestamptz NOT NULL)
         ON COMMIT DROP;
-    PERFORM 'PRAGMA:TABLE: presence_stale (symbol text, data_type text, priority integer)';
+    PERFORM 'PRAGMA:TABLE: presence_stale (symbol text, data_type text, priority integer, due_at timestamptz)';
 
     FOR reg IN
         SELECT r.* FROM public.data_type_registry{{ suffix }} AS r
@@ -109,34 +122,39 @@ BEGIN
         END IF;
         BEGIN
             IF reg.key_column IS NULL THEN
-                -- A global type: one freshness, one job ('*') whoever views it.
+                -- A global type: one freshness, one job ('*') whoever views it. Stale by then
+                -- is stale now for data that much older.
                 EXECUTE pg_catalog.format('SELECT max(t.%I) FROM public.%I AS t', reg.timestamp_column, reg.target_table)
                 INTO last_at;
-                IF public.is_data_stale{{ suffix }}(last_at, reg.ttl_seconds) THEN
-                    INSERT INTO pg_temp.presence_stale VALUES ('*', reg.data_type, reg.priority);
+                IF public.is_data_stale{{ suffix }}(last_at - ahead, reg.ttl_seconds) THEN
+                    INSERT INTO pg_temp.presence_stale
+                    VALUES ('*', reg.data_type, reg.priority,
+                            GREATEST(pg_catalog.now(), last_at + pg_catalog.make_interval(secs => reg.ttl_seconds)));
                 END IF;
             ELSE
-                -- Popular symbols first: up to 9 more for their viewers.
+                -- Popular symbols first: one more per viewer beyond the first, up to a bound.
                 EXECUTE pg_catalog.format(
-                    'INSERT INTO pg_temp.presence_stale (symbol, data_type, priority)
-                     SELECT a.symbol, a.data_type, $2 + LEAST(a.viewers - 1, 9)
+                    'INSERT INTO pg_temp.presence_stale (symbol, data_type, priority, due_at)
+                     SELECT a.symbol, a.data_type, $2 + LEAST(a.viewers - 1, {{ rules.watchers_boost_max }}),
+                            GREATEST(pg_catalog.now(), f.last_at + pg_catalog.make_interval(secs => $3))
                      FROM pg_temp.presence_active AS a
                      LEFT JOIN LATERAL (SELECT max(t.%1$I) AS last_at FROM public.%2$I AS t WHERE t.%3$I = a.symbol) AS f ON true
-                     WHERE a.data_type = $1 AND public.is_data_stale{{ suffix }}(f.last_at, $3)',
+                     WHERE a.data_type = $1 AND public.is_data_stale{{ suffix }}(f.last_at - $4, $3)',
                     reg.timestamp_column, reg.target_table, reg.key_column)
-                USING reg.data_type, reg.priority, reg.ttl_seconds;
+                USING reg.data_type, reg.priority, reg.ttl_seconds, ahead;
             END IF;
         EXCEPTION WHEN OTHERS THEN
             errors := errors + 1;
             PERFORM public.log_ops_event('staleness', 'warning', 'freshness check failed; treated as stale',
                 pg_catalog.jsonb_build_object('data_type', reg.data_type, 'sqlstate', SQLSTATE, 'error', SQLERRM));
             INSERT INTO pg_temp.presence_stale
-            SELECT CASE WHEN reg.key_column IS NULL THEN '*' ELSE a.symbol END, a.data_type, reg.priority
+            SELECT CASE WHEN reg.key_column IS NULL THEN '*' ELSE a.symbol END, a.data_type, reg.priority, pg_catalog.now()
             FROM pg_temp.presence_active AS a WHERE a.data_type = reg.data_type
             GROUP BY 1, 2;
         END;
     END LOOP;
-    SELECT count(*) INTO n_stale FROM pg_temp.presence_stale;
+    SELECT count(*) FILTER (WHERE s.due_at <= pg_catalog.now()), count(*) FILTER (WHERE s.due_at > pg_catalog.now())
+    INTO n_stale, n_ahead FROM pg_temp.presence_stale AS s;
 
     FOR chunk IN
         SELECT pg_catalog.array_agg(d.symbol) AS syms, pg_catalog.array_agg(d.data_type) AS types,
@@ -146,7 +164,7 @@ BEGIN
         GROUP BY d.k
     LOOP
         BEGIN
-            SELECT queued + count(*) INTO queued
+            SELECT queued + count(*), q_ids || pg_catalog.array_agg(q.job_id) INTO queued, q_ids
             FROM public.queue_refreshes{{ suffix }}(chunk.syms, chunk.types, chunk.prios) AS q
             WHERE q.outcome = 'queued';
         EXCEPTION WHEN OTHERS THEN
@@ -157,7 +175,7 @@ BEGIN
                 GROUP BY u.s
             LOOP
                 BEGIN
-                    SELECT queued + count(*) INTO queued
+                    SELECT queued + count(*), q_ids || pg_catalog.array_agg(q.job_id) INTO queued, q_ids
                     FROM public.queue_refreshes{{ suffix }}(one.syms, one.types, one.prios) AS q
                     WHERE q.outcome = 'queued';
                 EXCEPTION WHEN OTHERS THEN
@@ -169,7 +187,14 @@ BEGIN
         END;
     END LOOP;
 
-    result := pg_catalog.jsonb_build_object('action', 'checked', 'pairs', pairs, 'stale', n_stale,
+    -- The jobs this run queued ahead are due when their data turns stale. Nobody else sees
+    -- them before this transaction commits, so no claim can take one early.
+    UPDATE public.api_call_queue{{ suffix }}_pending AS q
+    SET scheduled_for = s.due_at
+    FROM pg_temp.presence_stale AS s
+    WHERE q.id = ANY (q_ids) AND s.symbol = q.symbol AND s.data_type = q.data_type AND s.due_at > q.scheduled_for;
+
+    result := pg_catalog.jsonb_build_object('action', 'checked', 'pairs', pairs, 'stale', n_stale, 'ahead', n_ahead,
                                             'queued', queued, 'errors', errors, 'refused', pg_catalog.to_jsonb(refused));
     UPDATE public.staleness_state{{ suffix }} SET last_presence_run_at = pg_catalog.now(), last_presence_result = result;
     RETURN result;

@@ -12,7 +12,10 @@
 -- its names quoted with format('%I'); the registry's CHECKs hold them to plain identifiers).
 -- Only the types it finds stale (all of them, when that statement fails) go on to
 -- check_and_queue_stale_batch{{ suffix }}, which validates every identifier, consults the flags,
--- checks each type on its own (a fault counts as stale, and is logged) and queues.
+-- checks each type on its own (a fault counts as stale, and is logged) and queues. What a page
+-- asks for itself (opening, or a heartbeat finding its data stale) is queued above the presence
+-- check's refreshes (rules.py: PAGE_OPEN_BOOST), so that when the call budget is short the
+-- viewer who waits on this answer goes first.
 {% call private_definer('public.track_subscription' ~ suffix,
                         'p_user_id uuid, p_symbol text, p_data_types text[]', returns='jsonb') %}
 DECLARE
@@ -80,7 +83,7 @@ BEGIN
     IF stale IS NOT NULL THEN
         SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('data_type', b.data_type, 'outcome', b.outcome)), '[]')
         INTO queued
-        FROM public.check_and_queue_stale_batch{{ suffix }}(p_symbol, stale, 0) AS b
+        FROM public.check_and_queue_stale_batch{{ suffix }}(p_symbol, stale, {{ rules.page_open_boost }}) AS b
         WHERE b.stale;
     END IF;
     RETURN pg_catalog.jsonb_build_object('status', 'tracked', 'symbol', p_symbol, 'data_types', types, 'queued', queued);
