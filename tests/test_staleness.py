@@ -335,11 +335,14 @@ def test_a_type_whose_freshness_cannot_be_read_counts_as_stale_on_a_track(viewer
     assert [q["data_type"] for q in answer["queued"]] == ["ratios-ttm"]
 
 
-def test_watched_data_about_to_turn_stale_is_queued_for_the_moment_it_does(viewers):
+def test_popular_data_about_to_turn_stale_is_queued_for_the_moment_it_does(viewers):
     # The last run was 40 s ago, so the next is expected in about 40 s: AAPL's quote (30 s old,
-    # a 60 s TTL) turns stale before it and is queued due then; NVDA's (fresh now) is not.
+    # a 60 s TTL, two viewers) turns stale before it and is queued due then. NVDA's turns stale
+    # as soon, but has one viewer: it waits until it is stale.
     viewers.execute("UPDATE public.staleness_state_v2 SET last_presence_run_at = now() - interval '40 seconds'")
+    subscribe(viewers, "h", "AAPL", ["quote"])
     age(viewers, "stock_quotes", "AAPL", 30)
+    age(viewers, "stock_quotes", "NVDA", 30)
     result = presence(viewers)
     assert (result["stale"], result["ahead"], result["queued"]) == (3, 1, 4)
     assert queued(viewers) == {("AAPL", "profile"), ("MSFT", "quote"), ("ZZZZ", "quote"), ("AAPL", "quote")}
@@ -365,3 +368,25 @@ def test_what_a_page_asks_for_itself_goes_before_the_presence_checks_refreshes(v
     opened = viewers.scalar("SELECT priority FROM public.api_call_queue_v2 WHERE symbol = 'NVDA'")
     assert opened > watched
     assert viewers.rows("SELECT symbol FROM public.get_queue_batch_v2('w', 1)") == [("NVDA",)]
+
+
+def test_a_track_plans_its_freshness_statement_once_per_session(viewers):
+    with viewers.connect(autocommit=True) as conn:
+        for user in ("g", "h"):
+            answer = conn.execute("SELECT public.track_subscription_v2(%s, 'AAPL', '{quote,profile}')",
+                                  [USERS[user]]).fetchone()[0]
+            assert [q["data_type"] for q in answer["queued"]] == ["profile"]  # queued, then found queued
+        rows = conn.execute("SELECT name, generic_plans + custom_plans FROM pg_prepared_statements "
+                            "WHERE name LIKE 'track_freshness_%'").fetchall()
+        assert len(rows) == 1 and rows[0][1] == 2
+        # A statement of that name prepared with another text (by anyone sharing the session) is
+        # not trusted: it is replaced, and the stale type is still found stale.
+        name = rows[0][0]
+        conn.execute(f"DEALLOCATE {name}")
+        conn.execute(f"PREPARE {name}(text) AS SELECT NULL::text[]")
+        conn.execute("DELETE FROM public.api_call_queue_v2")
+        answer = conn.execute("SELECT public.track_subscription_v2(%s, 'AAPL', '{quote,profile}')",
+                              [USERS["g"]]).fetchone()[0]
+        assert answer["queued"] == [{"data_type": "profile", "outcome": "queued"}]
+        assert conn.execute("SELECT statement NOT LIKE '%%NULL::text[]%%' FROM pg_prepared_statements "
+                            "WHERE name = %s", [name]).fetchone()[0] is True

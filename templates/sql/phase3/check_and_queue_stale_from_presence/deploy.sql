@@ -34,11 +34,14 @@ END
 {% endcall %}
 
 -- Every minute: what users are viewing right now, checked for staleness, queued.
--- Refresh ahead: what is viewed and will turn stale before the next run (expected as long from
--- now as the last run was ago, at most a subscription's TTL) is queued too, due at the moment
--- it turns stale. So watched data does not go stale between runs, and the calls spread over the
--- minute as the data ages instead of coming as one burst after each run, which would spend the
--- budget that pages being opened need (they are queued above these: rules.py).
+-- Refresh ahead: what more than one viewer watches (a global type: anyone) and will turn stale
+-- before the next run (expected as long from now as the last run was ago, at most a
+-- subscription's TTL) is queued too, due at the moment it turns stale. So popular data does not
+-- go stale between runs (the next page opened on it is likely soon), and those calls spread
+-- over the minute as the data ages instead of coming as one burst after each run, which would
+-- spend the budget that pages being opened need (they are queued above these: rules.py). What
+-- one viewer watches is refreshed once it is stale: ahead of time, most such calls would serve
+-- nobody's next page.
 -- One run at a time (advisory lock 42: an overlapping run returns at once); nothing when
 -- the queue system is off or the budget is spent. Active subscriptions go into an indexed
 -- temporary table; freshness is read per data type with one set-based statement (a fault
@@ -139,7 +142,8 @@ BEGIN
                             GREATEST(pg_catalog.now(), f.last_at + pg_catalog.make_interval(secs => $3))
                      FROM pg_temp.presence_active AS a
                      LEFT JOIN LATERAL (SELECT max(t.%1$I) AS last_at FROM public.%2$I AS t WHERE t.%3$I = a.symbol) AS f ON true
-                     WHERE a.data_type = $1 AND public.is_data_stale{{ suffix }}(f.last_at - $4, $3)',
+                     WHERE a.data_type = $1
+                       AND public.is_data_stale{{ suffix }}(f.last_at - CASE WHEN a.viewers > 1 THEN $4 ELSE interval ''0'' END, $3)',
                     reg.timestamp_column, reg.target_table, reg.key_column)
                 USING reg.data_type, reg.priority, reg.ttl_seconds, ahead;
             END IF;

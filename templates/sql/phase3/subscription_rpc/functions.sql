@@ -10,6 +10,10 @@
 -- a few statements with cached plans and one dynamic one: the freshness of all the requested
 -- types, read in one statement (a UNION ALL of each type's newest timestamp for the symbol,
 -- its names quoted with format('%I'); the registry's CHECKs hold them to plain identifiers).
+-- That statement is prepared once per database session and set of types (PREPARE is not
+-- transactional, and is named by the statement's hash), so that a call does not plan it
+-- again; a prepared statement of that name but another text is replaced, and one prepared
+-- for a table since changed is planned again by PostgreSQL itself.
 -- Only the types it finds stale (all of them, when that statement fails) go on to
 -- check_and_queue_stale_batch{{ suffix }}, which validates every identifier, consults the flags,
 -- checks each type on its own (a fault counts as stale, and is logged) and queues. What a page
@@ -26,6 +30,7 @@ DECLARE
     unknown  integer;
     first_u  text;
     check_q  text;
+    prepared text;
     stale    text[];
     queued   jsonb := '[]'::jsonb;
 BEGIN
@@ -74,9 +79,18 @@ BEGIN
     ON CONFLICT (user_id, symbol) DO UPDATE SET data_types = excluded.data_types, last_seen = excluded.last_seen;
 
     BEGIN
-        EXECUTE 'SELECT pg_catalog.array_agg(f.data_type) FROM (' || check_q || ') AS f(data_type, last_at, ttl) '
-                'WHERE public.is_data_stale{{ suffix }}(f.last_at, f.ttl)'
-        INTO stale USING p_symbol;
+        check_q := 'SELECT pg_catalog.array_agg(f.data_type) FROM (' || check_q || ') AS f(data_type, last_at, ttl) '
+                   'WHERE public.is_data_stale{{ suffix }}(f.last_at, f.ttl)';
+        prepared := 'track_freshness_' || pg_catalog.md5(check_q);
+        check_q := 'PREPARE ' || prepared || '(text) AS ' || check_q;
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_prepared_statements AS ps
+                       WHERE ps.name = prepared AND ps.statement = check_q) THEN
+            IF EXISTS (SELECT 1 FROM pg_catalog.pg_prepared_statements AS ps WHERE ps.name = prepared) THEN
+                EXECUTE 'DEALLOCATE ' || prepared;
+            END IF;
+            EXECUTE check_q;
+        END IF;
+        EXECUTE 'EXECUTE ' || prepared || '(' || pg_catalog.quote_literal(p_symbol) || ')' INTO stale;
     EXCEPTION WHEN OTHERS THEN
         stale := types;  -- fail-safe: each type is checked again on its own below
     END;
