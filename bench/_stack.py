@@ -112,6 +112,9 @@ def stack(latency_ms: float, calls_per_minute: int | None = None) -> Iterator[St
             # The types are migrated: their legacy jobs are off. The system's own jobs run.
             conn.execute("SELECT cron.alter_job(jobid, active := false) FROM cron.job WHERE jobname NOT LIKE 'queue-%%'")
             conn.execute("UPDATE public.feature_flags SET enabled = true")
+            if calls_per_minute:  # the project's budget is the provider plan's limit
+                conn.execute("UPDATE public.queue_config_v2 SET calls_per_window = %s, call_window_seconds = 60",
+                             [calls_per_minute])
         sandbox = stack_.enter_context(SandboxServer(port=0, calls_per_minute=limit, latency_ms=latency_ms))
         server = stack_.enter_context(serve(url, names=loaded.plan.names, port=None, jwt_secret=SECRET,
                                             market_data_url=sandbox.url, api_key="bench"))

@@ -17,6 +17,11 @@ completed within 2 s of the view).
 
 Goal: at least 95% of views fresh within 2 s, at no more than 20% of the legacy schedule's calls.
 
+The provider plan (the sandbox's limit, and the project's call budget) is by default the one the
+legacy schedules need at this scale: their calls per minute, so both systems run on the same plan
+and the figure is what the new system chooses to spend. --calls-per-minute sets a smaller plan
+(300: the example app's Starter plan), where the budget, not the system, bounds the share.
+
 Run by hand: .venv/bin/python bench/efficiency.py [--minutes 10] [--viewers 500] [--symbols 2000]
                                                   [--zipf 1.1] [--dwell 60] [--modes continuous,once]
 """
@@ -27,6 +32,7 @@ import argparse
 import bisect
 import heapq
 import itertools
+import math
 import os
 import random
 import threading
@@ -36,7 +42,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from psycopg import sql
 
-from _stack import EXTRA_KEY_COLUMNS, stack, wait_until
+from _stack import EXTRA_KEY_COLUMNS, ROOT, stack, wait_until
+from toolkit.config import load_plan
 from toolkit.baseline import runs_per_day
 
 HEARTBEAT_S = 60
@@ -191,15 +198,20 @@ def main() -> None:
     parser.add_argument("--types", default="quote,profile", help="the data types a page shows")
     parser.add_argument("--modes", default="continuous,once")
     parser.add_argument("--latency-ms", type=float, default=150)
+    parser.add_argument("--calls-per-minute", type=int, default=None,
+                        help="the provider plan's limit and the project's call budget (default: what the legacy "
+                             "schedules need at this scale)")
     parser.add_argument("--seed", type=int, default=21)
     args = parser.parse_args()
+    by_name = {d.name: d for d in load_plan(ROOT / "phases.yaml").plan.data_types}
+    types = [by_name[t] for t in args.types.split(",") if t]
+    budget = args.calls_per_minute or math.ceil(legacy_spend(types, args.symbols, 60)[0])
     print(f"efficiency: {args.symbols} symbols, {args.viewers} viewers (Zipf s={args.zipf:g}, dwell {args.dwell:g} s "
           f"mean, re-track every {HEARTBEAT_S} s), page types {args.types}, {args.minutes:g} min per mode, sandbox "
-          f"{args.latency_ms:g} ms per call; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+          f"{args.latency_ms:g} ms per call, call budget {budget} per minute; load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     results = []
-    with stack(args.latency_ms) as st:
-        by_name = {d.name: d for d in st.loaded.plan.data_types}
-        types = [by_name[t] for t in args.types.split(",") if t]
+    with stack(args.latency_ms, budget) as st:
         for mode in [m for m in args.modes.split(",") if m]:
             r = run_mode(st, mode, types, args)
             results.append(r)
