@@ -390,3 +390,15 @@ def test_a_track_plans_its_freshness_statement_once_per_session(viewers):
         assert answer["queued"] == [{"data_type": "profile", "outcome": "queued"}]
         assert conn.execute("SELECT statement NOT LIKE '%%NULL::text[]%%' FROM pg_prepared_statements "
                             "WHERE name = %s", [name]).fetchone()[0] is True
+
+
+def test_a_stale_type_already_queued_at_the_pages_priority_is_reported_without_queueing_again(viewers):
+    answer, checks = _track_counting_checks(viewers, "g", "AAPL", ["quote", "profile"])
+    assert (answer["queued"], checks) == ([{"data_type": "profile", "outcome": "queued"}], 1)
+    # The next viewer finds the job waiting: reported as it is, nothing checked type by type.
+    answer, checks = _track_counting_checks(viewers, "h", "AAPL", ["quote", "profile"])
+    assert (answer["queued"], checks) == ([{"data_type": "profile", "outcome": "exists"}], 0)
+    # A job the presence check queued (below a page's priority) goes the whole way: raised.
+    presence(viewers)
+    answer, checks = _track_counting_checks(viewers, "g", "MSFT", ["quote"])
+    assert (answer["queued"], checks) == ([{"data_type": "quote", "outcome": "raised"}], 1)

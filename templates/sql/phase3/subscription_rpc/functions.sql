@@ -32,6 +32,7 @@ DECLARE
     check_q  text;
     prepared text;
     stale    text[];
+    waiting  text[];
     queued   jsonb := '[]'::jsonb;
 BEGIN
     IF p_user_id IS NULL THEN
@@ -95,10 +96,25 @@ BEGIN
         stale := types;  -- fail-safe: each type is checked again on its own below
     END;
     IF stale IS NOT NULL THEN
-        SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('data_type', b.data_type, 'outcome', b.outcome)), '[]')
+        -- Usually a stale type's job is already waiting, queued by the first viewer who found
+        -- it stale: one look at the pending jobs' key finds it, and it is reported as it is
+        -- when its priority is already this call's. The others go the whole way.
+        SELECT pg_catalog.array_agg(r.data_type ORDER BY r.data_type) INTO waiting
+        FROM public.data_type_registry{{ suffix }} AS r
+        JOIN public.api_call_queue{{ suffix }}_pending AS q
+          ON q.symbol = CASE WHEN r.key_column IS NULL THEN '*' ELSE p_symbol END AND q.data_type = r.data_type
+        WHERE r.data_type = ANY (stale) AND q.priority >= r.priority + {{ rules.page_open_boost }};
+        SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('data_type', w.t, 'outcome', 'exists')), '[]')
         INTO queued
-        FROM public.check_and_queue_stale_batch{{ suffix }}(p_symbol, stale, {{ rules.page_open_boost }}) AS b
-        WHERE b.stale;
+        FROM pg_catalog.unnest(waiting) AS w(t);
+        stale := ARRAY(SELECT t FROM pg_catalog.unnest(stale) AS t WHERE t <> ALL (COALESCE(waiting, '{}'::text[])));
+        IF pg_catalog.cardinality(stale) > 0 THEN
+            SELECT queued || COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('data_type', b.data_type,
+                                                                                           'outcome', b.outcome)), '[]')
+            INTO queued
+            FROM public.check_and_queue_stale_batch{{ suffix }}(p_symbol, stale, {{ rules.page_open_boost }}) AS b
+            WHERE b.stale;
+        END IF;
     END IF;
     RETURN pg_catalog.jsonb_build_object('status', 'tracked', 'symbol', p_symbol, 'data_types', types, 'queued', queued);
 END
