@@ -241,7 +241,8 @@ export async function runProcessor(sql: Sql, settings: Settings): Promise<Summar
   let lease: RunLease | null;
   let slackMs: number;
   try {
-    const [cfg] = await sql<{ slack: number; idle_poll_ms: number }[]>`
+    // The slack is numeric (seconds to the ms): it arrives as text.
+    const [cfg] = await sql<{ slack: string; idle_poll_ms: number }[]>`
       SELECT call_slack_seconds AS slack, processor_idle_poll_ms AS idle_poll_ms
       FROM ${sql(qualified("queue_config"))}`;
     slackMs = Number(cfg.slack) * 1000;
