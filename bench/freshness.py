@@ -116,7 +116,7 @@ def run_backlog(st, mode: str, minutes: float, jobs: int) -> dict:
     st.set_drain(mode)
     # A fresh budget: what earlier phases spent leaves the ring first.
     wait_until(lambda: st.scalar("SELECT (public.get_quota_status_v2() ->> 'calls_used')::int") == 0,
-               q.call_window_seconds + q.call_slack_seconds + 5, 1)
+               q.call_window_seconds + q.call_slack_ms / 1000 + 5, 1)
     st.sandbox.reset()
     stop = threading.Event()
     started = time.monotonic()

@@ -334,7 +334,7 @@ def test_a_continuous_drain_spends_the_budget_as_its_window_frees_calls_across_r
     # while the budget is spent still start runs, so every 14.25 s the window frees 20 calls and
     # a run takes them (80 in 50 s); were such starts held back, the budget would be taken only
     # at the starts that find it free, every 20 s (60 in 50 s).
-    configure(db, calls_per_window=20, call_window_seconds=12, call_slack_seconds=2,
+    configure(db, calls_per_window=20, call_window_seconds=12, call_slack_ms=2000,
               processor_drain="continuous", processor_run_seconds=10)
     enqueue(db, 300, "quote", "B")
     reports: list[dict] = []
@@ -368,7 +368,7 @@ def test_a_standing_backlog_gets_the_budget_back_window_plus_slack_after_each_ca
     # 4.75 s, then a continuous drain takes the call it frees at its next look (every 200 ms).
     # So the 20th call after each call comes about 5 s after it (whole-second slots: over 6 s),
     # and never within 4 s (the provider's window: no 429).
-    configure(db, calls_per_window=20, call_window_seconds=4, call_slack_seconds=0.5,
+    configure(db, calls_per_window=20, call_window_seconds=4, call_slack_ms=500,
               processor_drain="continuous", processor_run_seconds=10)
     enqueue(db, 300, "quote", "B")
     stop = threading.Event()

@@ -45,7 +45,7 @@ def test_sixteen_workers_with_permits_never_exceed_the_call_budget(queue_db, lim
     # what the provider would count); jobs without a permit go back. Slow or fast, the calls any
     # window sees stay within the budget.
     configure(queue_db, calls_per_window=limit, call_window_seconds=window, bytes_per_window=10**15)
-    hold = float(queue_db.scalar("SELECT c.call_slack_seconds + s.ring_slot_ms / 1000.0 + %s "
+    hold = float(queue_db.scalar("SELECT (c.call_slack_ms + s.ring_slot_ms) / 1000.0 + %s "
                                  "FROM public.queue_config_v2 AS c, public.api_quota_state_v2 AS s", [window]))
     enqueue(queue_db, 3000, "quote", "Q")
     enqueue(queue_db, 600, "financial-statements", "F")  # three endpoints: three calls a job

@@ -55,7 +55,7 @@ def test_a_permit_is_counted_for_the_window_and_the_slack_a_call_may_take_to_arr
     # + 1 = 11 slots, and the slot of a permit stays in it for the window plus the slack, and at
     # most one slot more, whatever moment within its slot the permit fell on.
     unlimited(queue_db)
-    configure(queue_db, calls_per_window=3, call_window_seconds=2, call_slack_seconds=0.5)
+    configure(queue_db, calls_per_window=3, call_window_seconds=2, call_slack_ms=500)
     assert queue_db.rows("SELECT cardinality(call_ring), ring_slot_ms FROM public.api_quota_state_v2") == [(12, 250)]
     enqueue(queue_db, 2)
     (a, la), (b, lb) = _claim(queue_db, "w", 2)

@@ -27,24 +27,28 @@ class Quotas(Strict):
     # The provider's rate limit: calls_per_window calls in any call_window_seconds.
     calls_per_window: int = Field(300, gt=0)
     call_window_seconds: int = Field(60, gt=0, le=3600)
-    # The longest a call may take to reach the provider after its permit, in seconds to the
-    # millisecond (the processor does not call later than half of it); the budget counts it as
-    # part of the window, so a call holds the budget window + slack (+ at most a 250 ms slot of
-    # the ring). Half a second: the permit's answer has 250 ms to reach the processor (a round
-    # trip to the database in the same region takes a few ms), the request 250 ms to reach the
-    # provider (one way across a continent on the kept-alive connection takes tens of ms).
-    call_slack_seconds: float = Field(0.5, ge=0.01, le=60)
+    # The longest a call may take to reach the provider after its permit, in milliseconds (the
+    # processor does not call later than half of it); the budget counts it as part of the
+    # window, so a call holds the budget window + slack (+ at most a 250 ms slot of the ring).
+    # Half a second: the permit's answer has 250 ms to reach the processor (a round trip to the
+    # database in the same region takes a few ms), the request 250 ms to reach the provider
+    # (one way across a continent on the kept-alive connection takes tens of ms).
+    call_slack_ms: int = Field(500, ge=10, le=60_000)
+    # Derived, not set: the slack in whole seconds (rounded up), as the revisions of the budget
+    # before api_data_usage 5 counted it; their scripts, which upgrades still run, read it.
+    call_slack_seconds: int | None = None
     # Its bandwidth cap: bytes_per_window bytes in any trailing window_days.
     bytes_per_window: int = Field(20_000_000_000, gt=0)
     window_days: int = Field(30, gt=0)
 
-    @field_validator("call_slack_seconds")
-    @classmethod
-    def _whole_milliseconds(cls, v: float) -> float:
-        # The database keeps it to the millisecond: a finer value would be rounded, maybe down.
-        if abs(v * 1000 - round(v * 1000)) > 1e-6:
-            raise ValueError(f"must be a whole number of milliseconds (e.g. 0.5 or 0.25), not {v}")
-        return v
+    @model_validator(mode="after")
+    def _whole_seconds_of_the_slack(self) -> "Quotas":
+        seconds = max(1, -(-self.call_slack_ms // 1000))
+        if self.call_slack_seconds is not None and self.call_slack_seconds != seconds:
+            raise ValueError(f"call_slack_seconds is derived from call_slack_ms ({seconds} for "
+                             f"{self.call_slack_ms} ms): remove it, set call_slack_ms")
+        object.__setattr__(self, "call_slack_seconds", seconds)
+        return self
 
 
 class Queue(Strict):

@@ -43,7 +43,7 @@ export class LeaseLost extends MarketDataError {
 }
 
 export interface PermitOptions {
-  /** call_slack_seconds in ms (it is kept to the ms): a permit is used within half of it, or not at all. */
+  /** call_slack_ms: a permit is used within half of it, or not at all. */
   slackMs: number;
   /** performance.now() after which a request waiting for budget is denied. */
   waitUntilMs: number;

@@ -46,9 +46,9 @@ CREATE TABLE public.queue_config{{ suffix }} (
     processor_lock_id           bigint  NOT NULL,
     updated_at                  timestamptz NOT NULL DEFAULT now(),
     -- Revision 2 (the upgrade adds them in this order, so both ways give one table).
-    -- The longest a call may reach the provider after its permit: counted in the ring too.
-    -- Seconds to the millisecond (revision 5 made it so; the column keeps its place).
-    call_slack_seconds          numeric(5, 3) NOT NULL CHECK (call_slack_seconds BETWEEN 0.01 AND 60),
+    -- The slack in whole seconds (call_slack_ms rounded up), as revisions before 5 counted it;
+    -- kept for processors deployed before it.
+    call_slack_seconds          integer NOT NULL CHECK (call_slack_seconds BETWEEN 1 AND 60),
     breaker_error_rate          double precision NOT NULL CHECK (breaker_error_rate > 0 AND breaker_error_rate <= 1),
     breaker_window_seconds      integer NOT NULL CHECK (breaker_window_seconds > 0),
     breaker_min_calls           integer NOT NULL CHECK (breaker_min_calls > 0),
@@ -58,7 +58,10 @@ CREATE TABLE public.queue_config{{ suffix }} (
     -- processor_idle_poll_ms while the queue is empty, or once, until nothing is due.
     processor_drain             text    NOT NULL CHECK (processor_drain IN ('continuous', 'once')),
     processor_run_seconds       integer NOT NULL CHECK (processor_run_seconds BETWEEN 10 AND 110),
-    processor_idle_poll_ms      integer NOT NULL CHECK (processor_idle_poll_ms BETWEEN 20 AND 5000)
+    processor_idle_poll_ms      integer NOT NULL CHECK (processor_idle_poll_ms BETWEEN 20 AND 5000),
+    -- Revision 5 (likewise). The longest a call may reach the provider after its permit:
+    -- counted in the ring too.
+    call_slack_ms               integer NOT NULL CHECK (call_slack_ms BETWEEN 10 AND 60000)
 );
 
 INSERT INTO public.queue_config{{ suffix }} (
@@ -68,10 +71,10 @@ INSERT INTO public.queue_config{{ suffix }} (
     breaker_failure_threshold, breaker_error_rate, breaker_window_seconds, breaker_min_calls,
     breaker_open_seconds, breaker_probe_calls, processor_url,
     presence_lock_id, scheduled_lock_id, processor_lock_id,
-    processor_drain, processor_run_seconds, processor_idle_poll_ms)
+    processor_drain, processor_run_seconds, processor_idle_poll_ms, call_slack_ms)
 SELECT (s #>> '{quotas,calls_per_window}')::integer,
        (s #>> '{quotas,call_window_seconds}')::integer,
-       (s #>> '{quotas,call_slack_seconds}')::numeric(5, 3),
+       (s #>> '{quotas,call_slack_seconds}')::integer,
        (s #>> '{quotas,bytes_per_window}')::bigint,
        (s #>> '{quotas,window_days}')::integer,
        (s #>> '{queue,stuck_timeout_seconds}')::integer,
@@ -95,7 +98,8 @@ SELECT (s #>> '{quotas,calls_per_window}')::integer,
        (s #>> '{locks,processor_loop}')::bigint,
        s #>> '{processor,drain}',
        (s #>> '{processor,run_seconds}')::integer,
-       (s #>> '{processor,idle_poll_ms}')::integer
+       (s #>> '{processor,idle_poll_ms}')::integer,
+       (s #>> '{quotas,call_slack_ms}')::integer
 FROM (SELECT toolkit.param('settings') AS s) AS p;
 
 -- One row: what the call permits and the claim need to enforce both limits quickly. Each
@@ -104,11 +108,11 @@ FROM (SELECT toolkit.param('settings') AS s) AS p;
 --   call_ring: first the calls it counts, then the calls permitted per slot of ring_slot_ms
 --              milliseconds (the slot of a time is floor(epoch milliseconds / ring_slot_ms);
 --              its place is 2 + slot mod the number of slots) over the last
---              ceil((call_window_seconds + call_slack_seconds) * 1000 / ring_slot_ms) + 1
+--              ceil((call_window_seconds * 1000 + call_slack_ms) / ring_slot_ms) + 1
 --              slots. The total is kept as slots are added and cleared (quota_ring_advance),
 --              so a claim reads the calls used without summing hundreds of slots. ring_epoch
 --              is the newest slot written. A call reaches
---              the provider at most call_slack_seconds after its permit, so the calls any real
+--              the provider at most call_slack_ms after its permit, so the calls any real
 --              window of the provider sees were permitted less than window + slack apart, which
 --              puts their slots fewer than that many slots + 1 apart: within one ring; the
 --              permit that came last checked them all (permits read the clock after the ring,
@@ -137,7 +141,7 @@ CREATE TABLE public.api_quota_state{{ suffix }} (
 );
 
 INSERT INTO public.api_quota_state{{ suffix }} (call_ring, ring_epoch, window_from, cached_until, ring_slot_ms)
-SELECT array_fill(0, ARRAY[ceil((c.call_window_seconds + c.call_slack_seconds) * 1000 / {{ ring_slot_ms }})::integer + 2]),
+SELECT array_fill(0, ARRAY[ceil((c.call_window_seconds * 1000 + c.call_slack_ms) / {{ ring_slot_ms }}.0)::integer + 2]),
        floor(extract(epoch FROM now()) * 1000 / {{ ring_slot_ms }})::bigint,
        date_trunc('minute', now()) - make_interval(days => c.byte_window_days),
        date_trunc('minute', now()) - interval '1 minute',

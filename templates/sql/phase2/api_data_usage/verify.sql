@@ -10,14 +10,15 @@ SELECT toolkit.check(
      FROM public.queue_config{{ suffix }} AS c),
     'queue_config{{ suffix }} matches the plan''s settings');
 SELECT toolkit.check(
-    (SELECT c.call_slack_seconds = (toolkit.param('settings') #>> '{quotas,call_slack_seconds}')::numeric(5, 3)
+    (SELECT c.call_slack_seconds = (toolkit.param('settings') #>> '{quotas,call_slack_seconds}')::integer
+        AND c.call_slack_ms = (toolkit.param('settings') #>> '{quotas,call_slack_ms}')::integer
         AND c.breaker_failure_threshold = (toolkit.param('settings') #>> '{breaker,failure_threshold}')::integer
         AND c.breaker_error_rate = (toolkit.param('settings') #>> '{breaker,error_rate}')::double precision
         AND c.breaker_probe_calls = (toolkit.param('settings') #>> '{breaker,probe_calls}')::integer
      FROM public.queue_config{{ suffix }} AS c),
     'queue_config{{ suffix }} holds the plan''s call slack and breaker settings');
 SELECT toolkit.check(
-    (SELECT cardinality(s.call_ring) = ceil((c.call_window_seconds + c.call_slack_seconds) * 1000 / s.ring_slot_ms) + 2
+    (SELECT cardinality(s.call_ring) = ceil((c.call_window_seconds * 1000 + c.call_slack_ms) / s.ring_slot_ms::numeric) + 2
         AND s.call_ring[1] = (SELECT sum(x) FROM unnest(s.call_ring[2:]) AS x)
      FROM public.api_quota_state{{ suffix }} AS s, public.queue_config{{ suffix }} AS c),
     'api_quota_state{{ suffix }} ring covers the call window and the call slack, and its first element is their total');
