@@ -169,7 +169,7 @@ def run_mode(st, mode: str, types: list, args) -> dict:
     st.set_drain(mode)
     q = st.loaded.plan.settings.quotas
     wait_until(lambda: st.scalar("SELECT (public.get_quota_status_v2() ->> 'calls_used')::int") == 0,
-               q.call_window_seconds + q.call_slack_seconds + 5, 1)
+               q.call_window_seconds + q.call_slack_ms / 1000 + 5, 1)
     st.sandbox.reset()
     stop = threading.Event()
     ticker = st.start_ticker(60, stop)

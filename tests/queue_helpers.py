@@ -10,12 +10,14 @@ import psycopg
 
 
 def configure(db, **settings) -> None:
-    """Change queue_config_v2 values; a new call window also resizes the quota ring."""
+    """Change queue_config_v2 values; a new call window also resizes the quota ring (its total,
+    then its slots)."""
     sets = ", ".join(f"{k} = %({k})s" for k in settings)
     with db.connect(autocommit=True) as conn:
         conn.execute(f"UPDATE public.queue_config_v2 SET {sets}", settings)
         conn.execute("UPDATE public.api_quota_state_v2 "
-                     "SET call_ring = array_fill(0, ARRAY[c.call_window_seconds + c.call_slack_seconds + 1]) "
+                     "SET call_ring = array_fill(0, ARRAY[ceil((c.call_window_seconds * 1000 + c.call_slack_ms) "
+                     "                                         / ring_slot_ms::numeric)::integer + 2]) "
                      "FROM public.queue_config_v2 c")
 
 

@@ -46,7 +46,8 @@ BROKEN = {
     "missing template": (None, r":\d+: phases\.0\.steps\.0\.sql: .* lacks deploy.sql"),
     "bad mode": (None, r":\d+: settings\.scheduler_mode: Input should be 'postgres' or 'external'"),
     "bad breaker rate": (None, r":\d+: settings\.breaker\.error_rate: Input should be less than or equal to 1"),
-    "bad call slack": (None, r":\d+: settings\.quotas\.call_slack_seconds: Input should be greater than or equal to 1"),
+    "bad call slack": (None, r":\d+: settings\.quotas\.call_slack_ms: Input should be greater than or equal to 10"),
+    "set derived slack": (None, r":\d+: settings\.quotas: .*call_slack_seconds is derived from call_slack_ms"),
 }
 
 
@@ -59,7 +60,8 @@ def _mutate(kind: str, text: str) -> str:
         "missing template": lambda t: t.replace("sql: phase0/feature_flags}", "sql: phase0/nowhere}", 1),
         "bad mode": lambda t: t.replace("scheduler_mode: external", "scheduler_mode: sometimes", 1),
         "bad breaker rate": lambda t: t.replace("error_rate: 0.5 ", "error_rate: 1.5 ", 1),
-        "bad call slack": lambda t: t.replace("call_slack_seconds: 2 ", "call_slack_seconds: 0 ", 1),
+        "bad call slack": lambda t: t.replace("call_slack_ms: 500 ", "call_slack_ms: 0 ", 1),
+        "set derived slack": lambda t: t.replace("call_slack_ms: 500 ", "call_slack_ms: 500\n    call_slack_seconds: 2 ", 1),
     }[kind](text)
 
 
@@ -91,3 +93,10 @@ def test_missing_field_points_at_the_right_line(project: Path):
     line = int(re.search(r"phases\.yaml:(\d+): data_types\.1\.ttl_seconds", str(err.value)).group(1))
     # The message points into the profile entry (the mapping that lacks the field).
     assert abs(line - (bad + 1)) <= 2
+
+
+def test_a_plan_written_with_the_slack_in_seconds_keeps_its_meaning(project: Path):
+    plan = project / "phases.yaml"
+    plan.write_text(plan.read_text().replace("call_slack_ms: 500 ", "call_slack_seconds: 2 ", 1))
+    quotas = load_plan(plan).plan.settings.quotas
+    assert (quotas.call_slack_ms, quotas.call_slack_seconds) == (2000, 2)

@@ -45,7 +45,8 @@ def test_sixteen_workers_with_permits_never_exceed_the_call_budget(queue_db, lim
     # what the provider would count); jobs without a permit go back. Slow or fast, the calls any
     # window sees stay within the budget.
     configure(queue_db, calls_per_window=limit, call_window_seconds=window, bytes_per_window=10**15)
-    slack = queue_db.scalar("SELECT call_slack_seconds FROM public.queue_config_v2")
+    hold = float(queue_db.scalar("SELECT (c.call_slack_ms + s.ring_slot_ms) / 1000.0 + %s "
+                                 "FROM public.queue_config_v2 AS c, public.api_quota_state_v2 AS s", [window]))
     enqueue(queue_db, 3000, "quote", "Q")
     enqueue(queue_db, 600, "financial-statements", "F")  # three endpoints: three calls a job
     deadline = time.monotonic() + seconds
@@ -58,9 +59,9 @@ def test_sixteen_workers_with_permits_never_exceed_the_call_budget(queue_db, lim
     assert queue_db.rows("SELECT DISTINCT attempts FROM public.api_call_queue_v2 WHERE status <> 'pending'") == [(1,)]
     worst = _max_calls_in_any_window(list(calls), window)
     assert worst <= limit, f"{worst} calls made within {window} s"
-    # The budget is used, not starved: a full budget goes out every window + slack + 1 seconds
-    # (the ring counts whole seconds, and the slack a call may take to arrive).
-    assert sum(c for _, c in calls) >= limit * (seconds // (window + slack + 1))
+    # The budget is used, not starved: a full budget goes out every window + slack + one slot
+    # of the ring (the slack a call may take to arrive; the ring counts slots of 250 ms).
+    assert sum(c for _, c in calls) >= limit * (seconds // hold)
     assert sum(c for _, c in calls) == queue_db.scalar("SELECT sum(calls) FROM public.api_data_usage_v2")
     assert len(set(j for w in workers for j in w.claimed)) == len([j for w in workers for j in w.claimed])
 
@@ -386,8 +387,9 @@ def test_processor_loop_is_single_flight_and_idle_without_work(queue_db):
 def test_a_spent_call_budget_holds_back_a_run_once_but_not_a_continuous_one(queue_db):
     # A continuous run takes calls as the window frees them; a run "once" would claim nothing.
     invoke = lambda: queue_db.scalar("SELECT public.invoke_processor_loop_v2()")  # noqa: E731
-    spend_calls = ("UPDATE public.api_quota_state_v2 SET call_ring = array_fill(1, ARRAY[cardinality(call_ring)]), "
-                   "ring_epoch = floor(extract(epoch FROM clock_timestamp()))::bigint")
+    spend_calls = ("UPDATE public.api_quota_state_v2 "
+                   "SET call_ring = ARRAY[cardinality(call_ring) - 1] || array_fill(1, ARRAY[cardinality(call_ring) - 1]), "
+                   "ring_epoch = floor(extract(epoch FROM clock_timestamp()) * 1000 / ring_slot_ms)::bigint")
     enqueue(queue_db, 5)
     configure(queue_db, calls_per_window=3, bytes_per_window=1000)
     queue_db.execute(spend_calls)

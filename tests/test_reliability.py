@@ -51,29 +51,45 @@ def test_permits_go_to_the_lease_holder_each_request_whole_in_order(queue_db):
 
 
 def test_a_permit_is_counted_for_the_window_and_the_slack_a_call_may_take_to_arrive(queue_db):
-    # Window 2 s and slack 2 s: the ring holds 5 seconds, and the second of a permit stays in
-    # it for the window plus the slack, whatever second within it the permit fell on.
+    # Window 2 s and slack 0.5 s, slots of 250 ms: the ring holds its total and ceil(2.5 / 0.25)
+    # + 1 = 11 slots, and the slot of a permit stays in it for the window plus the slack, and at
+    # most one slot more, whatever moment within its slot the permit fell on.
     unlimited(queue_db)
-    configure(queue_db, calls_per_window=3, call_window_seconds=2, call_slack_seconds=2)
-    assert queue_db.scalar("SELECT cardinality(call_ring) FROM public.api_quota_state_v2") == 2 + 2 + 1
+    configure(queue_db, calls_per_window=3, call_window_seconds=2, call_slack_ms=500)
+    assert queue_db.rows("SELECT cardinality(call_ring), ring_slot_ms FROM public.api_quota_state_v2") == [(12, 250)]
     enqueue(queue_db, 2)
     (a, la), (b, lb) = _claim(queue_db, "w", 2)
+    # The permit is taken in the second half of a second, where its slot is not its second's first.
+    fraction = float(queue_db.scalar("SELECT extract(epoch FROM clock_timestamp()) % 1"))
+    time.sleep((0.55 - fraction) % 1)
+    before = queue_db.scalar("SELECT floor(extract(epoch FROM clock_timestamp()) * 4)::bigint")
     assert _permits(queue_db, [(a, la, 3)]) == {a: (True, None)}
     first = time.monotonic()
+    after = queue_db.scalar("SELECT floor(extract(epoch FROM clock_timestamp()) * 4)::bigint")
+    # The calls sit in the slot of the permit's moment (epoch ms / 250), and nowhere else.
+    ring, slot = queue_db.rows("SELECT call_ring, ring_epoch FROM public.api_quota_state_v2")[0]
+    assert before <= slot <= after and ring[0] == 3 and ring[1 + slot % 11] == 3 and sum(ring[1:]) == 3, \
+        (before, slot, after, ring)
+    # The ring still counts them 10 slots on (2.5 s) and has let them go 11 slots on.
+    advanced = "SELECT public.quota_ring_advance_v2(%s, %s, %s)"
+    assert queue_db.scalar(advanced, [ring, slot, slot + 10])[0] == 3
+    assert queue_db.scalar(advanced, [ring, slot, slot + 11]) == [0] * 12
     while _permits(queue_db, [(b, lb, 1)]) != {b: (True, None)}:
-        time.sleep(0.05)
+        time.sleep(0.02)
     waited = time.monotonic() - first
-    assert waited > 2 + 2 - 0.1, f"a call was permitted again after {waited:.2f} s"
-    assert waited < 2 + 2 + 1 + 1.5
+    assert waited > 2 + 0.5 - 0.1, f"a call was permitted again after {waited:.2f} s"
+    assert waited < 2 + 0.5 + 0.25 + 1.5
 
 
 def test_the_ring_works_past_2038(queue_db):
     # 2147483647 is 2038-01-19 03:14:07 UTC, the last second a 32-bit integer holds.
-    assert queue_db.scalar("SELECT public.quota_ring_advance_v2(ARRAY[1,1,1,1,1], 2147483645, 2147483649)") == \
-        [1, 0, 0, 0, 0]
-    assert queue_db.scalar("SELECT public.quota_ring_advance_v2(ARRAY[1,2,3,4,5], 4102444800, 4102444802)") == \
-        [1, 0, 0, 4, 5]  # 2100-01-01: seconds ...801 and ...802 leave the ring (slots 1 and 2, from 0)
-    assert queue_db.scalar("SELECT public.quota_ring_advance_v2(ARRAY[7,7,7], 4102444800, 4102444900)") == [0, 0, 0]
+    # The ring is its total, then its slots.
+    assert queue_db.scalar("SELECT public.quota_ring_advance_v2(ARRAY[5,1,1,1,1,1], 2147483645, 2147483649)") == \
+        [1, 1, 0, 0, 0, 0]
+    assert queue_db.scalar("SELECT public.quota_ring_advance_v2(ARRAY[15,1,2,3,4,5], 4102444800, 4102444802)") == \
+        [10, 1, 0, 0, 4, 5]  # 2100-01-01: slots ...801 and ...802 leave the ring (places 1 and 2, from 0)
+    assert queue_db.scalar("SELECT public.quota_ring_advance_v2(ARRAY[21,7,7,7], 4102444800, 4102444900)") == \
+        [0, 0, 0, 0]
     # The status and the permits read a ring last written after 2038 without an error.
     queue_db.execute("UPDATE public.api_quota_state_v2 SET ring_epoch = 4102444800")
     assert queue_db.scalar("SELECT public.get_quota_status_v2() ->> 'calls_used'") is not None

@@ -27,12 +27,32 @@ class Quotas(Strict):
     # The provider's rate limit: calls_per_window calls in any call_window_seconds.
     calls_per_window: int = Field(300, gt=0)
     call_window_seconds: int = Field(60, gt=0, le=3600)
-    # The longest a call may take to reach the provider after its permit (the processor does
-    # not call later than half of it); the budget counts it as part of the window.
-    call_slack_seconds: int = Field(2, ge=1, le=60)
+    # The longest a call may take to reach the provider after its permit, in milliseconds (the
+    # processor does not call later than half of it); the budget counts it as part of the
+    # window, so a call holds the budget window + slack (+ at most a 250 ms slot of the ring).
+    # Half a second: the permit's answer has 250 ms to reach the processor (a round trip to the
+    # database in the same region takes a few ms), the request 250 ms to reach the provider
+    # (one way across a continent on the kept-alive connection takes tens of ms).
+    call_slack_ms: int = Field(500, ge=10, le=60_000)
+    # The slack in whole seconds (rounded up), as the revisions of the budget before
+    # api_data_usage 5 counted it; their scripts, which upgrades still run, read it. Derived from
+    # call_slack_ms; a plan written before the milliseconds, which sets only this, keeps its
+    # meaning (call_slack_ms = 1000 x it).
+    call_slack_seconds: int | None = Field(None, ge=1, le=60)
     # Its bandwidth cap: bytes_per_window bytes in any trailing window_days.
     bytes_per_window: int = Field(20_000_000_000, gt=0)
     window_days: int = Field(30, gt=0)
+
+    @model_validator(mode="after")
+    def _whole_seconds_of_the_slack(self) -> "Quotas":
+        if self.call_slack_seconds is not None and "call_slack_ms" not in self.model_fields_set:
+            object.__setattr__(self, "call_slack_ms", self.call_slack_seconds * 1000)
+        seconds = max(1, -(-self.call_slack_ms // 1000))
+        if self.call_slack_seconds is not None and self.call_slack_seconds != seconds:
+            raise ValueError(f"call_slack_seconds is derived from call_slack_ms ({seconds} for "
+                             f"{self.call_slack_ms} ms): remove it, set call_slack_ms")
+        object.__setattr__(self, "call_slack_seconds", seconds)
+        return self
 
 
 class Queue(Strict):

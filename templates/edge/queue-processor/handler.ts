@@ -241,10 +241,10 @@ export async function runProcessor(sql: Sql, settings: Settings): Promise<Summar
   let lease: RunLease | null;
   let slackMs: number;
   try {
-    const [cfg] = await sql<{ slack: number; idle_poll_ms: number }[]>`
-      SELECT call_slack_seconds AS slack, processor_idle_poll_ms AS idle_poll_ms
+    const [cfg] = await sql<{ slack_ms: number; idle_poll_ms: number }[]>`
+      SELECT call_slack_ms AS slack_ms, processor_idle_poll_ms AS idle_poll_ms
       FROM ${sql(qualified("queue_config"))}`;
-    slackMs = Number(cfg.slack) * 1000;
+    slackMs = Number(cfg.slack_ms);
     lease = await RunLease.take(sql, worker, {
       endsAt: claimEnd,
       pollMs: Number(cfg.idle_poll_ms ?? 200),

@@ -71,7 +71,7 @@ function queueDb(batches: Omit<Job, "lease">[][], opts: {
     if (t.includes("SET run_lease_until")) return (opts.renew?.() ?? true) ? [{ run_id: "r" }] : [];
     if (t.includes("SET run_id = NULL")) return [];
     if (t.includes("api_call_queue_v2_pending")) return [{ due: opts.due?.() ?? false }];
-    if (t.includes("queue_config_v2")) return [{ slack: 2, idle_poll_ms: 20 }];
+    if (t.includes("queue_config_v2")) return [{ slack_ms: 2000, idle_poll_ms: 20 }];
     if (t.includes("get_queue_batch_v2")) return (left.shift() ?? []).map((j) => ({ ...j, lease: "7" }));
     if (t.includes("take_call_permits_v2")) {
       const [ids, leases, calls] = call.values as [string[], string[], number[]];

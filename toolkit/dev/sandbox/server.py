@@ -144,6 +144,11 @@ class Sandbox:
         return {"window": window, "busiest": busiest, "busiest_from": start, "calls": len(arrivals),
                 "per_second": sorted(per_second.items())}
 
+    def arrivals(self) -> list[float]:
+        """When each call in the log arrived (the sandbox's clock, oldest first)."""
+        with self._lock:
+            return list(self._arrivals)
+
     def stats(self) -> dict:
         with self._lock:
             self._expire(self.clock())
@@ -409,6 +414,9 @@ class SandboxServer:
 
     def calls(self, window: float) -> dict:
         return self.sandbox.calls(window)
+
+    def arrivals(self) -> list[float]:
+        return self.sandbox.arrivals()
 
     def reset(self) -> None:
         self.sandbox.reset()

@@ -1,4 +1,5 @@
 {% from '_macros.sql' import service_role_only -%}
+{% set ring_slot_ms = 250 -%}
 -- Accounting for the market-data API's two limits, and the queue's settings.
 --
 -- api_data_usage{{ suffix }}: calls and bytes per minute. Calls are counted when they are
@@ -45,7 +46,8 @@ CREATE TABLE public.queue_config{{ suffix }} (
     processor_lock_id           bigint  NOT NULL,
     updated_at                  timestamptz NOT NULL DEFAULT now(),
     -- Revision 2 (the upgrade adds them in this order, so both ways give one table).
-    -- The longest a call may reach the provider after its permit: counted in the ring too.
+    -- The slack in whole seconds (call_slack_ms rounded up), as revisions before 5 counted it;
+    -- kept for processors deployed before it.
     call_slack_seconds          integer NOT NULL CHECK (call_slack_seconds BETWEEN 1 AND 60),
     breaker_error_rate          double precision NOT NULL CHECK (breaker_error_rate > 0 AND breaker_error_rate <= 1),
     breaker_window_seconds      integer NOT NULL CHECK (breaker_window_seconds > 0),
@@ -56,7 +58,10 @@ CREATE TABLE public.queue_config{{ suffix }} (
     -- processor_idle_poll_ms while the queue is empty, or once, until nothing is due.
     processor_drain             text    NOT NULL CHECK (processor_drain IN ('continuous', 'once')),
     processor_run_seconds       integer NOT NULL CHECK (processor_run_seconds BETWEEN 10 AND 110),
-    processor_idle_poll_ms      integer NOT NULL CHECK (processor_idle_poll_ms BETWEEN 20 AND 5000)
+    processor_idle_poll_ms      integer NOT NULL CHECK (processor_idle_poll_ms BETWEEN 20 AND 5000),
+    -- Revision 5 (likewise). The longest a call may reach the provider after its permit:
+    -- counted in the ring too.
+    call_slack_ms               integer NOT NULL CHECK (call_slack_ms BETWEEN 10 AND 60000)
 );
 
 INSERT INTO public.queue_config{{ suffix }} (
@@ -66,7 +71,7 @@ INSERT INTO public.queue_config{{ suffix }} (
     breaker_failure_threshold, breaker_error_rate, breaker_window_seconds, breaker_min_calls,
     breaker_open_seconds, breaker_probe_calls, processor_url,
     presence_lock_id, scheduled_lock_id, processor_lock_id,
-    processor_drain, processor_run_seconds, processor_idle_poll_ms)
+    processor_drain, processor_run_seconds, processor_idle_poll_ms, call_slack_ms)
 SELECT (s #>> '{quotas,calls_per_window}')::integer,
        (s #>> '{quotas,call_window_seconds}')::integer,
        (s #>> '{quotas,call_slack_seconds}')::integer,
@@ -93,19 +98,29 @@ SELECT (s #>> '{quotas,calls_per_window}')::integer,
        (s #>> '{locks,processor_loop}')::bigint,
        s #>> '{processor,drain}',
        (s #>> '{processor,run_seconds}')::integer,
-       (s #>> '{processor,idle_poll_ms}')::integer
+       (s #>> '{processor,idle_poll_ms}')::integer,
+       (s #>> '{quotas,call_slack_ms}')::integer
 FROM (SELECT toolkit.param('settings') AS s) AS p;
 
 -- One row: what the call permits and the claim need to enforce both limits quickly. Each
 -- writes back only the columns it owns, and only if they are unchanged since it read them,
 -- so every write is based on the one before.
---   call_ring: calls permitted per second (slot = epoch second mod ring length) over the last
---              call_window_seconds + call_slack_seconds + 1 seconds; ring_epoch is the newest
---              second written. A call reaches the provider at most call_slack_seconds after its
---              permit, so the calls any real window of the provider sees were permitted within
---              window + slack seconds, which touch at most that many + 1 whole seconds; the
+--   call_ring: first the calls it counts, then the calls permitted per slot of ring_slot_ms
+--              milliseconds (the slot of a time is floor(epoch milliseconds / ring_slot_ms);
+--              its place is 2 + slot mod the number of slots) over the last
+--              ceil((call_window_seconds * 1000 + call_slack_ms) / ring_slot_ms) + 1
+--              slots. The total is kept as slots are added and cleared (quota_ring_advance),
+--              so a claim reads the calls used without summing hundreds of slots. ring_epoch
+--              is the newest slot written. A call reaches
+--              the provider at most call_slack_ms after its permit, so the calls any real
+--              window of the provider sees were permitted less than window + slack apart, which
+--              puts their slots fewer than that many slots + 1 apart: within one ring; the
 --              permit that came last checked them all (permits read the clock after the ring,
---              so later writes never carry earlier seconds). Written by take_call_permits.
+--              so later writes never carry earlier slots). A call stays counted window + slack
+--              plus at most one slot: slots of a quarter second keep that extra small (a
+--              processor that fills the budget as it frees uses window / (window + slack +
+--              slot) of it) while the row stays under the size at which PostgreSQL
+--              compresses it. Written by take_call_permits.
 --   cached_bytes: actual bytes of the usage buckets in [window_from, cached_until), kept so a
 --                 claim reads only the few buckets that changed instead of 30 days of them.
 --   reserved_total / released_cached: estimated bytes of jobs in flight, as two running
@@ -120,14 +135,17 @@ CREATE TABLE public.api_quota_state{{ suffix }} (
     cached_until    timestamptz NOT NULL,
     cached_bytes    bigint      NOT NULL DEFAULT 0,
     reserved_total  bigint      NOT NULL DEFAULT 0,
-    released_cached bigint      NOT NULL DEFAULT 0
+    released_cached bigint      NOT NULL DEFAULT 0,
+    -- Revision 5 (its upgrade adds it, so both ways give one table).
+    ring_slot_ms    integer     NOT NULL DEFAULT {{ ring_slot_ms }} CHECK (ring_slot_ms BETWEEN 1 AND 1000)
 );
 
-INSERT INTO public.api_quota_state{{ suffix }} (call_ring, ring_epoch, window_from, cached_until)
-SELECT array_fill(0, ARRAY[c.call_window_seconds + c.call_slack_seconds + 1]),
-       floor(extract(epoch FROM now()))::bigint,
+INSERT INTO public.api_quota_state{{ suffix }} (call_ring, ring_epoch, window_from, cached_until, ring_slot_ms)
+SELECT array_fill(0, ARRAY[ceil((c.call_window_seconds * 1000 + c.call_slack_ms) / {{ ring_slot_ms }}.0)::integer + 2]),
+       floor(extract(epoch FROM now()) * 1000 / {{ ring_slot_ms }})::bigint,
        date_trunc('minute', now()) - make_interval(days => c.byte_window_days),
-       date_trunc('minute', now()) - interval '1 minute'
+       date_trunc('minute', now()) - interval '1 minute',
+       {{ ring_slot_ms }}
 FROM public.queue_config{{ suffix }} AS c;
 
 {% include 'phase2/api_data_usage/functions.sql' %}

@@ -1,9 +1,11 @@
 -- The quota arithmetic the claim, the permits and the status share (deploy.sql and its
 -- upgrades include this file).
 
--- The ring as it stands at second p_now: slots of seconds that left the window are zeroed.
--- The loop counts the seconds that passed (fewer than the ring holds), never epoch seconds
--- themselves: a plpgsql FOR loop counts in integer, which epoch seconds outgrow in 2038.
+-- The ring as it stands at slot p_now (api_quota_state's ring_slot_ms says how long a slot
+-- is): slots that left the window are zeroed and taken off the total, the ring's first
+-- element, so that readers never sum the slots. The loop counts the slots that passed (fewer
+-- than the ring holds), never slot numbers themselves: a plpgsql FOR loop counts in integer,
+-- which slot numbers (like epoch seconds after 2038) outgrow.
 CREATE OR REPLACE FUNCTION public.quota_ring_advance{{ suffix }}(p_ring integer[], p_epoch bigint, p_now bigint)
 RETURNS integer[]
 LANGUAGE plpgsql
@@ -11,14 +13,15 @@ IMMUTABLE PARALLEL SAFE
 SET search_path = ''
 AS $$
 DECLARE
-    n integer := pg_catalog.cardinality(p_ring);
+    n integer := pg_catalog.cardinality(p_ring) - 1;  -- the total, then the slots
     r integer[] := p_ring;
 BEGIN
     IF p_now - p_epoch >= n THEN
-        RETURN pg_catalog.array_fill(0, ARRAY[n]);
+        RETURN pg_catalog.array_fill(0, ARRAY[n + 1]);
     END IF;
     FOR k IN 1 .. GREATEST(p_now - p_epoch, 0)::integer LOOP
-        r[((p_epoch + k) % n)::integer + 1] := 0;
+        r[1] := r[1] - r[((p_epoch + k) % n)::integer + 2];
+        r[((p_epoch + k) % n)::integer + 2] := 0;
     END LOOP;
     RETURN r;
 END

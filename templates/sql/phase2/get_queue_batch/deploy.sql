@@ -50,7 +50,6 @@ DECLARE
     cfg      public.queue_config{{ suffix }};
     st       public.api_quota_state{{ suffix }};
     v_now    timestamptz;
-    v_now_s  bigint;
     v_lease  bigint;
     v_wb     record;
     m_rows   public.queue_claim{{ suffix }}[];
@@ -66,7 +65,6 @@ BEGIN
     END IF;
     SELECT * INTO STRICT cfg FROM public.queue_config{{ suffix }};
     v_now := pg_catalog.clock_timestamp();
-    v_now_s := pg_catalog.floor(EXTRACT(epoch FROM v_now))::bigint;
     -- One lease for the whole batch: what matters is that no other claim of a job shares it.
     v_lease := pg_catalog.nextval('public.api_call_queue{{ suffix }}_lease_seq');
 
@@ -78,10 +76,11 @@ BEGIN
                 WHERE q.scheduled_for <= v_now
                 ORDER BY q.priority DESC, q.scheduled_for, q.id
                 -- A lock-free look at the calls left sizes the batch (none when they are spent).
-                LIMIT (SELECT GREATEST(0, LEAST(p_batch_size, cfg.calls_per_window - COALESCE(sum(x), 0)))
-                       FROM public.api_quota_state{{ suffix }} AS s,
-                            pg_catalog.unnest(public.quota_ring_advance{{ suffix }}(s.call_ring, s.ring_epoch, v_now_s))
-                                AS x)
+                -- (The ring's first element is the calls it counts.)
+                LIMIT (SELECT GREATEST(0, LEAST(p_batch_size, cfg.calls_per_window - (public.quota_ring_advance{{ suffix }}(
+                                  s.call_ring, s.ring_epoch,
+                                  pg_catalog.floor(EXTRACT(epoch FROM v_now) * 1000 / s.ring_slot_ms)::bigint))[1]))
+                       FROM public.api_quota_state{{ suffix }} AS s)
                 FOR UPDATE OF q SKIP LOCKED
             ), gone AS (
                 -- A row updated after our snapshot was locked in its newest version, which
@@ -198,11 +197,12 @@ END
 -- none; while the breaker is open none is granted, while it is half-open only its probe's
 -- calls. Permitted calls are counted in the ring at the second of the permit, and in the
 -- usage bucket of the minute. Returns each request's job, whether it was granted, and why not
--- ('budget', 'lease', 'breaker').
+-- ('budget', 'lease', 'breaker'). Calls are counted in the ring's slot of the permit's time
+-- (api_quota_state, api_data_usage's deploy.sql, says why the ring's length makes it exact).
 --
 -- The clock is read after the ring: since a write succeeds only on the row as read, writes
--- that succeed carry non-decreasing seconds, so the permit written last in any span of the
--- ring's length is the one with the latest second, and it was checked against all the others.
+-- that succeed carry non-decreasing slots, so the permit written last in any span of the
+-- ring's length is the one with the latest slot, and it was checked against all the others.
 {% call private_definer('public.take_call_permits' ~ suffix, 'p_job_ids bigint[], p_leases bigint[], p_calls integer[]',
                         returns='TABLE (job_id bigint, granted boolean, reason text)',
                         config=['enable_seqscan = off', 'jit = off']) %}
@@ -211,8 +211,9 @@ DECLARE
     st        public.api_quota_state{{ suffix }};
     brk       text;
     allowance integer;
-    v_now_s   bigint;
+    v_slot    bigint;
     v_ring    integer[];
+    v_slots   integer;
     used      bigint;
     v_held    boolean[];
     keep      integer := 0;
@@ -253,9 +254,10 @@ BEGIN
                 ELSE
                     SELECT * INTO STRICT st FROM public.api_quota_state{{ suffix }} FOR UPDATE;
                 END IF;
-                v_now_s := pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()))::bigint;
-                v_ring := public.quota_ring_advance{{ suffix }}(st.call_ring, st.ring_epoch, v_now_s);
-                SELECT COALESCE(sum(x), 0) INTO used FROM pg_catalog.unnest(v_ring) AS x;
+                v_slot := pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000 / st.ring_slot_ms)::bigint;
+                v_ring := public.quota_ring_advance{{ suffix }}(st.call_ring, st.ring_epoch, v_slot);
+                v_slots := pg_catalog.cardinality(v_ring) - 1;  -- the total, then the slots
+                used := v_ring[1];
                 SELECT count(*), COALESCE(max(p.running), 0) INTO keep, total
                 FROM (SELECT sum(r.calls) OVER (ORDER BY r.n) AS running
                       FROM unnest(v_held, p_calls) WITH ORDINALITY AS r(held, calls, n)
@@ -263,10 +265,10 @@ BEGIN
                 WHERE used + p.running <= cfg.calls_per_window
                   AND (brk IS DISTINCT FROM 'half_open' OR p.running <= COALESCE(allowance, 0));
                 EXIT WHEN total = 0;
-                v_ring[(v_now_s % pg_catalog.cardinality(v_ring))::integer + 1] :=
-                    v_ring[(v_now_s % pg_catalog.cardinality(v_ring))::integer + 1] + total;
+                v_ring[(v_slot % v_slots)::integer + 2] := v_ring[(v_slot % v_slots)::integer + 2] + total;
+                v_ring[1] := v_ring[1] + total;
                 UPDATE public.api_quota_state{{ suffix }} AS s
-                SET call_ring = v_ring, ring_epoch = GREATEST(st.ring_epoch, v_now_s)
+                SET call_ring = v_ring, ring_epoch = GREATEST(st.ring_epoch, v_slot)
                 WHERE (s.call_ring, s.ring_epoch) = (st.call_ring, st.ring_epoch);
                 EXIT WHEN FOUND;
                 races := races + 1;

@@ -6,14 +6,15 @@
 DECLARE
     cfg   public.queue_config{{ suffix }};
     st    public.api_quota_state{{ suffix }};
-    now_s bigint := pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()))::bigint;
     calls bigint;
     used  bigint;
 BEGIN
     SELECT * INTO STRICT cfg FROM public.queue_config{{ suffix }};
     SELECT * INTO STRICT st FROM public.api_quota_state{{ suffix }};
-    SELECT COALESCE(sum(x), 0) INTO calls
-    FROM pg_catalog.unnest(public.quota_ring_advance{{ suffix }}(st.call_ring, st.ring_epoch, now_s)) AS x;
+    -- The ring at the slot of now (its slots are ring_slot_ms long): its first element, the total.
+    calls := (public.quota_ring_advance{{ suffix }}(
+        st.call_ring, st.ring_epoch,
+        pg_catalog.floor(EXTRACT(epoch FROM pg_catalog.clock_timestamp()) * 1000 / st.ring_slot_ms)::bigint))[1];
     SELECT w.bytes_used INTO used FROM public.quota_window_bytes{{ suffix }}(pg_catalog.clock_timestamp(), st, cfg.byte_window_days) AS w;
     RETURN pg_catalog.jsonb_build_object(
         'calls_used', calls,
