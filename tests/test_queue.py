@@ -84,6 +84,37 @@ def test_byte_window_is_never_exceeded_by_estimates(queue_db):
     assert queue_db.scalar("SELECT count(*) FROM public.get_queue_batch_v2('late', 5)") == 0
 
 
+
+def test_claims_count_the_byte_window_as_it_moves_and_within_its_minute(queue_db):
+    """The quota row's byte cache as a claim finds it after a pause: it still holds a bucket
+    that has left the window since, and not the buckets of the last minutes. The first claim
+    moves the cache on; the next ones, within the minute, count what completions record."""
+    estimate = queue_db.scalar("SELECT estimated_bytes FROM public.data_type_registry_v2 WHERE data_type = 'quote'")
+    configure(queue_db, calls_per_window=1_000_000, bytes_per_window=estimate * 10 + estimate // 2,
+              estimate_sample_rate=0, byte_window_days=30)
+    minute = "date_trunc('minute', now())"
+    queue_db.execute(
+        "INSERT INTO public.api_data_usage_v2 (bucket, bytes) VALUES "
+        f"({minute} - interval '35 days', %s), ({minute} - interval '3 minutes', %s)", [estimate * 100, estimate * 4])
+    queue_db.execute(
+        f"UPDATE public.api_quota_state_v2 SET window_from = {minute} - interval '40 days', "
+        f"cached_until = {minute} - interval '10 minutes', cached_bytes = %s, reserved_total = 0, released_cached = 0",
+        [estimate * 100])
+    enqueue(queue_db, 20)
+    # The old bucket no longer counts, the one of three minutes ago does: 6 estimates are left.
+    first = queue_db.rows("SELECT id, lease FROM public.get_queue_batch_v2('w', 2)")
+    assert len(first) == 2
+    # Completed at three estimates each: 4 + 6 bytes' worth of estimates are used now.
+    queue_db.rows("SELECT public.complete_queue_jobs_v2(%s, %s, %s)",
+                  [[r[0] for r in first], [r[1] for r in first], [estimate * 3] * 2])
+    claimed = [queue_db.scalar("SELECT count(*) FROM public.get_queue_batch_v2('w', 1)") for _ in range(3)]
+    assert claimed == [0, 0, 0]
+    queue_db.execute("UPDATE public.queue_config_v2 SET bytes_per_window = %s", [estimate * 13 + estimate // 2])
+    got = [queue_db.scalar("SELECT count(*) FROM public.get_queue_batch_v2('w', 2)") for _ in range(3)]
+    assert got == [2, 1, 0]
+    status = queue_db.scalar("SELECT public.get_quota_status_v2()")
+    assert status["bytes_used"] == estimate * 13
+
 def test_a_batch_cut_to_the_budget_keeps_the_highest_priority_then_oldest_jobs(queue_db):
     estimate = queue_db.scalar("SELECT estimated_bytes FROM public.data_type_registry_v2 WHERE data_type = 'quote'")
     configure(queue_db, calls_per_window=1_000_000, bytes_per_window=estimate * 5 + estimate // 2,
@@ -200,6 +231,30 @@ def test_a_budget_write_that_loses_a_race_is_recomputed_from_the_winner(queue_db
     after = queue_db.scalar("SELECT reserved_total FROM public.api_quota_state_v2")
     assert after == before + 5000 + sum(b for _, b in claimed)
 
+
+
+def test_a_claim_that_waits_for_another_claims_reservation_counts_it(queue_db):
+    # Within the minute a claim checks and reserves its bytes in one update of the quota row.
+    # Here another claim has reserved (uncommitted) when it comes: it waits for the row, and
+    # must then count that reservation, not the one its snapshot saw.
+    estimate = queue_db.scalar("SELECT estimated_bytes FROM public.data_type_registry_v2 WHERE data_type = 'quote'")
+    configure(queue_db, calls_per_window=1_000_000, bytes_per_window=estimate * 3 + estimate // 2,
+              estimate_sample_rate=0)
+    enqueue(queue_db, 6)
+    queue_db.execute("UPDATE public.api_quota_state_v2 SET window_from = date_trunc('minute', now()) - interval '30 days', "
+                     "cached_until = date_trunc('minute', now()) - interval '1 minute'")
+    first = psycopg.connect(queue_db.url)
+    second = psycopg.connect(queue_db.url, autocommit=True)
+    try:
+        assert len(first.execute("SELECT id FROM public.get_queue_batch_v2('a', 2)").fetchall()) == 2
+        claimed, errors = _run_until_blocked_then_release(
+            queue_db, second, "SELECT id FROM public.get_queue_batch_v2('b', 2)", first.commit)
+    finally:
+        first.close()
+        second.close()
+    assert not errors, errors
+    assert len(claimed) == 1
+    assert queue_db.scalar("SELECT (public.get_quota_status_v2() ->> 'bytes_used')::bigint") == estimate * 3
 
 def test_row_moved_between_partitions_under_a_concurrent_locker(queue_db):
     unlimited(queue_db)

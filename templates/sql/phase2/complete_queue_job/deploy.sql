@@ -66,8 +66,9 @@ END
 -- Completes many jobs in one statement; returns the ids it completed. A job is completed only
 -- with the lease it is held under (one no longer in processing, e.g. recovered after a
 -- timeout and claimed again, is refused as above, never completed twice). Like the claim, the
--- move is a DELETE from processing and an INSERT into completed; one usage record follows for
--- the whole batch, and now and then a correction of the learned size estimates.
+-- move is a DELETE from processing and an INSERT into completed; the same statement records
+-- the whole batch in the minute's usage bucket, and now and then a correction of the learned
+-- size estimates follows.
 --
 -- The processing partition churns faster than its statistics follow: stay on the index,
 -- with one generic plan (the statement does not depend on its parameters' values), and
@@ -77,10 +78,7 @@ END
                         config=['enable_seqscan = off', 'enable_nestloop = off', 'enable_mergejoin = off',
                                 'jit = off', 'plan_cache_mode = force_generic_plan']) %}
 DECLARE
-    cfg     public.queue_config{{ suffix }};
     ids     bigint[];
-    total   bigint;
-    freed   bigint;
     n_gone  bigint;
     n_done  bigint;
     s_types text[];
@@ -95,17 +93,16 @@ BEGIN
             pg_catalog.cardinality(p_job_ids), pg_catalog.cardinality(p_leases), pg_catalog.cardinality(p_actual_bytes)
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT * INTO STRICT cfg FROM public.queue_config{{ suffix }};
-    -- Size estimates: a type's first sample replaces its zero estimate; otherwise a random
-    -- share of completed batches moves each type's learned estimate (at first its configured
-    -- one) a fifth of the way towards the average observed size, so one odd response cannot
-    -- swing it and hot types do not contend on their registry row. Decided per batch, so most
-    -- batches skip this entirely.
-    sampled := pg_catalog.random() < cfg.estimate_sample_rate;
-
     LOOP
         BEGIN
-            WITH gone AS (
+            WITH dice AS (
+                -- Size estimates: a type's first sample replaces its zero estimate; otherwise a
+                -- random share of completed batches moves each type's learned estimate (at first
+                -- its configured one) a fifth of the way towards the average observed size, so
+                -- one odd response cannot swing it and hot types do not contend on their
+                -- registry row. Decided per batch, so most batches skip this entirely.
+                SELECT pg_catalog.random() < c.estimate_sample_rate AS sampled FROM public.queue_config{{ suffix }} AS c
+            ), gone AS (
                 -- The index finds the ids; the lease each was given with is then checked per row
                 -- (a batch is short, and usually all of one claim).
                 DELETE FROM public.api_call_queue{{ suffix }}_processing AS q
@@ -129,14 +126,25 @@ BEGIN
                        f.scheduled_for, f.created_at, f.started_at, pg_catalog.clock_timestamp(), f.worker_id,
                        f.estimated_bytes, f.done_bytes, NULL, f.lease
                 FROM finished AS f
+            ), used AS (
+                -- The minute's usage bucket, as record_api_usage{{ suffix }} writes it, in the same
+                -- statement: the bytes the API sent, the jobs done, the estimates released.
+                INSERT INTO public.api_data_usage{{ suffix }} AS u (bucket, bytes, completed_jobs, released)
+                SELECT pg_catalog.date_trunc('minute', pg_catalog.clock_timestamp()), sum(f.done_bytes), count(*),
+                       sum(COALESCE(f.estimated_bytes, 0))
+                FROM finished AS f
+                HAVING count(*) > 0
+                ON CONFLICT (bucket) DO UPDATE
+                SET bytes = u.bytes + excluded.bytes, completed_jobs = u.completed_jobs + excluded.completed_jobs,
+                    released = u.released + excluded.released
             )
             -- What the estimates need (rows of sampled batches and of types still without an
             -- estimate) travels out as two arrays; completed is not read back by id.
-            SELECT pg_catalog.array_agg(f.id), sum(f.done_bytes), sum(COALESCE(f.estimated_bytes, 0)),
-                   pg_catalog.array_agg(f.data_type) FILTER (WHERE sampled OR f.type_estimate = 0),
-                   pg_catalog.array_agg(f.done_bytes) FILTER (WHERE sampled OR f.type_estimate = 0),
-                   count(*), (SELECT count(*) FROM gone)
-            INTO ids, total, freed, s_types, s_bytes, n_done, n_gone
+            SELECT pg_catalog.array_agg(f.id),
+                   pg_catalog.array_agg(f.data_type) FILTER (WHERE (SELECT d.sampled FROM dice AS d) OR f.type_estimate = 0),
+                   pg_catalog.array_agg(f.done_bytes) FILTER (WHERE (SELECT d.sampled FROM dice AS d) OR f.type_estimate = 0),
+                   count(*), (SELECT count(*) FROM gone), (SELECT d.sampled FROM dice AS d)
+            INTO ids, s_types, s_bytes, n_done, n_gone, sampled
             FROM finished AS f;
             IF n_done <> n_gone THEN
                 RAISE EXCEPTION 'complete_queue_jobs{{ suffix }}: a job id given twice'
@@ -161,7 +169,7 @@ BEGIN
                 -- A job moved by an UPDATE of its status (a recovery's, say) under us: try again
                 -- on a fresh snapshot, where it is no longer in processing and is skipped.
                 tries := tries + 1;
-                IF tries > cfg.claim_retries THEN
+                IF tries > (SELECT c.claim_retries FROM public.queue_config{{ suffix }} AS c) THEN
                     RAISE;
                 END IF;
         END;
@@ -190,7 +198,6 @@ BEGIN
         WHERE r.data_type = d.data_type AND d.observed > 0
           AND (COALESCE(r.learned_bytes, r.estimated_bytes) = 0 OR sampled);
     END IF;
-    PERFORM public.record_api_usage{{ suffix }}(0, total, 0, pg_catalog.cardinality(ids), 0, freed);
     RETURN QUERY SELECT pg_catalog.unnest(ids);
 END
 {% endcall %}

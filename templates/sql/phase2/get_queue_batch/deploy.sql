@@ -9,11 +9,13 @@
 -- does not hand out jobs that cannot be called now.
 --
 -- Only the byte budget's write is serialized. Candidates are locked (SKIP LOCKED) and moved
--- first; then the bytes are recomputed exactly from the quota row, the longest prefix that
--- fits is kept, and the row's byte columns are written back on condition that no other claim
--- wrote them meanwhile (otherwise: read and cut again). Any excess (another claimer spent the
--- budget meanwhile: rare, only at the edge of the budget) is moved straight back. The row
--- lock is held from that write to commit.
+-- first; then, usually, one update of the quota row checks the batch against the bytes used
+-- and reserves it. At the edge of the budget, or when the minute's byte cache must move on,
+-- the bytes are recomputed exactly from the quota row, the longest prefix that fits is kept,
+-- and the row's byte columns are written back on condition that no other claim wrote them
+-- meanwhile (otherwise: read and cut again). Any excess (another claimer spent the budget
+-- meanwhile: rare, only at the edge of the budget) is moved straight back. The row lock is
+-- held from that write to commit.
 --
 -- The move is a DELETE from the pending partition and an INSERT into processing in one
 -- statement, not an UPDATE of the partition key: it costs less (no tuple routing, the locked
@@ -130,11 +132,36 @@ BEGIN
         RETURN;
     END IF;
 
-    -- The serialized part: the exact byte budget. The budget row is read, the batch cut to
-    -- fit, and the row's byte columns written back only if no other claim wrote them in between
-    -- (else read again), so its lock is held just from that write to commit. After a few lost
-    -- races the row is locked before reading instead, which always succeeds. The call ring in
-    -- the same row is the permits': neither compares nor writes the other's columns.
+    -- The serialized part: the exact byte budget. The call ring in the same row is the
+    -- permits': neither compares nor writes the other's columns.
+    --
+    -- The usual case first: the whole batch fits and the row's byte cache still stands (no
+    -- bucket left the window or joined the cache since it was written, i.e. within its
+    -- minute). Then the bytes used are the estimates in flight, the cached bytes and the
+    -- buckets since the cache ends, and one update checks them against the newest row and
+    -- reserves the batch: under READ COMMITTED a row another claim wrote meanwhile is locked
+    -- and checked again in its new version, so the reservations are serialized all the same.
+    -- (The buckets are read from this statement's snapshot, as quota_window_bytes reads them.)
+    IF pg_catalog.current_setting('transaction_isolation') = 'read committed' THEN
+        UPDATE public.api_quota_state{{ suffix }} AS s
+        SET reserved_total = s.reserved_total + t_bytes
+        WHERE s.cached_until >= pg_catalog.date_trunc('minute', v_now) - interval '1 minute'
+          AND s.window_from >= pg_catalog.date_trunc('minute', v_now) - pg_catalog.make_interval(days => cfg.byte_window_days)
+          AND (SELECT GREATEST(s.reserved_total - s.released_cached - COALESCE(sum(u.released), 0)::bigint, 0)
+                      + s.cached_bytes + COALESCE(sum(u.bytes), 0)::bigint
+               FROM public.api_data_usage{{ suffix }} AS u
+               WHERE u.bucket >= s.cached_until) + t_bytes <= cfg.bytes_per_window;
+        IF FOUND THEN
+            RETURN QUERY SELECT * FROM pg_catalog.unnest(m_rows);
+            RETURN;
+        END IF;
+    END IF;
+
+    -- Otherwise (the minute turned, the batch must be cut, or another isolation level): the
+    -- budget row is read, the window's bytes computed and the cache moved on, the batch cut
+    -- to fit, and the row's byte columns written back only if no other claim wrote them in
+    -- between (else read again), so its lock is held just from that write to commit. After a
+    -- few lost races the row is locked before reading instead, which always succeeds.
     LOOP
         BEGIN
             IF races < 3 THEN

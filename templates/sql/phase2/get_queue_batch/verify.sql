@@ -7,6 +7,7 @@ DECLARE
     got   record;
     other record;
     n     integer;
+    held  bigint;
 BEGIN
     -- A live system may have spent its budget; this rolled-back check must not depend on it.
     UPDATE public.api_quota_state{{ suffix }} SET call_ring = array_fill(0, ARRAY[cardinality(call_ring)]);
@@ -14,7 +15,11 @@ BEGIN
     INSERT INTO public.api_call_queue{{ suffix }} (symbol, data_type, priority, scheduled_for)
     VALUES ('VERIFY1', 'quote', -1000, now()), ('VERIFY2', 'quote', 1000000, now()),
            ('VERIFY3', 'quote', 2000000, now() + interval '1 hour');
+    SELECT s.reserved_total INTO held FROM public.api_quota_state{{ suffix }} AS s;
     SELECT * INTO got FROM public.get_queue_batch{{ suffix }}('verify', 1);
+    -- At least: live claims may reserve theirs meanwhile.
+    PERFORM toolkit.check((SELECT s.reserved_total FROM public.api_quota_state{{ suffix }} AS s) >= held + got.estimated_bytes,
+                          'a claim reserves its jobs'' estimated bytes in the byte budget');
     PERFORM toolkit.check(got.symbol = 'VERIFY2' AND got.attempts = 1 AND got.lease IS NOT NULL,
                           'get_queue_batch{{ suffix }} claims the highest-priority due job first, under a lease');
     PERFORM toolkit.check(EXISTS (SELECT 1 FROM public.api_call_queue{{ suffix }}_processing
