@@ -60,8 +60,8 @@ def _mutate(kind: str, text: str) -> str:
         "missing template": lambda t: t.replace("sql: phase0/feature_flags}", "sql: phase0/nowhere}", 1),
         "bad mode": lambda t: t.replace("scheduler_mode: external", "scheduler_mode: sometimes", 1),
         "bad breaker rate": lambda t: t.replace("error_rate: 0.5 ", "error_rate: 1.5 ", 1),
-        "bad call slack": lambda t: t.replace("call_slack_ms: 500 ", "call_slack_ms: 0 ", 1),
-        "set derived slack": lambda t: t.replace("call_slack_ms: 500 ", "call_slack_ms: 500\n    call_slack_seconds: 2 ", 1),
+        "bad call slack": lambda t: t.replace("call_slack_ms: 1000 ", "call_slack_ms: 0 ", 1),
+        "set derived slack": lambda t: t.replace("call_slack_ms: 1000 ", "call_slack_ms: 1000\n    call_slack_seconds: 2 ", 1),
     }[kind](text)
 
 
@@ -97,6 +97,6 @@ def test_missing_field_points_at_the_right_line(project: Path):
 
 def test_a_plan_written_with_the_slack_in_seconds_keeps_its_meaning(project: Path):
     plan = project / "phases.yaml"
-    plan.write_text(plan.read_text().replace("call_slack_ms: 500 ", "call_slack_seconds: 2 ", 1))
+    plan.write_text(plan.read_text().replace("call_slack_ms: 1000 ", "call_slack_seconds: 2 ", 1))
     quotas = load_plan(plan).plan.settings.quotas
     assert (quotas.call_slack_ms, quotas.call_slack_seconds) == (2000, 2)

@@ -30,10 +30,11 @@ class Quotas(Strict):
     # The longest a call may take to reach the provider after its permit, in milliseconds (the
     # processor does not call later than half of it); the budget counts it as part of the
     # window, so a call holds the budget window + slack (+ at most a 250 ms slot of the ring).
-    # Half a second: the permit's answer has 250 ms to reach the processor (a round trip to the
-    # database in the same region takes a few ms), the request 250 ms to reach the provider
-    # (one way across a continent on the kept-alive connection takes tens of ms).
-    call_slack_ms: int = Field(500, ge=10, le=60_000)
+    # A second: the permit's answer has 500 ms to reach the processor (a round trip to the
+    # database in the same region takes a few ms), the request 500 ms to reach the provider (one
+    # way across a continent takes tens of ms, a new TLS connection a few hundred). Half a second
+    # was too little on a loaded machine: the provider saw 75 calls in a window of 60.
+    call_slack_ms: int = Field(1000, ge=10, le=60_000)
     # The slack in whole seconds (rounded up), as the revisions of the budget before
     # api_data_usage 5 counted it; their scripts, which upgrades still run, read it. Derived from
     # call_slack_ms; a plan written before the milliseconds, which sets only this, keeps its
