@@ -221,9 +221,11 @@ def slow_apply(db, project: Path, via: str):
     finally:
         proc.kill()
         proc.wait()
-        # The cut connection's backend sleeps on, unaware: end it so the database can go.
-        db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                   [db.name])
+        # The cut connection's backend sleeps on, unaware: end it so the database can go. Only
+        # our own role's: a superuser's backend in this database now and then (a background
+        # worker's) cannot be ended by the non-superuser postgres, and is not ours to end.
+        db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                   "WHERE datname = %s AND usename = current_user AND pid <> pg_backend_pid()", [db.name])
 
 
 @pytest.mark.parametrize("how", ["backend-terminated", "connection-cut"])
