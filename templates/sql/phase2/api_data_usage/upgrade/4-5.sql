@@ -1,4 +1,4 @@
--- Revision 4 -> 5 of api_data_usage: the call ring counts slots of ring_slot_ms (250 ms), not whole seconds, and keeps their total; the call slack is call_slack_ms (500 by default): a call stays counted the window plus the slack, rounded up to a slot
+-- Revision 4 -> 5 of api_data_usage: the call ring counts slots of ring_slot_ms (250 ms), not whole seconds, and keeps their total; the call slack is call_slack_ms (1000 by default): a call stays counted the window plus the slack, rounded up to a slot
 -- Runs on a live database at revision 4, in the phase's transaction, before the
 -- verify of revision 5; it must reach exactly what deploy.sql creates.
 -- The slack in milliseconds, a new column; call_slack_seconds stays (the plan derives it: the
