@@ -111,20 +111,37 @@ export class RunLease {
   }
 
   /**
-   * Wait while nothing is due: poll for a due job every pollMs, until one is due or the run
-   * lets go of the processor. Returns how many polls it made.
+   * Wait while nothing can be claimed (the claim just came back empty), until the run lets go
+   * of the processor. Nothing due: poll for a due job every pollMs. Jobs due but the call
+   * budget spent (a claim takes no more jobs than calls are left): sleep until the budget
+   * frees a call (get_quota_status's call_wait_ms), so that the call is used when it frees, not
+   * up to a poll later. Otherwise (due jobs held by others for a moment, the byte budget
+   * spent): wait one poll. Returns how many reads it made.
    */
   async waitForDueJobs(): Promise<number> {
     let polls = 0;
+    let waitMs = 0; // the first read at once: the claim has just come back empty
     while (this.held && !this.opts.signal?.aborted) {
-      await sleep(this.opts.pollMs, this.stop.signal);
-      if (!this.held) break;
+      if (waitMs > 0) {
+        await sleep(waitMs, this.stop.signal);
+        if (!this.held) break;
+      }
       polls++;
-      // One read of the pending partition, which stays small (claimed jobs leave it).
-      const [r] = await this.sql<{ due: boolean }[]>`
-        SELECT EXISTS (SELECT 1 FROM ${this.sql(qualified("api_call_queue_pending"))}
-                       WHERE scheduled_for <= clock_timestamp()) AS due`;
-      if (r.due) break;
+      // One read of the pending partition, which stays small (claimed jobs leave it); the
+      // budget is read only when something is due.
+      const [r] = await this.sql<{ due: boolean; call_wait_ms: number | string | null }[]>`
+        SELECT d.due,
+               CASE WHEN d.due THEN (${this.sql(qualified("get_quota_status"))}() ->> 'call_wait_ms')::bigint END
+                 AS call_wait_ms
+        FROM (SELECT EXISTS (SELECT 1 FROM ${this.sql(qualified("api_call_queue_pending"))}
+                             WHERE scheduled_for <= clock_timestamp()) AS due) AS d`;
+      const callWaitMs = Number(r.call_wait_ms ?? 0);
+      if (r.due && callWaitMs > 0) {
+        await sleep(callWaitMs, this.stop.signal);
+        break;
+      }
+      if (r.due && waitMs > 0) break;
+      waitMs = this.opts.pollMs;
     }
     return polls;
   }

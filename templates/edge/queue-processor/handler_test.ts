@@ -61,6 +61,10 @@ function queueDb(batches: Omit<Job, "lease">[][], opts: {
   renew?: () => boolean;
   /** Whether a job is due. */
   due?: () => boolean;
+  /** How long until the call budget frees a call (get_quota_status's call_wait_ms). */
+  callWaitMs?: () => number;
+  /** Told of each claim. */
+  claimed?: () => void;
 } = {}) {
   const left = batches; // not a copy: a test may queue more while the run lasts
   return fakeSql((call) => {
@@ -70,9 +74,15 @@ function queueDb(batches: Omit<Job, "lease">[][], opts: {
     }
     if (t.includes("SET run_lease_until")) return (opts.renew?.() ?? true) ? [{ run_id: "r" }] : [];
     if (t.includes("SET run_id = NULL")) return [];
-    if (t.includes("api_call_queue_v2_pending")) return [{ due: opts.due?.() ?? false }];
+    if (t.includes("api_call_queue_v2_pending")) {
+      const due = opts.due?.() ?? false;
+      return [{ due, call_wait_ms: due ? opts.callWaitMs?.() ?? 0 : null }];
+    }
     if (t.includes("queue_config_v2")) return [{ slack_ms: 2000, idle_poll_ms: 20 }];
-    if (t.includes("get_queue_batch_v2")) return (left.shift() ?? []).map((j) => ({ ...j, lease: "7" }));
+    if (t.includes("get_queue_batch_v2")) {
+      opts.claimed?.();
+      return (left.shift() ?? []).map((j) => ({ ...j, lease: "7" }));
+    }
     if (t.includes("take_call_permits_v2")) {
       const [ids, leases, calls] = call.values as [string[], string[], number[]];
       const answer = opts.permits?.(ids, leases, calls) ?? ids.map(() => null);
@@ -363,6 +373,25 @@ Deno.test("processor: a continuous run polls while nothing is due and takes what
   const completed = calls(sql, "complete_queue_jobs_v2").map((c) => c.values[0]);
   assertEquals(completed, [["4"], ["5"]]);
   assertEquals(calls(sql, "SET run_id = NULL").length, 1); // it let go of the processor
+});
+
+Deno.test("processor: a claim that came back empty for want of calls waits until the budget frees one, not a poll", async () => {
+  // Jobs are due all along; the first claim finds the call budget spent, which frees a call
+  // in 300 ms (polls are 20 ms apart). The run reads that once and claims again then.
+  const batches: Omit<Job, "lease">[][] = [[], [{ id: "6", symbol: "AAPL", data_type: "quote" }]];
+  const log: [string, number][] = [];
+  const sql = queueDb(batches, {
+    due: () => log.push(["read", performance.now()]) > 0,
+    callWaitMs: () => (log.filter(([what]) => what === "read").length === 1 ? 300 : 0),
+    claimed: () => log.push(["claim", performance.now()]),
+  });
+  await withProvider((e) => [200, body(e)], async () => {
+    await runProcessor(sql, { ...SETTINGS, drain: "continuous", budgetMs: 900, timeoutMs: 100 });
+  });
+  assertEquals(calls(sql, "complete_queue_jobs_v2").map((c) => c.values[0]), [["6"]]);
+  assertEquals(log.slice(0, 3).map(([what]) => what), ["claim", "read", "claim"]);
+  const waited = log[2][1] - log[0][1];
+  assert(waited >= 295, `claimed again after ${waited} ms`);
 });
 
 Deno.test("processor: a stop asked for ends a continuous run at its next renewal", async () => {
