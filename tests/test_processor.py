@@ -202,8 +202,8 @@ def test_the_provider_never_sees_more_calls_than_the_budget_however_slowly_it_an
     # The provider's own count: never more than 60 calls in any 10 s, and no 429.
     assert seen["busiest"] <= 60, seen
     assert stats["rate_limited"] == 0 and stats["by_status"].get("429") is None, stats
-    # The budget is used, not starved: 60 calls per 13 s at least (a call holds it 12.25 s at most:
-    # window, 2 s slack, a 250 ms slot; loose for the slow waves).
+    # The budget is used, not starved: 60 calls per 13 s at least (a call holds it 12.125 s at most:
+    # window, 2 s slack, a 125 ms slot; loose for the slow waves).
     assert seen["calls"] >= 60 * (30 // 13), seen
     # The '*' job's calls, one per exchange (more when a run ended between its waves and it ran again).
     assert stats["by_endpoint"]["exchange-market-hours"]["calls"] >= exchanges
@@ -331,10 +331,10 @@ def test_the_start_as_a_run_ends_takes_over_from_it(fresh):
 
 def test_a_continuous_drain_spends_the_budget_as_its_window_frees_calls_across_runs(fresh):
     db, _, _ = fresh
-    # A standing backlog larger than the budget: 20 calls in any 12 s, counted over 14.25 s (2 s
-    # slack, a 250 ms slot). Starts every 10 s of runs of 10 s, as pg_cron's every minute
+    # A standing backlog larger than the budget: 20 calls in any 12 s, counted over 14.125 s (2 s
+    # slack, a 125 ms slot). Starts every 10 s of runs of 10 s, as pg_cron's every minute
     # of runs of 60 s: each run spends what the window has left at once, then waits. The starts
-    # while the budget is spent still start runs, so every 14.25 s the window frees 20 calls and
+    # while the budget is spent still start runs, so every 14.125 s the window frees 20 calls and
     # a run takes them (80 in 50 s); were such starts held back, the budget would be taken only
     # at the starts that find it free, every 20 s (60 in 50 s).
     configure(db, calls_per_window=20, call_window_seconds=12, call_slack_ms=2000,
@@ -367,8 +367,8 @@ def test_a_continuous_drain_spends_the_budget_as_its_window_frees_calls_across_r
 
 def test_a_standing_backlog_gets_the_budget_back_window_plus_slack_after_each_call(fresh):
     db, _, _ = fresh
-    # 20 calls in any 4 s, a slack of 0.5 s, slots of 250 ms: a call holds the budget 4.5 to
-    # 4.75 s, then a continuous drain takes the call it frees at its next look (every 200 ms).
+    # 20 calls in any 4 s, a slack of 0.5 s, slots of 125 ms: a call holds the budget 4.5 to
+    # 4.625 s, then a continuous drain takes the call it frees when it frees (it sleeps until then).
     # So the 20th call after each call comes about 5 s after it (whole-second slots: over 6 s),
     # and never within 4 s (the provider's window: no 429).
     configure(db, calls_per_window=20, call_window_seconds=4, call_slack_ms=500,

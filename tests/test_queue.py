@@ -60,7 +60,7 @@ def test_sixteen_workers_with_permits_never_exceed_the_call_budget(queue_db, lim
     worst = _max_calls_in_any_window(list(calls), window)
     assert worst <= limit, f"{worst} calls made within {window} s"
     # The budget is used, not starved: a full budget goes out every window + slack + one slot
-    # of the ring (the slack a call may take to arrive; the ring counts slots of 250 ms).
+    # of the ring (the slack a call may take to arrive; the ring counts slots of 125 ms).
     assert sum(c for _, c in calls) >= limit * (seconds // hold)
     assert sum(c for _, c in calls) == queue_db.scalar("SELECT sum(calls) FROM public.api_data_usage_v2")
     assert len(set(j for w in workers for j in w.claimed)) == len([j for w in workers for j in w.claimed])

@@ -51,34 +51,34 @@ def test_permits_go_to_the_lease_holder_each_request_whole_in_order(queue_db):
 
 
 def test_a_permit_is_counted_for_the_window_and_the_slack_a_call_may_take_to_arrive(queue_db):
-    # Window 2 s and slack 0.5 s, slots of 250 ms: the ring holds its total and ceil(2.5 / 0.25)
-    # + 1 = 11 slots, and the slot of a permit stays in it for the window plus the slack, and at
+    # Window 2 s and slack 0.5 s, slots of 125 ms: the ring holds its total and ceil(2.5 / 0.125)
+    # + 1 = 21 slots, and the slot of a permit stays in it for the window plus the slack, and at
     # most one slot more, whatever moment within its slot the permit fell on.
     unlimited(queue_db)
     configure(queue_db, calls_per_window=3, call_window_seconds=2, call_slack_ms=500)
-    assert queue_db.rows("SELECT cardinality(call_ring), ring_slot_ms FROM public.api_quota_state_v2") == [(12, 250)]
+    assert queue_db.rows("SELECT cardinality(call_ring), ring_slot_ms FROM public.api_quota_state_v2") == [(22, 125)]
     enqueue(queue_db, 2)
     (a, la), (b, lb) = _claim(queue_db, "w", 2)
     # The permit is taken in the second half of a second, where its slot is not its second's first.
     fraction = float(queue_db.scalar("SELECT extract(epoch FROM clock_timestamp()) % 1"))
     time.sleep((0.55 - fraction) % 1)
-    before = queue_db.scalar("SELECT floor(extract(epoch FROM clock_timestamp()) * 4)::bigint")
+    before = queue_db.scalar("SELECT floor(extract(epoch FROM clock_timestamp()) * 8)::bigint")
     assert _permits(queue_db, [(a, la, 3)]) == {a: (True, None)}
     first = time.monotonic()
-    after = queue_db.scalar("SELECT floor(extract(epoch FROM clock_timestamp()) * 4)::bigint")
-    # The calls sit in the slot of the permit's moment (epoch ms / 250), and nowhere else.
+    after = queue_db.scalar("SELECT floor(extract(epoch FROM clock_timestamp()) * 8)::bigint")
+    # The calls sit in the slot of the permit's moment (epoch ms / 125), and nowhere else.
     ring, slot = queue_db.rows("SELECT call_ring, ring_epoch FROM public.api_quota_state_v2")[0]
-    assert before <= slot <= after and ring[0] == 3 and ring[1 + slot % 11] == 3 and sum(ring[1:]) == 3, \
+    assert before <= slot <= after and ring[0] == 3 and ring[1 + slot % 21] == 3 and sum(ring[1:]) == 3, \
         (before, slot, after, ring)
-    # The ring still counts them 10 slots on (2.5 s) and has let them go 11 slots on.
+    # The ring still counts them 20 slots on (2.5 s) and has let them go 21 slots on.
     advanced = "SELECT public.quota_ring_advance_v2(%s, %s, %s)"
-    assert queue_db.scalar(advanced, [ring, slot, slot + 10])[0] == 3
-    assert queue_db.scalar(advanced, [ring, slot, slot + 11]) == [0] * 12
+    assert queue_db.scalar(advanced, [ring, slot, slot + 20])[0] == 3
+    assert queue_db.scalar(advanced, [ring, slot, slot + 21]) == [0] * 22
     while _permits(queue_db, [(b, lb, 1)]) != {b: (True, None)}:
         time.sleep(0.02)
     waited = time.monotonic() - first
     assert waited > 2 + 0.5 - 0.1, f"a call was permitted again after {waited:.2f} s"
-    assert waited < 2 + 0.5 + 0.25 + 1.5
+    assert waited < 2 + 0.5 + 0.125 + 1.5
 
 
 def test_the_ring_works_past_2038(queue_db):

@@ -4,7 +4,7 @@
 // in the same turn of the event loop travel in one round trip; a job's requests in one round
 // trip are granted together or not at all.
 //
-// The budget counts a call in the slot (250 ms) of its permit plus `slackMs` after it: a permit that
+// The budget counts a call in the slot (125 ms) of its permit plus `slackMs` after it: a permit that
 // cannot be used within half of that (the other half is for the request to reach the provider)
 // is not used, and stays counted. When the budget has no calls left the request waits for the
 // window to move on, until `waitUntilMs`; then it is denied ("budget"), and the job goes back

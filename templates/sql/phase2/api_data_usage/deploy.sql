@@ -1,5 +1,5 @@
 {% from '_macros.sql' import service_role_only -%}
-{% set ring_slot_ms = 250 -%}
+{% set ring_slot_ms = 125 -%}
 -- Accounting for the market-data API's two limits, and the queue's settings.
 --
 -- api_data_usage{{ suffix }}: calls and bytes per minute. Calls are counted when they are
@@ -117,10 +117,10 @@ FROM (SELECT toolkit.param('settings') AS s) AS p;
 --              puts their slots fewer than that many slots + 1 apart: within one ring; the
 --              permit that came last checked them all (permits read the clock after the ring,
 --              so later writes never carry earlier slots). A call stays counted window + slack
---              plus at most one slot: slots of a quarter second keep that extra small (a
---              processor that fills the budget as it frees uses window / (window + slack +
---              slot) of it) while the row stays under the size at which PostgreSQL
---              compresses it. Written by take_call_permits.
+--              plus at most one slot, and a processor that uses calls as they free takes them
+--              at the start of a slot, so it holds each for all of that: it uses window /
+--              (window + slack + slot) of the budget. Slots of 125 ms keep that extra small.
+--              Written by take_call_permits.
 --   cached_bytes: actual bytes of the usage buckets in [window_from, cached_until), kept so a
 --                 claim reads only the few buckets that changed instead of 30 days of them.
 --   reserved_total / released_cached: estimated bytes of jobs in flight, as two running
@@ -136,7 +136,7 @@ CREATE TABLE public.api_quota_state{{ suffix }} (
     cached_bytes    bigint      NOT NULL DEFAULT 0,
     reserved_total  bigint      NOT NULL DEFAULT 0,
     released_cached bigint      NOT NULL DEFAULT 0,
-    -- Revision 5 (its upgrade adds it, so both ways give one table).
+    -- Revision 5 (its upgrade adds it, so both ways give one table); 125 ms since revision 6.
     ring_slot_ms    integer     NOT NULL DEFAULT {{ ring_slot_ms }} CHECK (ring_slot_ms BETWEEN 1 AND 1000)
 );
 

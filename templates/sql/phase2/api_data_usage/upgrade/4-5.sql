@@ -38,4 +38,4 @@ SET call_ring = (SELECT array_agg(CASE WHEN i = 1 OR i = (o.now_slot % o.len) + 
     ring_epoch = o.now_slot
 FROM o;
 
-{% include 'phase2/api_data_usage/functions.sql' %}
+{% include 'phase2/api_data_usage/r5/phase2/api_data_usage/functions.sql' %}
