@@ -85,3 +85,37 @@ def test_the_previous_release_upgrades_to_this_one_keeping_every_row(db, project
         done = conn.execute("SELECT public.complete_queue_jobs_v2(%s, %s, %s)",
                             [[i for i, _ in claimed], [lease for _, lease in claimed], [1000] * len(claimed)]).fetchall()
         assert len(done) == len(claimed)
+
+
+def test_the_ring_upgrade_to_slots_of_125_ms_keeps_the_calls_it_counts(db, project, tmp_path):
+    # api_data_usage as revision 5 made it (slots of 250 ms), with 7 calls just permitted.
+    before = tmp_path / "before"
+    shutil.copytree(project, before)
+    step = before / "templates/sql/phase2/api_data_usage"
+    for script in ("deploy.sql", "revert.sql", "verify.sql", "phase2/api_data_usage/functions.sql"):
+        shutil.copy(step / "r5" / script, step / script.replace("phase2/api_data_usage/", ""))
+    shutil.rmtree(step / "r5")
+    (step / "upgrade/5-6.sql").unlink()
+    released = step / "upgrade/4-5.sql"
+    released.write_text(released.read_text().replace("phase2/api_data_usage/r5/", ""))
+    plan = yaml.safe_load((before / "phases.yaml").read_text())
+    [usage] = [s for p in plan["phases"] for s in p["steps"] if s["id"] == "api_data_usage"]
+    usage["revisions"] = [r for r in usage["revisions"] if r["rev"] < 6]
+    (before / "phases.yaml").write_text(yaml.safe_dump(plan, sort_keys=False))
+    applied = Cli(db, before / "phases.yaml")("phase", "apply", "0..2")
+    assert applied.exit_code == 0, applied.output
+    assert db.scalar("SELECT ring_slot_ms FROM public.api_quota_state_v2") == 250
+    db.execute("UPDATE public.api_quota_state_v2 "
+               "SET ring_epoch = floor(extract(epoch FROM clock_timestamp()) * 1000 / ring_slot_ms)::bigint")
+    db.execute("UPDATE public.api_quota_state_v2 "
+               "SET call_ring[1] = 7, call_ring[(ring_epoch % (cardinality(call_ring) - 1))::integer + 2] = 7")
+
+    upgraded = Cli(db, project / "phases.yaml")("phase", "upgrade", "2")
+    assert upgraded.exit_code == 0, upgraded.output
+    # The new layout: 125 ms slots over window + slack, the 7 calls in the slot of now, still counted.
+    assert db.rows("SELECT ring_slot_ms, cardinality(call_ring) FROM public.api_quota_state_v2") == \
+        [(125, db.scalar("SELECT ceil((call_window_seconds * 1000 + call_slack_ms) / 125.0)::integer + 2 "
+                         "FROM public.queue_config_v2"))]
+    ring = db.scalar("SELECT call_ring FROM public.api_quota_state_v2")
+    assert ring[0] == 7 and sorted(ring[1:])[-1] == 7 and sum(ring[1:]) == 7, ring
+    assert db.scalar("SELECT public.get_quota_status_v2() ->> 'calls_used'") == "7"
