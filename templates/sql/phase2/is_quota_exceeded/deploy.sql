@@ -31,17 +31,20 @@ BEGIN
     v_ring := public.quota_ring_advance{{ suffix }}(st.call_ring, st.ring_epoch, v_slot);
     v_slots := pg_catalog.cardinality(v_ring) - 1;  -- the total, then the slots
     calls := v_ring[1];
-    -- The slots still counted, oldest first (the oldest is v_slot - v_slots + 1, and slot s
-    -- leaves when the clock reaches slot s + v_slots): the first after whose leaving fewer
-    -- calls than the budget stay counted. A budget of no calls never frees one: a whole ring.
-    wait_ms := CASE WHEN calls < cfg.calls_per_window THEN 0 ELSE v_slots * st.ring_slot_ms END;
-    FOR k IN 1 .. CASE WHEN wait_ms > 0 THEN v_slots ELSE 0 END LOOP
-        freed := freed + v_ring[((v_slot - v_slots + k) % v_slots)::integer + 2];
-        IF calls - freed < cfg.calls_per_window THEN
-            wait_ms := pg_catalog.ceil((v_slot + k) * st.ring_slot_ms - v_ms);
-            EXIT;
-        END IF;
-    END LOOP;
+    -- No call left: the slots still counted, oldest first (the oldest is v_slot - v_slots + 1,
+    -- and slot s leaves when the clock reaches slot s + v_slots), up to the first after whose
+    -- leaving fewer calls than the budget stay counted. A budget of no calls never frees one.
+    wait_ms := 0;
+    IF calls >= cfg.calls_per_window THEN
+        wait_ms := v_slots * st.ring_slot_ms;
+        FOR k IN 1 .. v_slots LOOP
+            freed := freed + v_ring[((v_slot - v_slots + k) % v_slots)::integer + 2];
+            IF calls - freed < cfg.calls_per_window THEN
+                wait_ms := pg_catalog.ceil((v_slot + k) * st.ring_slot_ms - v_ms);
+                EXIT;
+            END IF;
+        END LOOP;
+    END IF;
     SELECT w.bytes_used INTO used FROM public.quota_window_bytes{{ suffix }}(pg_catalog.clock_timestamp(), st, cfg.byte_window_days) AS w;
     RETURN pg_catalog.jsonb_build_object(
         'calls_used', calls,
